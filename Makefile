@@ -1,0 +1,49 @@
+# The two commands a user needs are `make demo` and `make test`; both install
+# what is missing first (scripts/install-deps) and build what is stale.
+#
+#   make build      configure and build with the preset (PRESET=ci by default)
+#   make test       every CTest label: unit, integration, e2e
+#   make unit       only `ctest -L unit` (under a minute)
+#   make demo       local control plane, simulated nodes, operator, agents, sample pool
+#   make demo-down  stop what `make demo` started
+#   make clean      remove build/
+
+PRESET ?= ci
+BUILD_DIR := build/$(PRESET)
+CLUSTER := tests/cluster/bin/cluster
+CTEST_ARGS ?=
+
+.PHONY: all deps deps-build build cluster test unit demo demo-down clean
+
+all: build
+
+deps:
+	@scripts/install-deps build test
+
+deps-build:
+	@scripts/install-deps build
+
+$(BUILD_DIR)/build.ninja:
+	cmake --preset $(PRESET)
+
+build: deps-build $(BUILD_DIR)/build.ninja
+	cmake --build --preset $(PRESET)
+
+# Builds the Kubernetes control plane from Go modules (cached; minutes when cold).
+cluster: deps
+	@$(CLUSTER) bin-dir >/dev/null
+
+test: deps build cluster
+	ctest --preset $(PRESET) --no-tests=error $(CTEST_ARGS)
+
+unit: build
+	ctest --preset $(PRESET) --no-tests=error -L unit $(CTEST_ARGS)
+
+demo: deps build cluster
+	@scripts/demo up
+
+demo-down:
+	@scripts/demo down
+
+clean:
+	rm -rf build

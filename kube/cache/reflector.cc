@@ -1,0 +1,113 @@
+#include "kube/cache/reflector.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace hf::kube {
+namespace {
+
+std::string ResourceVersionOf(const Json& obj) {
+  auto md = obj.find("metadata");
+  if (md == obj.end() || !md->is_object()) return "";
+  return md->value("resourceVersion", "");
+}
+
+}  // namespace
+
+Reflector::Reflector(Client& client, GroupVersionResource gvr, ListWatchOptions opts,
+                     ReflectorSink& sink, Clock& clock)
+    : client_(client), gvr_(std::move(gvr)), opts_(std::move(opts)), sink_(sink), clock_(clock) {}
+
+std::string Reflector::LastResourceVersion() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return resource_version_;
+}
+
+void Reflector::Backoff(Clock::Duration d, std::stop_token stop) {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::stop_callback wake(stop, [this] {
+    std::lock_guard<std::mutex> l(mu_);
+    cv_.notify_all();
+  });
+  auto deadline = clock_.Now() + d;
+  while (!stop.stop_requested() && clock_.Now() < deadline) clock_.WaitUntil(lock, cv_, deadline);
+}
+
+Status Reflector::List(std::stop_token stop) {
+  ListOptions lo;
+  lo.label_selector = opts_.label_selector;
+  lo.field_selector = opts_.field_selector;
+  lo.limit = opts_.page_size;
+  lo.metadata_only = opts_.metadata_only;
+  std::string rv;
+  sink_.BeginList();
+  Status st = client_.ListEach(
+      gvr_, opts_.ns, lo, [&](Json&& item) { sink_.ListItem(std::move(item)); }, &rv);
+  if (!st.ok() || stop.stop_requested()) {
+    sink_.AbortList();
+    return st;
+  }
+  sink_.EndList();
+  lists_.fetch_add(1);
+  std::lock_guard<std::mutex> l(mu_);
+  resource_version_ = rv;
+  return Status::Ok();
+}
+
+Status Reflector::WatchOnce(std::stop_token stop) {
+  WatchOptions wo;
+  wo.resource_version = LastResourceVersion();
+  wo.label_selector = opts_.label_selector;
+  wo.field_selector = opts_.field_selector;
+  wo.metadata_only = opts_.metadata_only;
+  wo.timeout_seconds = opts_.watch_timeout_seconds;
+  Status event_error;
+  Status st = client_.Watch(
+      gvr_, opts_.ns, wo,
+      [&](WatchEvent&& ev) {
+        if (ev.type == WatchEventType::kError) {
+          // The object is a metav1.Status; 410 means our resourceVersion is
+          // too old. Any ERROR ends this watch and we relist.
+          int code = ev.object.value("code", 0);
+          event_error = StatusFromResponse(code, ev.object.dump());
+          if (!IsGone(event_error)) event_error = Status(Reason::kGone, event_error.ToString(), code);
+          return false;
+        }
+        std::string rv = ResourceVersionOf(ev.object);
+        if (ev.type != WatchEventType::kBookmark) sink_.OnEvent(ev.type, std::move(ev.object));
+        if (!rv.empty()) {
+          std::lock_guard<std::mutex> l(mu_);
+          resource_version_ = rv;
+        }
+        return !stop.stop_requested();
+      },
+      stop);
+  if (!event_error.ok()) return event_error;
+  return st;
+}
+
+void Reflector::Run(std::stop_token stop) {
+  Clock::Duration backoff = opts_.initial_backoff;
+  bool need_list = true;
+  while (!stop.stop_requested()) {
+    Status st = need_list ? List(stop) : WatchOnce(stop);
+    if (stop.stop_requested()) break;
+    if (st.ok()) {
+      need_list = false;
+      backoff = opts_.initial_backoff;
+      continue;
+    }
+    if (IsGone(st)) {
+      spdlog::info("reflector {}: resourceVersion expired, listing again ({})", gvr_.String(), st.ToString());
+      need_list = true;
+      continue;
+    }
+    spdlog::warn("reflector {}: {} failed: {}; retrying in {} ms", gvr_.String(), need_list ? "list" : "watch",
+                 st.ToString(), std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count());
+    Backoff(backoff, stop);
+    backoff = std::min(backoff * 2, opts_.max_backoff);
+  }
+}
+
+}  // namespace hf::kube

@@ -1,5 +1,6 @@
 #include "kube/rest/credentials.h"
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -174,7 +175,7 @@ void ExecCredentials::Invalidate() {
 
 StatusOr<Credentials> ExecCredentials::Run(std::chrono::system_clock::time_point* expiry) {
   int out[2];
-  if (pipe(out) != 0) return Status(Reason::kUnknown, std::string("pipe: ") + std::strerror(errno));
+  if (pipe2(out, O_CLOEXEC) != 0) return Status(Reason::kUnknown, std::string("pipe: ") + std::strerror(errno));
 
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);

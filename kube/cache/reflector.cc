@@ -25,11 +25,13 @@ std::string Reflector::LastResourceVersion() const {
 }
 
 void Reflector::Backoff(Clock::Duration d, std::stop_token stop) {
-  std::unique_lock<std::mutex> lock(mu_);
+  // Registered before taking mu_: with stop already requested the callback
+  // runs at once and takes mu_ itself.
   std::stop_callback wake(stop, [this] {
     std::lock_guard<std::mutex> l(mu_);
     cv_.notify_all();
   });
+  std::unique_lock<std::mutex> lock(mu_);
   auto deadline = clock_.Now() + d;
   while (!stop.stop_requested() && clock_.Now() < deadline) clock_.WaitUntil(lock, cv_, deadline);
 }

@@ -68,11 +68,11 @@ class SharedInformer final : public Syncable, private ReflectorSink {
 
   bool HasSynced() const override { return synced_.load(); }
   bool WaitForSync(std::stop_token stop) const override {
-    std::unique_lock<std::mutex> l(sync_mu_);
     std::stop_callback wake(stop, [this] {
       std::lock_guard<std::mutex> g(sync_mu_);
       sync_cv_.notify_all();
     });
+    std::unique_lock<std::mutex> l(sync_mu_);
     sync_cv_.wait(l, [&] { return synced_.load() || stop.stop_requested(); });
     return synced_.load();
   }

@@ -57,14 +57,14 @@ class FakeTransport final : public Transport {
 
   StatusOr<HttpResponse> Stream(const HttpRequest& req, const std::function<bool(std::string_view)>& on_data,
                                 std::stop_token stop) override {
-    std::unique_lock<std::mutex> l(mu_);
-    requests_.push_back(req);
-    cv_.notify_all();
-    std::string line = req.method + " " + req.path;
     std::stop_callback wake(stop, [this] {
       std::lock_guard<std::mutex> g(mu_);
       cv_.notify_all();
     });
+    std::unique_lock<std::mutex> l(mu_);
+    requests_.push_back(req);
+    cv_.notify_all();
+    std::string line = req.method + " " + req.path;
     // With nothing scripted yet, wait for the test to script one (or stop).
     FakeStream s;
     for (;;) {

@@ -19,6 +19,11 @@ std::string Str(const nlohmann::json& obj, const char* key) {
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+bool Bool(const nlohmann::json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_boolean() && it->get<bool>();
+}
+
 }  // namespace
 
 nlohmann::json OwnerReference::ToJson() const {
@@ -49,7 +54,7 @@ ObjectMeta ObjectMeta::FromJson(const nlohmann::json& obj, bool with_annotations
     for (const auto& r : *o) {
       if (!r.is_object()) continue;
       OwnerReference ref{Str(r, "apiVersion"), Str(r, "kind"), Str(r, "name"), Str(r, "uid"),
-                         r.value("controller", false), r.value("blockOwnerDeletion", false)};
+                         Bool(r, "controller"), Bool(r, "blockOwnerDeletion")};
       m.owner_references.push_back(std::move(ref));
     }
   }

@@ -89,7 +89,7 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
   return out;
 }
 
-void Write(mg_connection* conn, const HttpRequest& request, const HttpResponse& response,
+void Write(mg_connection* conn, const HandlerRequest& request, const HandlerResponse& response,
            const std::string& allow = "") {
   mg_response_header_start(conn, response.code);
   mg_response_header_add(conn, "Content-Type", response.content_type.c_str(), -1);
@@ -104,7 +104,7 @@ void Write(mg_connection* conn, const HttpRequest& request, const HttpResponse& 
 
 }  // namespace
 
-bool HttpRequest::HasParam(std::string_view name) const {
+bool HandlerRequest::HasParam(std::string_view name) const {
   std::string_view rest = query;
   while (!rest.empty()) {
     const size_t amp = rest.find('&');
@@ -120,9 +120,9 @@ HttpServer::HttpServer(HttpServerOptions options)
       health_checks_(std::make_shared<Checks>()),
       ready_checks_(std::make_shared<Checks>()) {
   routes_["/healthz"] = std::make_shared<const Route>(Route{
-      {"GET"}, [this](const HttpRequest& r) { return ServeChecks("healthz", health_checks_, r); }});
+      {"GET"}, [this](const HandlerRequest& r) { return ServeChecks("healthz", health_checks_, r); }});
   routes_["/readyz"] = std::make_shared<const Route>(Route{
-      {"GET"}, [this](const HttpRequest& r) { return ServeChecks("readyz", ready_checks_, r); }});
+      {"GET"}, [this](const HandlerRequest& r) { return ServeChecks("readyz", ready_checks_, r); }});
 }
 
 HttpServer::~HttpServer() { Stop(); }
@@ -215,14 +215,14 @@ Status HttpServer::MountMetrics(std::vector<std::shared_ptr<prometheus::Collecta
   if (std::find(collectables.begin(), collectables.end(), nullptr) != collectables.end()) {
     return Status(Reason::kInvalid, "metrics collectable must not be null");
   }
-  return Handle(std::move(path), [collectables = std::move(collectables)](const HttpRequest&) {
+  return Handle(std::move(path), [collectables = std::move(collectables)](const HandlerRequest&) {
     std::vector<prometheus::MetricFamily> families;
     for (const auto& collectable : collectables) {
       std::vector<prometheus::MetricFamily> more = collectable->Collect();
       families.insert(families.end(), std::make_move_iterator(more.begin()),
                       std::make_move_iterator(more.end()));
     }
-    return HttpResponse{200, kPrometheusText, prometheus::TextSerializer().Serialize(families)};
+    return HandlerResponse{200, kPrometheusText, prometheus::TextSerializer().Serialize(families)};
   });
 }
 
@@ -250,9 +250,9 @@ Status HttpServer::AddCheck(std::shared_ptr<const Checks>& checks, std::string n
   return Status::Ok();
 }
 
-HttpResponse HttpServer::ServeChecks(std::string_view endpoint,
+HandlerResponse HttpServer::ServeChecks(std::string_view endpoint,
                                      const std::shared_ptr<const Checks>& source,
-                                     const HttpRequest& request) const {
+                                     const HandlerRequest& request) const {
   std::shared_ptr<const Checks> checks;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -303,7 +303,7 @@ int HttpServer::OnLog(const mg_connection* conn, const char* message) {
 
 int HttpServer::Serve(mg_connection* conn) {
   const mg_request_info* info = mg_get_request_info(conn);
-  const HttpRequest request{info->request_method,
+  const HandlerRequest request{info->request_method,
                             info->local_uri != nullptr ? info->local_uri : "",
                             info->query_string != nullptr ? info->query_string : ""};
   const std::shared_ptr<const Route> route = FindRoute(request.path);
@@ -320,7 +320,7 @@ int HttpServer::Serve(mg_connection* conn) {
     Write(conn, request, {405, kTextPlain, "405 method not allowed\n"}, Join(allow, ", "));
     return 405;
   }
-  HttpResponse response;
+  HandlerResponse response;
   // Exceptions must not unwind through civetweb's C frames.
   try {
     response = route->handler(request);

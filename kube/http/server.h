@@ -30,7 +30,7 @@ struct mg_connection;
 
 namespace hf::kube {
 
-struct HttpRequest {
+struct HandlerRequest {
   std::string method;  // "GET", "HEAD", "POST", ...
   std::string path;    // URL-decoded, without the query.
   std::string query;   // as sent, after '?'; empty when there is none.
@@ -40,13 +40,13 @@ struct HttpRequest {
   bool HasParam(std::string_view name) const;
 };
 
-struct HttpResponse {
+struct HandlerResponse {
   int code = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
 };
 
-using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+using HttpHandler = std::function<HandlerResponse(const HandlerRequest&)>;
 // A health or readiness check: ok, or why not (the message is shown).
 using HealthCheck = std::function<Status()>;
 
@@ -110,8 +110,8 @@ class HttpServer {
   int Serve(mg_connection* conn);
   std::shared_ptr<const Route> FindRoute(const std::string& path) const;
   Status AddCheck(std::shared_ptr<const Checks>& checks, std::string name, HealthCheck check);
-  HttpResponse ServeChecks(std::string_view endpoint, const std::shared_ptr<const Checks>& checks,
-                           const HttpRequest& request) const;
+  HandlerResponse ServeChecks(std::string_view endpoint, const std::shared_ptr<const Checks>& checks,
+                           const HandlerRequest& request) const;
 
   const HttpServerOptions options_;
   std::atomic<int> port_{0};

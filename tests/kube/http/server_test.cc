@@ -196,8 +196,8 @@ TEST_F(HttpServerTest, HandlerSeesMethodPathAndQuery) {
   ASSERT_TRUE(server_
                   .Handle(
                       "/echo",
-                      [](const HttpRequest& r) {
-                        return HttpResponse{202, "application/json",
+                      [](const HandlerRequest& r) {
+                        return HandlerResponse{202, "application/json",
                                             r.method + " " + r.path + " " + r.query + " " +
                                                 (r.HasParam("x") ? "x" : "-")};
                       },
@@ -207,18 +207,18 @@ TEST_F(HttpServerTest, HandlerSeesMethodPathAndQuery) {
   EXPECT_EQ(reply.code, 202);
   EXPECT_EQ(reply.content_type, "application/json");
   EXPECT_EQ(reply.body, "POST /echo x=1&y x");
-  EXPECT_TRUE(IsAlreadyExists(server_.Handle("/echo", [](const HttpRequest&) {
-    return HttpResponse{};
+  EXPECT_TRUE(IsAlreadyExists(server_.Handle("/echo", [](const HandlerRequest&) {
+    return HandlerResponse{};
   })));
-  EXPECT_TRUE(IsAlreadyExists(server_.Handle("/healthz", [](const HttpRequest&) {
-    return HttpResponse{};
+  EXPECT_TRUE(IsAlreadyExists(server_.Handle("/healthz", [](const HandlerRequest&) {
+    return HandlerResponse{};
   })));
 }
 
 TEST_F(HttpServerTest, ThrowingHandlerGives500) {
   ASSERT_TRUE(server_
                   .Handle("/boom",
-                          [](const HttpRequest&) -> HttpResponse {
+                          [](const HandlerRequest&) -> HandlerResponse {
                             throw std::runtime_error("boom");
                           })
                   .ok());

@@ -1,7 +1,9 @@
 # hf_add_test(NAME <name> LABEL <unit|integration|e2e> SOURCES <...> LIBS <...>)
 #
 # One GoogleTest executable, its cases registered with CTest one by one under
-# the given label, so `ctest -L unit` picks exactly the fast tests.
+# the given label, so `ctest -L unit` picks exactly the fast tests. Integration
+# and e2e cases share the control plane CTest starts once (tests/CMakeLists.txt)
+# and are registered only with HF_CLUSTER_TESTS.
 include(GoogleTest)
 
 function(hf_add_test)
@@ -12,9 +14,18 @@ function(hf_add_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 60)
   endif()
+  set(extra)
+  if(NOT T_LABEL STREQUAL "unit")
+    if(NOT HF_CLUSTER_TESTS)
+      return()
+    endif()
+    list(APPEND T_LIBS hf_testing)
+    set(extra FIXTURES_REQUIRED local_cluster ENVIRONMENT HF_CLUSTER_DIR=${HF_CLUSTER_DIR} RESOURCE_LOCK local_cluster)
+  endif()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
   gtest_discover_tests(${T_NAME}
     DISCOVERY_MODE PRE_TEST
-    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT})
+    TEST_PREFIX "${T_NAME}."
+    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT} ${extra})
 endfunction()

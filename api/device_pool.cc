@@ -1,0 +1,481 @@
+#include "api/device_pool.h"
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <utility>
+
+#include "api/json_field.h"
+#include "api/names.h"
+
+namespace hf::api {
+namespace {
+
+using internal::Field;
+
+template <typename T, typename U>
+void Assign(std::optional<U> v, T* out) {
+  if (v) *out = static_cast<T>(std::move(*v));
+}
+
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
+
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?
+bool IsDnsLabel(std::string_view s) {
+  if (s.empty() || !IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; });
+}
+
+// DNS labels joined by dots (length is checked by the caller).
+bool IsDnsSubdomain(std::string_view s) {
+  for (size_t start = 0;;) {
+    size_t dot = s.find('.', start);
+    if (!IsDnsLabel(s.substr(start, dot == std::string_view::npos ? dot : dot - start))) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+// ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], the name part of a qualified name.
+bool IsQualifiedNamePart(std::string_view s) {
+  if (s.empty() || !IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+bool IsHex4(std::string_view s) {
+  return s.size() == 4 && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+         });
+}
+
+void DecodeDuration(const Field& f, std::string* out) {
+  std::optional<std::string> s = f.String();
+  if (!s) return;
+  if (!ParseDuration(*s)) {
+    f.Invalid("\"" + *s + "\" is not a duration such as 30s, 5m or 1h30m (units ms, s, m, h)");
+    return;
+  }
+  *out = std::move(*s);
+}
+
+int DecodeCount(const Field& f) { return static_cast<int>(f.Int(0, INT_MAX).value_or(0)); }
+
+Discovery DecodeDiscovery(const Field& f) {
+  if (!f.Require() || !f.IsObject()) return {};
+  int methods = 0;
+  std::string found;
+  for (const char* method : {"simulated", "paths", "pci"}) {
+    if (!f[method].present()) continue;
+    found += (methods++ > 0 ? ", " : "") + std::string(method);
+  }
+  if (methods != 1) {
+    f.Invalid("exactly one of simulated, paths or pci must be set" + (methods > 1 ? " (found " + found + ")" : ""));
+    return {};
+  }
+  if (Field sim = f["simulated"]; sim.present()) {
+    SimulatedDiscovery d;
+    if (!sim.IsObject()) return d;
+    Assign(sim["count"].Int(1, 1024), &d.count);
+    if (std::optional<std::string> prefix = sim["prefix"].String()) {
+      if (prefix->size() > 63 || !IsDnsLabel(*prefix)) {
+        sim["prefix"].Invalid("must be a DNS label: at most 63 lower-case letters, digits and '-'");
+      } else {
+        d.prefix = std::move(*prefix);
+      }
+    }
+    return d;
+  }
+  if (Field paths = f["paths"]; paths.present()) {
+    PathsDiscovery d;
+    if (!paths.IsObject() || !paths["globs"].Require()) return d;
+    for (const Field& glob : paths["globs"].Items()) {
+      std::optional<std::string> g = glob.String();
+      if (!g) continue;
+      if (g->empty() || g->front() != '/') {
+        glob.Invalid("each glob must be an absolute path (start with '/')");
+        continue;
+      }
+      d.globs.push_back(std::move(*g));
+    }
+    if (d.globs.empty() && paths["globs"].json() != nullptr && paths["globs"].json()->is_array()) {
+      paths["globs"].Invalid("must have at least one glob");
+    }
+    return d;
+  }
+  Field pci = f["pci"];
+  PciDiscovery d;
+  if (!pci.IsObject()) return d;
+  if (pci["vendor"].Require()) {
+    if (std::optional<std::string> vendor = pci["vendor"].String()) {
+      if (IsHex4(*vendor)) {
+        d.vendor = std::move(*vendor);
+      } else {
+        pci["vendor"].Invalid("must be 4 hexadecimal digits without 0x, e.g. 10de");
+      }
+    }
+  }
+  for (const Field& device : pci["devices"].Items()) {
+    std::optional<std::string> id = device.String();
+    if (!id) continue;
+    if (IsHex4(*id)) {
+      d.devices.push_back(std::move(*id));
+    } else {
+      device.Invalid("must be 4 hexadecimal digits without 0x, e.g. 2330");
+    }
+  }
+  return d;
+}
+
+std::map<std::string, std::string> DecodeQuantities(const Field& f) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, q] : f.Members()) {
+    if (!q.present()) continue;
+    if (q.json()->is_number_integer()) {
+      out.emplace(name, q.json()->dump());
+    } else if (std::optional<std::string> s = q.String(); s && !s->empty()) {
+      out.emplace(name, std::move(*s));
+    } else if (s) {
+      q.Invalid("must be a quantity such as 100m or 128Mi");
+    }
+  }
+  return out;
+}
+
+Toleration DecodeToleration(const Field& f) {
+  Toleration t;
+  if (!f.IsObject()) return t;
+  Assign(f["key"].String(), &t.key);
+  Assign(f["operator"].Enum<std::string_view>({{"Exists", "Exists"}, {"Equal", "Equal"}}), &t.op);
+  Assign(f["value"].String(), &t.value);
+  Assign(f["effect"].Enum<std::string_view>(
+             {{"NoSchedule", "NoSchedule"}, {"PreferNoSchedule", "PreferNoSchedule"}, {"NoExecute", "NoExecute"}}),
+         &t.effect);
+  t.toleration_seconds = f["tolerationSeconds"].Int();
+  // The same rules core validation applies to a pod's tolerations, so the
+  // DaemonSet built from them is accepted.
+  if (t.op == "Exists" && !t.value.empty()) f.Invalid("a toleration's value must be empty when its operator is Exists");
+  if (t.key.empty() && t.op != "Exists") f.Invalid("a toleration without a key must have operator Exists");
+  if (t.toleration_seconds && t.effect != "NoExecute") {
+    f.Invalid("a toleration's tolerationSeconds needs effect NoExecute");
+  }
+  return t;
+}
+
+AgentSpec DecodeAgent(const Field& f) {
+  AgentSpec a;
+  if (!f.IsObject()) return a;
+  a.image = f["image"].String();
+  a.image_pull_policy = f["imagePullPolicy"].Enum<PullPolicy>(
+      {{"Always", PullPolicy::kAlways}, {"IfNotPresent", PullPolicy::kIfNotPresent}, {"Never", PullPolicy::kNever}});
+  for (const Field& secret : f["imagePullSecrets"].Items()) {
+    if (!secret.IsObject() || !secret["name"].Require()) continue;
+    if (std::optional<std::string> name = secret["name"].String()) a.image_pull_secrets.push_back(std::move(*name));
+  }
+  if (Field r = f["resources"]; r.IsObject()) {
+    a.resources.limits = DecodeQuantities(r["limits"]);
+    a.resources.requests = DecodeQuantities(r["requests"]);
+  }
+  for (const Field& t : f["tolerations"].Items()) a.tolerations.push_back(DecodeToleration(t));
+  a.priority_class_name = f["priorityClassName"].String();
+  Assign(f["logLevel"].Enum<LogLevel>({{"debug", LogLevel::kDebug},
+                                        {"info", LogLevel::kInfo},
+                                        {"warn", LogLevel::kWarn},
+                                        {"error", LogLevel::kError}}),
+         &a.log_level);
+  return a;
+}
+
+void DecodeMaxUnavailable(const Field& f, IntOrPercent* out) {
+  if (!f.present()) return;
+  constexpr char kWhat[] = "must be a non-negative integer or a percentage from 0% to 100%";
+  if (!f.json()->is_string()) {
+    std::optional<int64_t> n = f.json()->is_number() ? f.Int() : std::nullopt;
+    if (n && *n >= 0) {
+      *out = {*n, false};
+    } else if (f.json()->is_number_integer() || !f.json()->is_number()) {
+      f.Invalid(kWhat);  // Int() has already complained about a fraction
+    }
+    return;
+  }
+  std::string s = f.json()->get<std::string>();
+  std::string_view digits(s);
+  bool percent = !digits.empty() && digits.back() == '%';
+  if (percent) digits.remove_suffix(1);
+  // As the CRD's ^(100|[1-9]?[0-9])%$: no sign, no leading zero.
+  bool numeric = !digits.empty() && digits.size() <= 3 && (digits.size() == 1 || digits[0] != '0') &&
+                 std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  int64_t value = numeric ? std::stoll(std::string(digits)) : -1;
+  if (!percent || !numeric || value > 100) {
+    f.Invalid(kWhat);
+    return;
+  }
+  *out = {value, true};
+}
+
+MonitoringSpec DecodeMonitoring(const Field& f) {
+  MonitoringSpec m;
+  if (!f.IsObject()) return m;
+  if (Field sm = f["serviceMonitor"]; sm.IsObject()) {
+    Assign(sm["enabled"].Bool(), &m.service_monitor.enabled);
+    DecodeDuration(sm["interval"], &m.service_monitor.interval);
+    m.service_monitor.labels = sm["labels"].StringMap();
+  }
+  if (Field pr = f["prometheusRule"]; pr.IsObject()) {
+    PrometheusRuleSpec& p = m.prometheus_rule;
+    Assign(pr["enabled"].Bool(), &p.enabled);
+    p.labels = pr["labels"].StringMap();
+    DecodeDuration(pr["pluginDownFor"], &p.plugin_down_for);
+    DecodeDuration(pr["unhealthyFor"], &p.unhealthy_for);
+    Assign(pr["allocationHighRatio"].Number(0, 1), &p.allocation_high_ratio);
+    DecodeDuration(pr["allocationHighFor"], &p.allocation_high_for);
+  }
+  return m;
+}
+
+DevicePoolSpec DecodeSpec(const Field& f) {
+  DevicePoolSpec s;
+  if (!f.Require() || !f.IsObject()) return s;
+  if (Field rn = f["resourceName"]; rn.Require()) {
+    if (std::optional<std::string> name = rn.String()) {
+      if (kube::Status st = ValidateResourceName(*name); !st.ok()) rn.Invalid(st.message());
+      s.resource_name = std::move(*name);
+    }
+  }
+  s.node_selector = internal::DecodeLabelSelector(f["nodeSelector"]);
+  s.discovery = DecodeDiscovery(f["discovery"]);
+  if (Field sharing = f["sharing"]; sharing.IsObject()) Assign(sharing["replicas"].Int(1, 64), &s.sharing.replicas);
+  if (Field allocation = f["allocation"]; allocation.IsObject()) {
+    Assign(allocation["policy"].Enum<AllocationPolicy>({{"packed", AllocationPolicy::kPacked},
+                                                         {"balanced", AllocationPolicy::kBalanced},
+                                                         {"none", AllocationPolicy::kNone}}),
+           &s.allocation.policy);
+  }
+  if (Field health = f["health"]; health.IsObject()) DecodeDuration(health["interval"], &s.health.interval);
+  if (Field cdi = f["cdi"]; cdi.IsObject()) Assign(cdi["enabled"].Bool(), &s.cdi.enabled);
+  s.agent = DecodeAgent(f["agent"]);
+  if (Field rollout = f["rollout"]; rollout.IsObject()) {
+    DecodeMaxUnavailable(rollout["maxUnavailable"], &s.rollout.max_unavailable);
+  }
+  s.monitoring = DecodeMonitoring(f["monitoring"]);
+  return s;
+}
+
+DevicePoolStatus DecodeStatus(const Field& f) {
+  DevicePoolStatus s;
+  if (!f.IsObject()) return s;
+  Assign(f["observedGeneration"].Int(0), &s.observed_generation);
+  s.conditions = internal::DecodeConditions(f["conditions"]);
+  if (Field n = f["nodes"]; n.IsObject()) {
+    s.nodes = {DecodeCount(n["selected"]), DecodeCount(n["labelled"]), DecodeCount(n["registered"]),
+               DecodeCount(n["ready"])};
+  }
+  s.devices = internal::DecodeDeviceCounts(f["devices"]);
+  if (Field d = f["daemonSet"]; d.IsObject()) {
+    s.daemon_set = {DecodeCount(d["desired"]), DecodeCount(d["updated"]), DecodeCount(d["ready"]),
+                    DecodeCount(d["available"])};
+  }
+  for (const Field& p : f["problemNodes"].Items()) {
+    if (!p.IsObject()) continue;
+    ProblemNode node;
+    if (p["node"].Require()) Assign(p["node"].String(), &node.node);
+    Assign(p["reason"].String(), &node.reason);
+    Assign(p["message"].String(), &node.message);
+    s.problem_nodes.push_back(std::move(node));
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string_view AllocationPolicyName(AllocationPolicy policy) {
+  switch (policy) {
+    case AllocationPolicy::kPacked:
+      return "packed";
+    case AllocationPolicy::kBalanced:
+      return "balanced";
+    case AllocationPolicy::kNone:
+      break;
+  }
+  return "none";
+}
+
+std::string_view PullPolicyName(PullPolicy policy) {
+  switch (policy) {
+    case PullPolicy::kAlways:
+      return "Always";
+    case PullPolicy::kIfNotPresent:
+      return "IfNotPresent";
+    case PullPolicy::kNever:
+      break;
+  }
+  return "Never";
+}
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      break;
+  }
+  return "error";
+}
+
+nlohmann::json Toleration::ToJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  if (!key.empty()) j["key"] = key;
+  if (!op.empty()) j["operator"] = op;
+  if (!value.empty()) j["value"] = value;
+  if (!effect.empty()) j["effect"] = effect;
+  if (toleration_seconds) j["tolerationSeconds"] = *toleration_seconds;
+  return j;
+}
+
+nlohmann::json ResourceRequirements::ToJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  if (!limits.empty()) j["limits"] = limits;
+  if (!requests.empty()) j["requests"] = requests;
+  return j;
+}
+
+nlohmann::json IntOrPercent::ToJson() const {
+  return percent ? nlohmann::json(std::to_string(value) + "%") : nlohmann::json(value);
+}
+
+kube::Status ValidateResourceName(std::string_view name) {
+  auto invalid = [](std::string message) { return kube::Status(kube::Reason::kInvalid, std::move(message)); };
+  size_t slash = name.find('/');
+  if (slash == std::string_view::npos) {
+    return invalid("resourceName must be <domain>/<name>, e.g. hashfoundry.com/custom-device");
+  }
+  if (name.find("kubernetes.io/") != std::string_view::npos) {
+    return invalid("resourceName must not use the reserved kubernetes.io/ or *.kubernetes.io/ prefix");
+  }
+  if (name.substr(0, 9) == "requests.") {
+    return invalid("resourceName must not start with 'requests.' (reserved for resource quota)");
+  }
+  std::string_view prefix = name.substr(0, slash);
+  std::string_view rest = name.substr(slash + 1);
+  // Resource quota prepends "requests." and the result must still be a
+  // DNS subdomain of at most 253 characters.
+  if (prefix.size() > 244) return invalid("the domain prefix of resourceName must be at most 244 characters");
+  if (!IsDnsSubdomain(prefix)) {
+    return invalid("the domain prefix of resourceName must be a lower-case DNS subdomain, e.g. hashfoundry.com");
+  }
+  if (rest.size() > 63) return invalid("the name part of resourceName (after '/') must be at most 63 characters");
+  if (!IsQualifiedNamePart(rest)) {
+    return invalid(
+        "the name part of resourceName must be letters, digits, '-', '_' or '.', starting and ending with a letter or "
+        "digit");
+  }
+  return kube::Status::Ok();
+}
+
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  // Far beyond any sensible interval, and far from overflowing int64 ms.
+  constexpr int64_t kMaxMillis = int64_t{1} << 52;
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    int64_t n = 0;
+    size_t start = i;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+      n = n * 10 + (s[i] - '0');
+      if (n > kMaxMillis) return std::nullopt;
+    }
+    if (i == start) return std::nullopt;
+    int64_t unit;
+    if (s.substr(i, 2) == "ms") {
+      unit = 1;
+      i += 2;
+    } else if (i < s.size() && s[i] == 's') {
+      unit = 1000;
+      ++i;
+    } else if (i < s.size() && s[i] == 'm') {
+      unit = 60 * 1000;
+      ++i;
+    } else if (i < s.size() && s[i] == 'h') {
+      unit = 60 * 60 * 1000;
+      ++i;
+    } else {
+      return std::nullopt;
+    }
+    if (n > kMaxMillis / unit) return std::nullopt;
+    total += n * unit;
+    if (total > kMaxMillis) return std::nullopt;
+  }
+  return std::chrono::milliseconds(total);
+}
+
+kube::StatusOr<DevicePool> DecodeDevicePool(const nlohmann::json& obj) {
+  internal::Errors errors;
+  Field root(obj, &errors);
+  DevicePool pool;
+  if (!root.IsObject()) return errors.ToStatus("DevicePool");
+  pool.metadata = internal::DecodeObjectHeader(root, kDevicePoolKind);
+  if (pool.metadata.name.size() > kMaxPoolNameLength) {
+    root["metadata"]["name"].Invalid(
+        "must be at most 63 characters: it becomes the name part of the node label key "
+        "devicepool.hashfoundry.com/<pool>");
+  }
+  pool.spec = DecodeSpec(root["spec"]);
+  pool.status = DecodeStatus(root["status"]);
+  if (!errors.ok()) {
+    return errors.ToStatus(pool.metadata.name.empty() ? "DevicePool" : "DevicePool " + pool.metadata.name);
+  }
+  return pool;
+}
+
+nlohmann::json EncodeDevicePoolStatus(const DevicePoolStatus& s) {
+  nlohmann::json j = {
+      {"observedGeneration", s.observed_generation},
+      {"nodes",
+       {{"selected", s.nodes.selected},
+        {"labelled", s.nodes.labelled},
+        {"registered", s.nodes.registered},
+        {"ready", s.nodes.ready}}},
+      {"devices", internal::EncodeDeviceCounts(s.devices)},
+      {"daemonSet",
+       {{"desired", s.daemon_set.desired},
+        {"updated", s.daemon_set.updated},
+        {"ready", s.daemon_set.ready},
+        {"available", s.daemon_set.available}}},
+  };
+  // Empty lists are left out: with server-side apply an omitted field the
+  // operator owned is removed, which is what an empty list means.
+  if (!s.conditions.empty()) j["conditions"] = EncodeConditions(s.conditions);
+  if (!s.problem_nodes.empty()) {
+    nlohmann::json& nodes = j["problemNodes"] = nlohmann::json::array();
+    for (size_t i = 0; i < s.problem_nodes.size() && i < kMaxProblemNodes; ++i) {
+      const ProblemNode& p = s.problem_nodes[i];
+      nlohmann::json node = {{"node", p.node}, {"reason", p.reason}};
+      if (!p.message.empty()) node["message"] = p.message;
+      nodes.push_back(std::move(node));
+    }
+  }
+  return j;
+}
+
+namespace internal {
+
+DeviceCounts DecodeDeviceCounts(const Field& f) {
+  DeviceCounts c;
+  if (!f.IsObject()) return c;
+  c.total = DecodeCount(f["total"]);
+  c.healthy = DecodeCount(f["healthy"]);
+  c.allocated = DecodeCount(f["allocated"]);
+  return c;
+}
+
+nlohmann::json EncodeDeviceCounts(const DeviceCounts& c) {
+  return {{"total", c.total}, {"healthy", c.healthy}, {"allocated", c.allocated}};
+}
+
+}  // namespace internal
+}  // namespace hf::api

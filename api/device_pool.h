@@ -1,0 +1,256 @@
+// DevicePool (hashfoundry.com/v1alpha1, cluster-scoped): the typed form of
+// crds/devicepools.hashfoundry.com.yaml and its one JSON codec.
+//
+// DecodeDevicePool applies the CRD's defaults, so a pool decoded from a bare
+// spec and one decoded from what the API server stored (after defaulting)
+// are equal, and the CRD's checks on values: types, required fields, enums,
+// ranges, exactly one discovery method, the resourceName, duration, hex id,
+// toleration and selector rules. Size limits (maxItems, maxLength) and label
+// syntax are left to the API server. A malformed object, whatever its JSON,
+// is an Invalid Status naming the field instead of an exception. The
+// operator never writes a pool's spec, so only the status has an encoder.
+//
+// Thread-safety: plain values and pure functions.
+#ifndef HF_API_DEVICE_POOL_H_
+#define HF_API_DEVICE_POOL_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "api/condition.h"
+#include "api/json_field.h"
+#include "api/label_selector.h"
+#include "kube/meta/object_meta.h"
+#include "kube/status.h"
+
+namespace hf::api {
+
+// Regular files the agent creates as stand-in devices: <prefix>-<n>.
+struct SimulatedDiscovery {
+  int count = 4;  // 1..1024
+  std::string prefix = "hashfoundry-device";
+  bool operator==(const SimulatedDiscovery&) const = default;
+};
+
+// Every file an absolute glob matches is a device.
+struct PathsDiscovery {
+  std::vector<std::string> globs;  // at least one
+  bool operator==(const PathsDiscovery&) const = default;
+};
+
+// PCI functions of a vendor (and, if given, of these device ids), as 4 hex
+// digits without 0x, as written in the spec.
+struct PciDiscovery {
+  std::string vendor;
+  std::vector<std::string> devices;  // empty: every device of the vendor
+  bool operator==(const PciDiscovery&) const = default;
+};
+
+// Exactly one discovery method.
+using Discovery = std::variant<SimulatedDiscovery, PathsDiscovery, PciDiscovery>;
+
+enum class AllocationPolicy { kPacked, kBalanced, kNone };
+enum class PullPolicy { kAlways, kIfNotPresent, kNever };
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+// "packed", "IfNotPresent", "info": the spellings of the spec.
+std::string_view AllocationPolicyName(AllocationPolicy policy);
+std::string_view PullPolicyName(PullPolicy policy);
+std::string_view LogLevelName(LogLevel level);
+
+// A core Toleration; empty strings are absent fields (empty operator means
+// Equal, empty effect every effect), as in the core API.
+struct Toleration {
+  std::string key;
+  std::string op;
+  std::string value;
+  std::string effect;
+  std::optional<int64_t> toleration_seconds;
+
+  // The core JSON shape, for the agent pod template.
+  nlohmann::json ToJson() const;
+  bool operator==(const Toleration&) const = default;
+};
+
+// A core ResourceRequirements subset; quantities as written ("128Mi";
+// integers become their decimal string).
+struct ResourceRequirements {
+  std::map<std::string, std::string> limits;
+  std::map<std::string, std::string> requests;
+
+  // The core JSON shape; empty maps are left out.
+  nlohmann::json ToJson() const;
+  bool operator==(const ResourceRequirements&) const = default;
+};
+
+struct AgentSpec {
+  std::optional<std::string> image;  // absent: the operator's own image
+  std::optional<PullPolicy> image_pull_policy;  // absent: Kubernetes' default for the tag
+  std::vector<std::string> image_pull_secrets;  // Secret names
+  ResourceRequirements resources;
+  std::vector<Toleration> tolerations;
+  std::optional<std::string> priority_class_name;
+  LogLevel log_level = LogLevel::kInfo;
+  bool operator==(const AgentSpec&) const = default;
+};
+
+// An IntOrString that is a non-negative count or a 0..100 percentage.
+struct IntOrPercent {
+  int64_t value = 0;
+  bool percent = false;
+
+  // 3 or "25%".
+  nlohmann::json ToJson() const;
+  bool operator==(const IntOrPercent&) const = default;
+};
+
+struct ServiceMonitorSpec {
+  bool enabled = true;
+  std::string interval = "30s";
+  std::map<std::string, std::string> labels;
+  bool operator==(const ServiceMonitorSpec&) const = default;
+};
+
+// Thresholds of the alerts DevicePluginDown, DeviceUnhealthy and
+// DeviceAllocationHigh. Durations are written as Prometheus "for" values.
+struct PrometheusRuleSpec {
+  bool enabled = true;
+  std::map<std::string, std::string> labels;
+  std::string plugin_down_for = "5m";
+  std::string unhealthy_for = "5m";
+  double allocation_high_ratio = 0.9;  // 0..1
+  std::string allocation_high_for = "10m";
+  bool operator==(const PrometheusRuleSpec&) const = default;
+};
+
+struct SharingSpec {
+  int replicas = 1;  // 1..64; each device is advertised as <id>::<n>
+  bool operator==(const SharingSpec&) const = default;
+};
+
+struct AllocationSpec {
+  AllocationPolicy policy = AllocationPolicy::kPacked;
+  bool operator==(const AllocationSpec&) const = default;
+};
+
+struct HealthSpec {
+  std::string interval = "30s";  // ParseDuration syntax
+  bool operator==(const HealthSpec&) const = default;
+};
+
+struct CdiSpec {
+  bool enabled = false;
+  bool operator==(const CdiSpec&) const = default;
+};
+
+struct RolloutSpec {
+  IntOrPercent max_unavailable{1, false};
+  bool operator==(const RolloutSpec&) const = default;
+};
+
+struct MonitoringSpec {
+  ServiceMonitorSpec service_monitor;
+  PrometheusRuleSpec prometheus_rule;
+  bool operator==(const MonitoringSpec&) const = default;
+};
+
+struct DevicePoolSpec {
+  std::string resource_name;  // immutable
+  LabelSelector node_selector;  // empty selects every node
+  Discovery discovery;
+  SharingSpec sharing;
+  AllocationSpec allocation;
+  HealthSpec health;
+  CdiSpec cdi;
+  AgentSpec agent;
+  RolloutSpec rollout;
+  MonitoringSpec monitoring;
+  bool operator==(const DevicePoolSpec&) const = default;
+};
+
+struct NodeCounts {
+  int selected = 0;
+  int labelled = 0;
+  int registered = 0;  // agent registered with the kubelet
+  int ready = 0;       // registered and the agent pod ready
+  bool operator==(const NodeCounts&) const = default;
+};
+
+// Advertised devices, after sharing. Also DevicePoolNode's counts.
+struct DeviceCounts {
+  int total = 0;
+  int healthy = 0;
+  int allocated = 0;
+  bool operator==(const DeviceCounts&) const = default;
+};
+
+struct DaemonSetCounts {
+  int desired = 0;
+  int updated = 0;
+  int ready = 0;
+  int available = 0;
+  bool operator==(const DaemonSetCounts&) const = default;
+};
+
+// A node needing attention; reason e.g. "Conflict" for a node an older pool
+// with the same resourceName holds.
+struct ProblemNode {
+  std::string node;
+  std::string reason;
+  std::string message;
+  bool operator==(const ProblemNode&) const = default;
+};
+
+// The CRD's bound on status.problemNodes; the encoder keeps the first ones.
+inline constexpr size_t kMaxProblemNodes = 10;
+
+struct DevicePoolStatus {
+  int64_t observed_generation = 0;
+  std::vector<Condition> conditions;
+  NodeCounts nodes;
+  DeviceCounts devices;
+  DaemonSetCounts daemon_set;
+  std::vector<ProblemNode> problem_nodes;
+  bool operator==(const DevicePoolStatus&) const = default;
+};
+
+struct DevicePool {
+  kube::ObjectMeta metadata;
+  DevicePoolSpec spec;
+  DevicePoolStatus status;
+};
+
+// The whole object as read from the API (or a manifest). Invalid Status,
+// listing every problem with its path, for anything the CRD would reject
+// and for wrong JSON types; never throws.
+kube::StatusOr<DevicePool> DecodeDevicePool(const nlohmann::json& obj);
+
+// The `status` stanza, for an apply or update on the status subresource.
+nlohmann::json EncodeDevicePoolStatus(const DevicePoolStatus& status);
+
+// The kubelet's check of a device plugin's resource name (and the CRD's):
+// <DNS subdomain>/<name of at most 63 characters>, not kubernetes.io/ or
+// *.kubernetes.io/, not starting with "requests.". Invalid on failure.
+kube::Status ValidateResourceName(std::string_view name);
+
+namespace internal {
+// Shared with DevicePoolNode, whose status.counts has the same shape.
+DeviceCounts DecodeDeviceCounts(const Field& field);
+nlohmann::json EncodeDeviceCounts(const DeviceCounts& counts);
+}  // namespace internal
+
+// Parses the duration syntax the CRD allows, one or more <digits><unit> with
+// unit ms, s, m or h ("30s", "1h30m"), valid for both Go and Prometheus.
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
+
+}  // namespace hf::api
+
+#endif  // HF_API_DEVICE_POOL_H_

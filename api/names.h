@@ -1,0 +1,66 @@
+// The names of the hashfoundry.com API: group and version, resources, the
+// labels and finalizer the operator and agents put on objects, and the
+// DevicePool condition types. Shared by operator, agent and tests so a name
+// is spelled once.
+//
+// Thread-safety: constants and pure functions.
+#ifndef HF_API_NAMES_H_
+#define HF_API_NAMES_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "kube/rest/resource.h"
+
+namespace hf::api {
+
+inline constexpr std::string_view kGroup = "hashfoundry.com";
+inline constexpr std::string_view kVersion = "v1alpha1";
+inline constexpr std::string_view kApiVersion = "hashfoundry.com/v1alpha1";
+
+inline constexpr std::string_view kDevicePoolKind = "DevicePool";
+inline constexpr std::string_view kDevicePoolsResource = "devicepools";
+inline constexpr std::string_view kDevicePoolNodeKind = "DevicePoolNode";
+inline constexpr std::string_view kDevicePoolNodesResource = "devicepoolnodes";
+
+// Both kinds are cluster-scoped.
+inline kube::GroupVersionResource DevicePools() {
+  return {std::string(kGroup), std::string(kVersion), std::string(kDevicePoolsResource), false};
+}
+inline kube::GroupVersionResource DevicePoolNodes() {
+  return {std::string(kGroup), std::string(kVersion), std::string(kDevicePoolNodesResource), false};
+}
+
+// A pool's name becomes the name part of a label key, so it is bounded like
+// one (the CRD enforces this with CEL).
+inline constexpr size_t kMaxPoolNameLength = 63;
+
+// Nodes a pool selects carry NodeSelectionLabel(pool)=enabled while they
+// match; the pool's DaemonSet selects on it. The label is removed when the
+// node stops matching and, through the finalizer, when the pool is deleted.
+inline constexpr std::string_view kNodeSelectionLabelPrefix = "devicepool.hashfoundry.com/";
+inline constexpr std::string_view kNodeSelectionLabelValue = "enabled";
+inline std::string NodeSelectionLabel(std::string_view pool) {
+  return std::string(kNodeSelectionLabelPrefix) + std::string(pool);
+}
+inline constexpr std::string_view kNodeLabelsFinalizer = "hashfoundry.com/node-labels";
+
+// Labels on every DevicePoolNode (and the agent's pods), for list selectors.
+inline constexpr std::string_view kPoolLabel = "hashfoundry.com/pool";
+inline constexpr std::string_view kNodeNameLabel = "hashfoundry.com/node";
+
+// DevicePool condition types.
+inline constexpr std::string_view kConditionReady = "Ready";
+inline constexpr std::string_view kConditionProgressing = "Progressing";
+inline constexpr std::string_view kConditionDegraded = "Degraded";
+// Whether the ServiceMonitor and PrometheusRule CRDs are served.
+inline constexpr std::string_view kConditionMonitoringAvailable = "MonitoringAvailable";
+// Another pool with the same resourceName holds some of the selected nodes.
+inline constexpr std::string_view kConditionConflict = "Conflict";
+// The spec passed admission but cannot be acted on (e.g. the agent rejects it).
+inline constexpr std::string_view kConditionInvalid = "Invalid";
+
+}  // namespace hf::api
+
+#endif  // HF_API_NAMES_H_

@@ -1,0 +1,384 @@
+// crds/ against a real kube-apiserver (tests/cluster): the specs admission
+// rejects and with which message, the defaults it stores (and that the C++
+// codec applies the same ones), the status subresource as the codecs write
+// it, printer columns, short names and the category.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "api/condition.h"
+#include "api/device_pool.h"
+#include "api/device_pool_node.h"
+#include "api/names.h"
+#include "kube/rest/client.h"
+#include "tests/testing/cluster.h"
+
+namespace hf::api {
+namespace {
+
+using hf::testing::CommandResult;
+using hf::testing::Eventually;
+using hf::testing::LocalCluster;
+using hf::testing::UniqueName;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kFieldManager[] = "crd-admission-test";
+
+json ValidPool(const std::string& name) {
+  json pool = json::parse(R"({
+    "apiVersion": "hashfoundry.com/v1alpha1", "kind": "DevicePool",
+    "spec": {"resourceName": "hashfoundry.com/custom-device",
+             "nodeSelector": {"matchLabels": {"hashfoundry.com/custom-device": "enabled"}},
+             "discovery": {"simulated": {"count": 4}}}})");
+  pool["metadata"]["name"] = name;
+  return pool;
+}
+
+// Whitespace-separated words of line `n` of `text`.
+std::vector<std::string> Words(const std::string& text, size_t n) {
+  std::istringstream lines(text);
+  std::string line;
+  for (size_t i = 0; i <= n; ++i) {
+    if (!std::getline(lines, line)) return {};
+  }
+  std::istringstream in(line);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+class CrdAdmissionTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    LocalCluster& cluster = LocalCluster::Shared();
+    CommandResult applied =
+        cluster.Kubectl({"apply", "--server-side", "--force-conflicts", "-f", std::string(HF_SOURCE_DIR) + "/crds/"});
+    ASSERT_EQ(applied.exit_code, 0) << applied.output;
+    CommandResult established =
+        cluster.Kubectl({"wait", "--for=condition=Established", "--timeout=60s", "crd/devicepools.hashfoundry.com",
+                         "crd/devicepoolnodes.hashfoundry.com"});
+    ASSERT_EQ(established.exit_code, 0) << established.output;
+    // Established is set before every apiserver handler serves the new
+    // schema; wait until a pool is accepted and one with a 64-character
+    // name (a CEL rule) rejected.
+    std::unique_ptr<kube::Client> client = cluster.AdminClient();
+    ASSERT_TRUE(Eventually([&] {
+      return client->Create(DevicePools(), "", ValidPool("probe"), {.dry_run = true}).ok() &&
+             kube::IsInvalid(client->Create(DevicePools(), "", ValidPool(std::string(64, 'p')), {.dry_run = true})
+                                 .status());
+    })) << "the DevicePool CRD is not served with its validation rules";
+  }
+
+  void TearDown() override {
+    for (const std::string& name : pools_) (void)client_->Delete(DevicePools(), "", name);
+    for (const std::string& name : pool_nodes_) (void)client_->Delete(DevicePoolNodes(), "", name);
+  }
+
+  // Creates a pool that TearDown deletes.
+  kube::StatusOr<json> CreatePool(const json& pool) {
+    kube::StatusOr<json> created = client_->Create(DevicePools(), "", pool);
+    if (created.ok()) pools_.push_back(pool["metadata"]["name"]);
+    return created;
+  }
+
+  // kubectl, retried while its discovery cache may not know the CRDs yet.
+  CommandResult KubectlOk(const std::vector<std::string>& args) {
+    CommandResult r;
+    Eventually([&] {
+      r = cluster_.Kubectl(args);
+      return r.exit_code == 0;
+    });
+    return r;
+  }
+
+  LocalCluster& cluster_ = LocalCluster::Shared();
+  std::unique_ptr<kube::Client> client_ = cluster_.AdminClient();
+  std::vector<std::string> pools_;
+  std::vector<std::string> pool_nodes_;
+};
+
+struct BadSpec {
+  std::string name;   // test name
+  std::string patch;  // JSON merge patch applied to ValidPool
+  std::string want;   // substring of the API server's message
+};
+
+void PrintTo(const BadSpec& b, std::ostream* os) { *os << b.name; }
+
+std::vector<BadSpec> BadSpecs() {
+  const std::string long_name_part(64, 'n');
+  const std::string long_pool_name(64, 'p');
+  const std::string maxunavail = "must be a non-negative integer or a percentage from 0% to 100%";
+  return {
+      {"ResourceNameWithoutDomain", R"({"spec": {"resourceName": "custom-device"}})",
+       "resourceName must be <domain>/<name>"},
+      {"ResourceNameKubernetesIo", R"({"spec": {"resourceName": "kubernetes.io/custom-device"}})",
+       "must not use the reserved kubernetes.io/ or *.kubernetes.io/ prefix"},
+      {"ResourceNameSubdomainOfKubernetesIo", R"({"spec": {"resourceName": "devices.kubernetes.io/custom"}})",
+       "must not use the reserved kubernetes.io/ or *.kubernetes.io/ prefix"},
+      {"ResourceNameRequestsPrefix", R"({"spec": {"resourceName": "requests.hashfoundry.com/custom-device"}})",
+       "must not start with 'requests.'"},
+      {"ResourceNameNamePartOver63", R"({"spec": {"resourceName": "hashfoundry.com/)" + long_name_part + R"("}})",
+       "the name part of resourceName (after '/') must be at most 63 characters"},
+      {"ResourceNameUpperCaseDomain", R"({"spec": {"resourceName": "HashFoundry.com/custom-device"}})",
+       "resourceName must be <domain>/<name>"},
+      {"ResourceNameMissing", R"({"spec": {"resourceName": null}})", "spec.resourceName: Required value"},
+      {"NoDiscovery", R"({"spec": {"discovery": null}})", "spec.discovery: Required value"},
+      {"EmptyDiscovery", R"({"spec": {"discovery": {"simulated": null}}})",
+       "exactly one of discovery.simulated, discovery.paths or discovery.pci must be set"},
+      {"TwoDiscoveryMethods", R"({"spec": {"discovery": {"paths": {"globs": ["/dev/fpga*"]}}}})",
+       "exactly one of discovery.simulated, discovery.paths or discovery.pci must be set"},
+      {"CountZero", R"({"spec": {"discovery": {"simulated": {"count": 0}}}})",
+       "spec.discovery.simulated.count in body should be greater than or equal to 1"},
+      {"Count2000", R"({"spec": {"discovery": {"simulated": {"count": 2000}}}})",
+       "spec.discovery.simulated.count in body should be less than or equal to 1024"},
+      {"CountNotAnInteger", R"({"spec": {"discovery": {"simulated": {"count": "four"}}}})",
+       "spec.discovery.simulated.count in body must be of type integer"},
+      {"BadPciVendor", R"({"spec": {"discovery": {"simulated": null, "pci": {"vendor": "10dx"}}}})",
+       "pci.vendor must be 4 hexadecimal digits"},
+      {"PciVendorWith0x", R"({"spec": {"discovery": {"simulated": null, "pci": {"vendor": "0x10de"}}}})",
+       "spec.discovery.pci.vendor"},
+      {"BadPciDevice", R"({"spec": {"discovery": {"simulated": null, "pci": {"vendor": "10de", "devices": ["zz"]}}}})",
+       "each pci device id must be 4 hexadecimal digits"},
+      {"RelativeGlob", R"({"spec": {"discovery": {"simulated": null, "paths": {"globs": ["dev/fpga*"]}}}})",
+       "each glob must be an absolute path"},
+      {"NoGlobs", R"({"spec": {"discovery": {"simulated": null, "paths": {"globs": []}}}})",
+       "spec.discovery.paths.globs"},
+      {"MaxUnavailable150Percent", R"({"spec": {"rollout": {"maxUnavailable": "150%"}}})", maxunavail},
+      {"MaxUnavailableMinusOne", R"({"spec": {"rollout": {"maxUnavailable": -1}}})", maxunavail},
+      {"MaxUnavailableMinusOneString", R"({"spec": {"rollout": {"maxUnavailable": "-1"}}})", maxunavail},
+      {"MaxUnavailableAbc", R"({"spec": {"rollout": {"maxUnavailable": "abc"}}})", maxunavail},
+      {"PoolName64Characters", R"({"metadata": {"name": ")" + long_pool_name + R"("}})",
+       "metadata.name must be at most 63 characters"},
+      {"BadSelectorOperator",
+       R"({"spec": {"nodeSelector": {"matchExpressions": [{"key": "zone", "operator": "Gt", "values": ["1"]}]}}})",
+       R"(spec.nodeSelector.matchExpressions[0].operator: Unsupported value: "Gt")"},
+      {"InWithoutValues", R"({"spec": {"nodeSelector": {"matchExpressions": [{"key": "zone", "operator": "In"}]}}})",
+       "values must be non-empty when operator is In or NotIn"},
+      {"ExistsWithValues",
+       R"({"spec": {"nodeSelector": {"matchExpressions": [{"key": "zone", "operator": "Exists", "values": ["a"]}]}}})",
+       "values must be empty when operator is Exists or DoesNotExist"},
+      {"BadLogLevel", R"({"spec": {"agent": {"logLevel": "trace"}}})",
+       R"(spec.agent.logLevel: Unsupported value: "trace")"},
+      {"AllocationHighRatioOver1", R"({"spec": {"monitoring": {"prometheusRule": {"allocationHighRatio": 1.5}}}})",
+       "spec.monitoring.prometheusRule.allocationHighRatio in body should be less than or equal to 1"},
+      {"ReplicasZero", R"({"spec": {"sharing": {"replicas": 0}}})",
+       "spec.sharing.replicas in body should be greater than or equal to 1"},
+      {"UnknownAllocationPolicy", R"({"spec": {"allocation": {"policy": "spread"}}})",
+       R"(spec.allocation.policy: Unsupported value: "spread")"},
+      {"BadHealthInterval", R"({"spec": {"health": {"interval": "30 seconds"}}})", "spec.health.interval"},
+      {"TolerationExistsWithValue",
+       R"({"spec": {"agent": {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}}})",
+       "a toleration's value must be empty when its operator is Exists"},
+  };
+}
+
+class BadSpecTest : public CrdAdmissionTest, public ::testing::WithParamInterface<BadSpec> {};
+
+TEST_P(BadSpecTest, RejectedAtAdmission) {
+  json pool = ValidPool(UniqueName("bad"));
+  pool.merge_patch(json::parse(GetParam().patch));
+  kube::StatusOr<json> r = client_->Create(DevicePools(), "", pool, {.dry_run = true});
+  ASSERT_FALSE(r.ok()) << "accepted: " << pool.dump();
+  EXPECT_TRUE(kube::IsInvalid(r.status())) << r.status().ToString();
+  EXPECT_THAT(r.status().message(), HasSubstr(GetParam().want));
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, BadSpecTest, ::testing::ValuesIn(BadSpecs()),
+                         [](const ::testing::TestParamInfo<BadSpec>& info) { return info.param.name; });
+
+TEST_F(CrdAdmissionTest, AcceptsEveryFieldAndPercentages) {
+  json pool = ValidPool(UniqueName("full"));
+  pool["spec"].merge_patch(json::parse(R"({
+    "nodeSelector": {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]},
+                                          {"key": "gpu", "operator": "DoesNotExist"}]},
+    "sharing": {"replicas": 64}, "allocation": {"policy": "none"}, "health": {"interval": "1h30m"},
+    "cdi": {"enabled": true},
+    "agent": {"image": "registry.local/agent:v1", "imagePullPolicy": "Always", "imagePullSecrets": [{"name": "s"}],
+              "resources": {"limits": {"memory": "128Mi", "cpu": 1}},
+              "tolerations": [{"operator": "Exists"}, {"key": "k", "value": "v", "effect": "NoExecute",
+                                                       "tolerationSeconds": 60}],
+              "priorityClassName": "system-node-critical", "logLevel": "error"},
+    "rollout": {"maxUnavailable": "100%"},
+    "monitoring": {"serviceMonitor": {"labels": {"release": "prom"}},
+                   "prometheusRule": {"allocationHighRatio": 0, "pluginDownFor": "2m"}}})"));
+  kube::StatusOr<json> created = client_->Create(DevicePools(), "", pool, {.dry_run = true});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  kube::StatusOr<DevicePool> decoded = DecodeDevicePool(*created);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->spec.rollout.max_unavailable.ToJson(), json("100%"));
+  EXPECT_EQ(decoded->spec.agent.resources.limits.at("cpu"), "1");
+}
+
+TEST_F(CrdAdmissionTest, SampleIsAcceptedWithDefaults) {
+  // kubectl reads the YAML; --dry-run=client only converts it.
+  const std::string sample_file = std::string(HF_SOURCE_DIR) + "/config/samples/devicepool.yaml";
+  CommandResult converted = cluster_.Kubectl({"create", "--dry-run=client", "-o", "json", "-f", sample_file});
+  ASSERT_EQ(converted.exit_code, 0) << converted.output;
+  json sample = json::parse(converted.output, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(sample.is_object()) << converted.output;
+  EXPECT_EQ(sample["metadata"]["name"], "custom-device");
+  // Its own name may be taken by an e2e test sharing the cluster.
+  sample["metadata"]["name"] = UniqueName("sample");
+
+  kube::StatusOr<json> created = CreatePool(sample);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const json& spec = (*created)["spec"];
+  EXPECT_EQ(spec["discovery"]["simulated"], json::parse(R"({"count": 4, "prefix": "hashfoundry-device"})"));
+  EXPECT_EQ(spec["sharing"]["replicas"], 1);
+  EXPECT_EQ(spec["allocation"]["policy"], "packed");
+  EXPECT_EQ(spec["health"]["interval"], "30s");
+  EXPECT_EQ(spec["cdi"]["enabled"], false);
+  EXPECT_EQ(spec["agent"]["logLevel"], "info");
+  EXPECT_EQ(spec["rollout"]["maxUnavailable"], 1);
+  EXPECT_EQ(spec["monitoring"]["serviceMonitor"], json::parse(R"({"enabled": true, "interval": "30s"})"));
+  EXPECT_EQ(spec["monitoring"]["prometheusRule"],
+            json::parse(R"({"enabled": true, "pluginDownFor": "5m", "unhealthyFor": "5m",
+                            "allocationHighRatio": 0.9, "allocationHighFor": "10m"})"));
+
+  // The codec defaults as the API server does.
+  kube::StatusOr<DevicePool> stored = DecodeDevicePool(*created);
+  kube::StatusOr<DevicePool> written = DecodeDevicePool(sample);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(stored->spec, written->spec);
+  EXPECT_EQ(stored->metadata.generation, 1);
+}
+
+TEST_F(CrdAdmissionTest, ResourceNameIsImmutable) {
+  std::string name = UniqueName("immutable");
+  ASSERT_TRUE(CreatePool(ValidPool(name)).ok());
+  kube::StatusOr<json> changed = client_->Patch(DevicePools(), "", name, kube::PatchType::kMerge,
+                                                R"({"spec": {"resourceName": "hashfoundry.com/other-device"}})");
+  ASSERT_FALSE(changed.ok());
+  EXPECT_TRUE(kube::IsInvalid(changed.status())) << changed.status().ToString();
+  EXPECT_THAT(changed.status().message(), HasSubstr("resourceName is immutable"));
+  // Everything else may change.
+  kube::StatusOr<json> scaled = client_->Patch(DevicePools(), "", name, kube::PatchType::kMerge,
+                                               R"({"spec": {"discovery": {"simulated": {"count": 8}}}})");
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  EXPECT_EQ((*scaled)["spec"]["discovery"]["simulated"]["count"], 8);
+}
+
+TEST_F(CrdAdmissionTest, StatusSubresourceAndPrinterColumns) {
+  std::string name = UniqueName("columns");
+  ASSERT_TRUE(CreatePool(ValidPool(name)).ok());
+
+  DevicePoolStatus status;
+  status.observed_generation = 1;
+  const auto now = std::chrono::system_clock::now();
+  SetCondition(&status.conditions, {std::string(kConditionReady), ConditionStatus::kTrue, 1, "", "AllNodesReady", ""},
+               now);
+  SetCondition(&status.conditions,
+               {std::string(kConditionConflict), ConditionStatus::kTrue, 1, "", "NodesHeldByOlderPool", "node-4"}, now);
+  status.nodes = {4, 3, 3, 2};
+  status.devices = {12, 11, 5};
+  status.daemon_set = {3, 3, 2, 2};
+  status.problem_nodes = {{"node-4", "Conflict", "held by pool older"}};
+  json body = {{"apiVersion", kApiVersion},
+               {"kind", kDevicePoolKind},
+               {"metadata", {{"name", name}}},
+               {"status", EncodeDevicePoolStatus(status)}};
+  kube::StatusOr<json> applied =
+      client_->Apply(DevicePools(), "", body, {.field_manager = kFieldManager, .force = true, .subresource = "status"});
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  kube::StatusOr<DevicePool> decoded = DecodeDevicePool(*applied);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->status, status);
+
+  CommandResult table = KubectlOk({"get", "devicepools", name});
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_EQ(Words(table.output, 0),
+            (std::vector<std::string>{"NAME", "RESOURCE", "NODES", "DEVICES", "HEALTHY", "ALLOCATED", "READY", "AGE"}))
+      << table.output;
+  std::vector<std::string> row = Words(table.output, 1);
+  ASSERT_EQ(row.size(), 8u) << table.output;
+  EXPECT_EQ(std::vector<std::string>(row.begin(), row.end() - 1),
+            (std::vector<std::string>{name, "hashfoundry.com/custom-device", "2", "12", "11", "5", "True"}));
+
+  CommandResult wide = KubectlOk({"get", "dp", name, "-o", "wide"});
+  EXPECT_EQ(Words(wide.output, 0), (std::vector<std::string>{"NAME", "RESOURCE", "NODES", "SELECTED", "DEVICES",
+                                                             "HEALTHY", "ALLOCATED", "READY", "REASON", "AGE"}))
+      << wide.output;
+  EXPECT_THAT(wide.output, HasSubstr("AllNodesReady"));
+
+  CommandResult ready = cluster_.Kubectl({"wait", "--for=condition=Ready", "--timeout=30s", "devicepool/" + name});
+  EXPECT_EQ(ready.exit_code, 0) << ready.output;
+  CommandResult category = KubectlOk({"get", "hashfoundry", "-o", "name"});
+  EXPECT_THAT(category.output, HasSubstr("devicepool.hashfoundry.com/" + name));
+
+  // Status is the operator's: the main resource ignores it.
+  kube::StatusOr<json> patched = client_->Patch(DevicePools(), "", name, kube::PatchType::kMerge,
+                                                R"({"status": {"devices": {"total": 99}}})");
+  ASSERT_TRUE(patched.ok()) << patched.status().ToString();
+  EXPECT_EQ((*patched)["status"]["devices"]["total"], 12);
+}
+
+TEST_F(CrdAdmissionTest, DevicePoolNodeAsTheAgentWritesIt) {
+  std::string pool = UniqueName("dpn");
+  kube::StatusOr<json> owner = CreatePool(ValidPool(pool));
+  ASSERT_TRUE(owner.ok()) << owner.status().ToString();
+
+  DevicePoolNode report;
+  report.metadata.owner_references = {
+      {std::string(kApiVersion), std::string(kDevicePoolKind), pool, (*owner)["metadata"]["uid"], true, true}};
+  report.spec = {pool, "node-a"};
+  report.status.devices = {{"hashfoundry-device-0", DeviceHealth::kHealthy, 0, "/dev/hashfoundry-device-0"},
+                           {"hashfoundry-device-1", DeviceHealth::kUnhealthy, std::nullopt, ""}};
+  report.status.counts = {2, 1, 1};
+  report.status.registered = true;
+  report.status.agent_version = "0.1.0";
+  json obj = EncodeDevicePoolNode(report);
+  std::string name = obj["metadata"]["name"];
+  pool_nodes_.push_back(name);
+
+  kube::StatusOr<json> created = client_->Apply(DevicePoolNodes(), "", obj, {.field_manager = kFieldManager});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  kube::StatusOr<json> reported =
+      client_->Apply(DevicePoolNodes(), "", obj, {.field_manager = kFieldManager, .subresource = "status"});
+  ASSERT_TRUE(reported.ok()) << reported.status().ToString();
+  kube::StatusOr<DevicePoolNode> decoded = DecodeDevicePoolNode(*reported);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->spec, report.spec);
+  EXPECT_EQ(decoded->status, report.status);
+  ASSERT_NE(decoded->metadata.ControllerRef(), nullptr);
+  EXPECT_EQ(decoded->metadata.ControllerRef()->name, pool);
+
+  CommandResult table = KubectlOk({"get", "dpn", "-l", std::string(kPoolLabel) + "=" + pool});
+  EXPECT_EQ(Words(table.output, 0),
+            (std::vector<std::string>{"NAME", "POOL", "NODE", "DEVICES", "HEALTHY", "ALLOCATED", "REGISTERED", "AGE"}))
+      << table.output;
+  std::vector<std::string> row = Words(table.output, 1);
+  ASSERT_EQ(row.size(), 8u) << table.output;
+  EXPECT_EQ(std::vector<std::string>(row.begin(), row.end() - 1),
+            (std::vector<std::string>{name, pool, "node-a", "2", "1", "1", "true"}));
+
+  // What admission refuses an agent.
+  json renamed = obj;
+  renamed["metadata"]["name"] = pool + ".node-b";
+  kube::StatusOr<json> r =
+      client_->Apply(DevicePoolNodes(), "", renamed, {.field_manager = kFieldManager, .dry_run = true});
+  EXPECT_TRUE(kube::IsInvalid(r.status())) << r.status().ToString();
+  EXPECT_THAT(r.status().message(), HasSubstr("metadata.name must be <spec.pool>.<spec.node>"));
+
+  json moved = obj;
+  moved["spec"]["node"] = "node-b";
+  r = client_->Apply(DevicePoolNodes(), "", moved, {.field_manager = kFieldManager, .force = true, .dry_run = true});
+  EXPECT_TRUE(kube::IsInvalid(r.status())) << r.status().ToString();
+  EXPECT_THAT(r.status().message(), HasSubstr("spec.node is immutable"));
+
+  json broken = obj;
+  broken["status"]["devices"][0]["health"] = "Broken";
+  r = client_->Apply(DevicePoolNodes(), "", broken,
+                     {.field_manager = kFieldManager, .subresource = "status", .dry_run = true});
+  EXPECT_TRUE(kube::IsInvalid(r.status())) << r.status().ToString();
+  EXPECT_THAT(r.status().message(), HasSubstr(R"(status.devices[0].health: Unsupported value: "Broken")"));
+}
+
+}  // namespace
+}  // namespace hf::api

@@ -80,7 +80,7 @@ std::string FormatRfc3339(std::chrono::system_clock::time_point t, bool micro) {
   std::string out(buf);
   if (micro) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
-    char frac[16];
+    char frac[24];
     std::snprintf(frac, sizeof frac, ".%06ld", static_cast<long>(us));
     out += frac;
   }

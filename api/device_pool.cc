@@ -413,6 +413,12 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   return std::chrono::milliseconds(total);
 }
 
+DevicePoolStatus DecodeDevicePoolStatus(const nlohmann::json& obj) {
+  internal::Errors errors;
+  Field root(obj, &errors);
+  return DecodeStatus(root["status"]);
+}
+
 kube::StatusOr<DevicePool> DecodeDevicePool(const nlohmann::json& obj) {
   internal::Errors errors;
   Field root(obj, &errors);

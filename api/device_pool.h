@@ -234,6 +234,9 @@ struct DevicePool {
 kube::StatusOr<DevicePool> DecodeDevicePool(const nlohmann::json& obj);
 
 // The `status` stanza, for an apply or update on the status subresource.
+// The status alone, leniently (what cannot be read is left at its zero
+// value): for pools whose spec does not decode.
+DevicePoolStatus DecodeDevicePoolStatus(const nlohmann::json& obj);
 nlohmann::json EncodeDevicePoolStatus(const DevicePoolStatus& status);
 
 // The kubelet's check of a device plugin's resource name (and the CRD's):

@@ -1,0 +1,309 @@
+#include "operator/desired.h"
+
+#include <cstdio>
+
+#include "api/names.h"
+
+namespace hf::controller {
+namespace {
+
+std::string Fnv1a64Hex(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+Json OwnerRef(const api::DevicePool& pool) {
+  kube::OwnerReference ref{std::string(api::kApiVersion), std::string(api::kDevicePoolKind), pool.metadata.name,
+                           pool.metadata.uid, true, true};
+  return Json::array({ref.ToJson()});
+}
+
+// Labels every child carries; the selector labels are a stable subset.
+Json SelectorLabels(const api::DevicePool& pool) {
+  return {{"app.kubernetes.io/name", kAgentName}, {std::string(api::kPoolLabel), pool.metadata.name}};
+}
+
+Json ChildLabels(const api::DevicePool& pool) {
+  Json l = SelectorLabels(pool);
+  l["app.kubernetes.io/instance"] = pool.metadata.name;
+  l["app.kubernetes.io/component"] = "device-plugin";
+  l[kManagedByLabel] = kManagedByValue;
+  return l;
+}
+
+Json Metadata(const api::DevicePool& pool, const std::string& name, const std::string& ns) {
+  Json m = {{"name", name}, {"labels", ChildLabels(pool)}, {"ownerReferences", OwnerRef(pool)}};
+  if (!ns.empty()) m["namespace"] = ns;
+  return m;
+}
+
+// Stamps the hash of the object's own content into an annotation.
+Json WithSpecHash(Json obj) {
+  obj["metadata"]["annotations"][kSpecHashAnnotation] = HashJson(obj);
+  return obj;
+}
+
+Json HostPathVolume(const std::string& name, const std::string& path, const std::string& type) {
+  return {{"name", name}, {"hostPath", {{"path", path}, {"type", type}}}};
+}
+
+Json Mount(const std::string& name, const std::string& path, bool read_only) {
+  Json m = {{"name", name}, {"mountPath", path}};
+  if (read_only) m["readOnly"] = true;
+  return m;
+}
+
+std::string SimulatedDir(const api::DevicePool& pool, const OperatorConfig& cfg) {
+  return cfg.simulated_root + "/" + pool.metadata.name;
+}
+
+}  // namespace
+
+std::string HashJson(const Json& j) { return Fnv1a64Hex(j.dump()); }
+
+std::string ChildName(const std::string& pool) {
+  std::string name = "devicepool-" + pool;
+  if (name.size() <= 63) return name;
+  // Keep it unique and a DNS label: a prefix of the pool, then a hash of it.
+  std::string hash = Fnv1a64Hex(pool).substr(0, 10);
+  std::string head = name.substr(0, 63 - 1 - hash.size());
+  while (!head.empty() && head.back() == '-') head.pop_back();
+  return head + "-" + hash;
+}
+
+std::string BindingName(const std::string& pool) { return "hashfoundry-devicepool-" + pool; }
+
+std::vector<std::string> AgentArgs(const api::DevicePool& pool, const OperatorConfig& cfg) {
+  const auto& s = pool.spec;
+  std::vector<std::string> args = {
+      "--pool=" + pool.metadata.name,
+      "--pool-uid=" + pool.metadata.uid,
+      "--resource-name=" + s.resource_name,
+      "--node-name=$(NODE_NAME)",
+  };
+  if (const auto* sim = std::get_if<api::SimulatedDiscovery>(&s.discovery)) {
+    args.push_back("--discovery=simulated");
+    args.push_back("--simulated-count=" + std::to_string(sim->count));
+    args.push_back("--simulated-prefix=" + sim->prefix);
+    args.push_back("--dev-root=" + SimulatedDir(pool, cfg));
+  } else if (const auto* paths = std::get_if<api::PathsDiscovery>(&s.discovery)) {
+    args.push_back("--discovery=paths");
+    for (const auto& g : paths->globs) args.push_back("--path-glob=" + g);
+    args.push_back("--dev-root=/dev");
+  } else if (const auto* pci = std::get_if<api::PciDiscovery>(&s.discovery)) {
+    args.push_back("--discovery=pci");
+    args.push_back("--pci-vendor=" + pci->vendor);
+    for (const auto& d : pci->devices) args.push_back("--pci-device=" + d);
+    args.push_back("--sys-root=/sys");
+    args.push_back("--dev-root=/dev");
+  }
+  args.push_back("--replicas=" + std::to_string(s.sharing.replicas));
+  args.push_back("--allocation-policy=" + std::string(api::AllocationPolicyName(s.allocation.policy)));
+  args.push_back("--health-interval=" + s.health.interval);
+  args.push_back(std::string("--cdi=") + (s.cdi.enabled ? "true" : "false"));
+  if (s.cdi.enabled) args.push_back("--cdi-dir=" + cfg.cdi_dir);
+  args.push_back("--kubelet-dir=" + cfg.kubelet_plugins_dir);
+  args.push_back("--pod-resources-socket=" + cfg.pod_resources_dir + "/kubelet.sock");
+  args.push_back("--http-address=:" + std::to_string(cfg.agent_http_port));
+  args.push_back("--log-level=" + std::string(api::LogLevelName(s.agent.log_level)));
+  args.push_back("--log-format=json");
+  return args;
+}
+
+Json DesiredServiceAccount(const api::DevicePool& pool, const OperatorConfig& cfg) {
+  return WithSpecHash({{"apiVersion", "v1"},
+                       {"kind", "ServiceAccount"},
+                       {"metadata", Metadata(pool, ChildName(pool.metadata.name), cfg.namespace_)}});
+}
+
+Json DesiredClusterRoleBinding(const api::DevicePool& pool, const OperatorConfig& cfg) {
+  return WithSpecHash(
+      {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+       {"kind", "ClusterRoleBinding"},
+       {"metadata", Metadata(pool, BindingName(pool.metadata.name), "")},
+       {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", cfg.agent_cluster_role}}},
+       {"subjects", Json::array({{{"kind", "ServiceAccount"},
+                                  {"name", ChildName(pool.metadata.name)},
+                                  {"namespace", cfg.namespace_}}})}});
+}
+
+Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg) {
+  const auto& s = pool.spec;
+  const std::string name = ChildName(pool.metadata.name);
+
+  Json volumes = Json::array({HostPathVolume("device-plugins", cfg.kubelet_plugins_dir, "DirectoryOrCreate"),
+                              HostPathVolume("pod-resources", cfg.pod_resources_dir, "DirectoryOrCreate")});
+  Json mounts = Json::array({Mount("device-plugins", cfg.kubelet_plugins_dir, false),
+                             Mount("pod-resources", cfg.pod_resources_dir, true)});
+  if (std::holds_alternative<api::SimulatedDiscovery>(s.discovery)) {
+    volumes.push_back(HostPathVolume("devices", SimulatedDir(pool, cfg), "DirectoryOrCreate"));
+    mounts.push_back(Mount("devices", SimulatedDir(pool, cfg), false));
+  } else {
+    volumes.push_back(HostPathVolume("dev", "/dev", "Directory"));
+    mounts.push_back(Mount("dev", "/dev", true));
+  }
+  if (std::holds_alternative<api::PciDiscovery>(s.discovery)) {
+    volumes.push_back(HostPathVolume("sys", "/sys", "Directory"));
+    mounts.push_back(Mount("sys", "/sys", true));
+  }
+  if (s.cdi.enabled) {
+    volumes.push_back(HostPathVolume("cdi", cfg.cdi_dir, "DirectoryOrCreate"));
+    mounts.push_back(Mount("cdi", cfg.cdi_dir, false));
+  }
+
+  auto probe = [&](const char* path) {
+    return Json{{"httpGet", {{"path", path}, {"port", "metrics"}}}, {"periodSeconds", 10}};
+  };
+  Json container = {
+      {"name", "agent"},
+      {"image", s.agent.image.value_or(cfg.agent_image)},
+      {"command", Json::array({"/usr/bin/devicepool-agent"})},
+      {"args", AgentArgs(pool, cfg)},
+      {"env", Json::array({{{"name", "NODE_NAME"},
+                            {"valueFrom", {{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "spec.nodeName"}}}}}}})},
+      {"ports", Json::array({{{"name", "metrics"}, {"containerPort", cfg.agent_http_port}, {"protocol", "TCP"}}})},
+      {"livenessProbe", probe("/healthz")},
+      {"readinessProbe", probe("/readyz")},
+      {"resources", s.agent.resources.ToJson()},
+      // Root only to write its socket into the kubelet's root-owned
+      // directory; no capabilities, no privilege, nothing else writable.
+      {"securityContext",
+       {{"runAsUser", 0},
+        {"privileged", false},
+        {"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"capabilities", {{"drop", Json::array({"ALL"})}}},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+      {"volumeMounts", mounts},
+  };
+  if (s.agent.image_pull_policy) container["imagePullPolicy"] = api::PullPolicyName(*s.agent.image_pull_policy);
+
+  Json pod_spec = {
+      {"serviceAccountName", name},
+      {"nodeSelector", {{api::NodeSelectionLabel(pool.metadata.name), std::string(api::kNodeSelectionLabelValue)}}},
+      {"containers", Json::array({container})},
+      {"volumes", volumes},
+  };
+  if (!s.agent.tolerations.empty()) {
+    Json t = Json::array();
+    for (const auto& tol : s.agent.tolerations) t.push_back(tol.ToJson());
+    pod_spec["tolerations"] = t;
+  }
+  if (!s.agent.image_pull_secrets.empty()) {
+    Json secrets = Json::array();
+    for (const auto& n : s.agent.image_pull_secrets) secrets.push_back({{"name", n}});
+    pod_spec["imagePullSecrets"] = secrets;
+  }
+  if (s.agent.priority_class_name) pod_spec["priorityClassName"] = *s.agent.priority_class_name;
+
+  Json template_labels = ChildLabels(pool);
+  Json tmpl = {{"metadata", {{"labels", template_labels}}}, {"spec", pod_spec}};
+  // The hash of the pod template: a spec change shows as a new hash on every
+  // pod, so `kubectl get pods -L` tells old agents from new during a rollout.
+  tmpl["metadata"]["annotations"][kTemplateHashAnnotation] = HashJson(tmpl);
+
+  return WithSpecHash({{"apiVersion", "apps/v1"},
+                       {"kind", "DaemonSet"},
+                       {"metadata", Metadata(pool, name, cfg.namespace_)},
+                       {"spec",
+                        {{"selector", {{"matchLabels", SelectorLabels(pool)}}},
+                         {"updateStrategy",
+                          {{"type", "RollingUpdate"},
+                           {"rollingUpdate", {{"maxUnavailable", s.rollout.max_unavailable.ToJson()}}}}},
+                         {"template", tmpl}}}});
+}
+
+Json DesiredService(const api::DevicePool& pool, const OperatorConfig& cfg) {
+  return WithSpecHash({{"apiVersion", "v1"},
+                       {"kind", "Service"},
+                       {"metadata", Metadata(pool, ChildName(pool.metadata.name), cfg.namespace_)},
+                       {"spec",
+                        {{"selector", SelectorLabels(pool)},
+                         {"ports", Json::array({{{"name", "metrics"},
+                                                 {"port", cfg.agent_http_port},
+                                                 {"targetPort", "metrics"},
+                                                 {"protocol", "TCP"}}})}}}});
+}
+
+Json DesiredServiceMonitor(const api::DevicePool& pool, const OperatorConfig& cfg) {
+  const auto& sm = pool.spec.monitoring.service_monitor;
+  Json md = Metadata(pool, ChildName(pool.metadata.name), cfg.namespace_);
+  for (const auto& [k, v] : sm.labels) md["labels"][k] = v;
+  return WithSpecHash(
+      {{"apiVersion", "monitoring.coreos.com/v1"},
+       {"kind", "ServiceMonitor"},
+       {"metadata", md},
+       {"spec",
+        {{"selector", {{"matchLabels", SelectorLabels(pool)}}},
+         {"namespaceSelector", {{"matchNames", Json::array({cfg.namespace_})}}},
+         {"endpoints", Json::array({{{"port", "metrics"}, {"path", "/metrics"}, {"interval", sm.interval}}})}}}});
+}
+
+Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cfg) {
+  const auto& pr = pool.spec.monitoring.prometheus_rule;
+  const std::string& p = pool.metadata.name;
+  const std::string job = ChildName(p);
+  Json md = Metadata(pool, ChildName(p), cfg.namespace_);
+  for (const auto& [k, v] : pr.labels) md["labels"][k] = v;
+  char ratio[32];
+  std::snprintf(ratio, sizeof ratio, "%g", pr.allocation_high_ratio);
+  Json labels = {{"severity", "warning"}, {"pool", p}};
+  Json rules = Json::array({
+      {{"alert", "DevicePluginDown"},
+       {"expr", "up{job=\"" + job + "\",namespace=\"" + cfg.namespace_ + "\"} == 0"},
+       {"for", pr.plugin_down_for},
+       {"labels", {{"severity", "critical"}, {"pool", p}}},
+       {"annotations",
+        {{"summary", "Device plugin agent of pool " + p + " is down"},
+         {"description", "The devicepool-agent on {{ $labels.instance }} has not answered scrapes for " +
+                             pr.plugin_down_for + "."}}}},
+      {{"alert", "DeviceUnhealthy"},
+       {"expr", "sum by (node) (hashfoundry_agent_devices{pool=\"" + p + "\",state=\"unhealthy\"}) > 0"},
+       {"for", pr.unhealthy_for},
+       {"labels", labels},
+       {"annotations",
+        {{"summary", "Unhealthy devices in pool " + p},
+         {"description", "{{ $value }} device(s) of pool " + p + " on node {{ $labels.node }} have been unhealthy for " +
+                             pr.unhealthy_for + "."}}}},
+      {{"alert", "DeviceAllocationHigh"},
+       {"expr", "sum(hashfoundry_agent_devices{pool=\"" + p + "\",state=\"allocated\"}) / sum(hashfoundry_agent_devices{pool=\"" +
+                    p + "\",state=\"total\"}) > " + ratio},
+       {"for", pr.allocation_high_for},
+       {"labels", labels},
+       {"annotations",
+        {{"summary", "Pool " + p + " is nearly fully allocated"},
+         {"description", "More than " + std::string(ratio) + " of the devices in pool " + p + " are allocated."}}}},
+  });
+  return WithSpecHash({{"apiVersion", "monitoring.coreos.com/v1"},
+                       {"kind", "PrometheusRule"},
+                       {"metadata", md},
+                       {"spec", {{"groups", Json::array({{{"name", "hashfoundry-devicepool-" + p}, {"rules", rules}}})}}}});
+}
+
+bool IsSubset(const Json& desired, const Json& actual) {
+  if (desired.is_object()) {
+    if (!actual.is_object()) return false;
+    for (auto it = desired.begin(); it != desired.end(); ++it) {
+      auto a = actual.find(it.key());
+      if (a == actual.end() || !IsSubset(it.value(), *a)) return false;
+    }
+    return true;
+  }
+  if (desired.is_array()) {
+    if (!actual.is_array() || actual.size() != desired.size()) return false;
+    for (size_t i = 0; i < desired.size(); ++i) {
+      if (!IsSubset(desired[i], actual[i])) return false;
+    }
+    return true;
+  }
+  if (desired.is_number() && actual.is_number()) return desired.get<double>() == actual.get<double>();
+  return desired == actual;
+}
+
+}  // namespace hf::controller

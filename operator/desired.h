@@ -1,0 +1,55 @@
+// Desired children of a DevicePool, built by pure functions from the pool and
+// the operator's config, so each is golden-tested and the reconciler only
+// compares and applies. Every child carries the pool's controller
+// ownerReference, the operator's labels, and a hash of itself so a field
+// removed from the desired object is noticed too.
+//
+// Thread-safety: pure functions.
+#ifndef HF_OPERATOR_DESIRED_H_
+#define HF_OPERATOR_DESIRED_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "api/device_pool.h"
+#include "operator/config.h"
+
+namespace hf::controller {
+
+using Json = nlohmann::json;
+
+inline constexpr char kFieldManager[] = "devicepool-operator";
+inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
+inline constexpr char kManagedByValue[] = "devicepool-operator";
+inline constexpr char kSpecHashAnnotation[] = "hashfoundry.com/spec-hash";
+inline constexpr char kTemplateHashAnnotation[] = "hashfoundry.com/template-hash";
+inline constexpr char kAgentName[] = "devicepool-agent";
+
+// devicepool-<pool>, shortened with a hash when it would pass 63 characters
+// (Service names are DNS labels). Used for the ServiceAccount, DaemonSet,
+// Service, ServiceMonitor and PrometheusRule.
+std::string ChildName(const std::string& pool);
+// hashfoundry-devicepool-<pool> for the ClusterRoleBinding.
+std::string BindingName(const std::string& pool);
+
+Json DesiredServiceAccount(const api::DevicePool& pool, const OperatorConfig& cfg);
+Json DesiredClusterRoleBinding(const api::DevicePool& pool, const OperatorConfig& cfg);
+Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg);
+Json DesiredService(const api::DevicePool& pool, const OperatorConfig& cfg);
+Json DesiredServiceMonitor(const api::DevicePool& pool, const OperatorConfig& cfg);
+Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cfg);
+
+// The agent's command line for a pool (the DaemonSet's args).
+std::vector<std::string> AgentArgs(const api::DevicePool& pool, const OperatorConfig& cfg);
+
+// True when every field of `desired` has the same value in `actual` (arrays
+// element by element): what the server holds already says what we would
+// apply, so applying would change nothing.
+bool IsSubset(const Json& desired, const Json& actual);
+
+// A short stable hash (hex) of a JSON value.
+std::string HashJson(const Json& j);
+
+}  // namespace hf::controller
+
+#endif  // HF_OPERATOR_DESIRED_H_

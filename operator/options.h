@@ -1,0 +1,39 @@
+// Options: the operator's command line, parsed and validated with errors that
+// name the flag. The chart's Deployment sets these.
+//
+// Thread-safety: plain values and a pure function.
+#ifndef HF_OPERATOR_OPTIONS_H_
+#define HF_OPERATOR_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "kube/status.h"
+#include "operator/config.h"
+
+namespace hf::controller {
+
+struct Options {
+  OperatorConfig config;
+  std::string kubeconfig;  // empty: $KUBECONFIG, then in-cluster
+  bool leader_elect = false;
+  std::string leader_election_id = "hashfoundry-device-operator";
+  std::string identity;  // default: $POD_NAME, then the host name
+  std::string http_address = ":8080";
+  std::string log_level = "info";
+  std::string log_format = "text";
+  int max_concurrent_reconciles = 4;
+  int label_concurrency = 16;
+  double qps = 50;
+  int burst = 100;
+  bool version = false;
+};
+
+// argv without the program name. Invalid on unknown flags or bad values.
+kube::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
+
+std::string Usage();
+
+}  // namespace hf::controller
+
+#endif  // HF_OPERATOR_OPTIONS_H_

@@ -1,0 +1,52 @@
+#include "operator/pool_metrics.h"
+
+#include <prometheus/gauge.h>
+
+#include "api/names.h"
+
+namespace hf::controller {
+
+PoolMetrics::PoolMetrics(prometheus::Registry& registry)
+    : nodes_(prometheus::BuildGauge()
+                 .Name("hashfoundry_pool_nodes")
+                 .Help("Nodes of a DevicePool by state: selected, labelled, registered, ready.")
+                 .Register(registry)),
+      devices_(prometheus::BuildGauge()
+                   .Name("hashfoundry_pool_devices")
+                   .Help("Devices of a DevicePool by state: total, healthy, allocated.")
+                   .Register(registry)),
+      ready_(prometheus::BuildGauge()
+                 .Name("hashfoundry_pool_ready")
+                 .Help("1 when the DevicePool's Ready condition is True.")
+                 .Register(registry)) {}
+
+void PoolMetrics::SetGauge(prometheus::Family<prometheus::Gauge>& f, const std::string& pool, const char* state,
+                           double v) {
+  f.Add({{"pool", pool}, {"state", state}}).Set(v);
+}
+
+void PoolMetrics::Set(const std::string& pool, const api::DevicePoolStatus& st) {
+  std::lock_guard<std::mutex> l(mu_);
+  SetGauge(nodes_, pool, "selected", st.nodes.selected);
+  SetGauge(nodes_, pool, "labelled", st.nodes.labelled);
+  SetGauge(nodes_, pool, "registered", st.nodes.registered);
+  SetGauge(nodes_, pool, "ready", st.nodes.ready);
+  SetGauge(devices_, pool, "total", st.devices.total);
+  SetGauge(devices_, pool, "healthy", st.devices.healthy);
+  SetGauge(devices_, pool, "allocated", st.devices.allocated);
+  const auto* ready = api::FindCondition(st.conditions, api::kConditionReady);
+  ready_.Add({{"pool", pool}}).Set(ready != nullptr && ready->status == api::ConditionStatus::kTrue ? 1 : 0);
+}
+
+void PoolMetrics::Remove(const std::string& pool) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const char* s : {"selected", "labelled", "registered", "ready"}) {
+    nodes_.Remove(&nodes_.Add({{"pool", pool}, {"state", s}}));
+  }
+  for (const char* s : {"total", "healthy", "allocated"}) {
+    devices_.Remove(&devices_.Add({{"pool", pool}, {"state", s}}));
+  }
+  ready_.Remove(&ready_.Add({{"pool", pool}}));
+}
+
+}  // namespace hf::controller

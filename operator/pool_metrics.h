@@ -1,0 +1,37 @@
+// PoolMetrics: per-pool gauges, so dashboards read pool state from the
+// operator instead of scraping every kubelet: nodes selected/labelled/
+// registered/ready and devices total/healthy/allocated.
+//
+// Thread-safety: safe for concurrent use.
+#ifndef HF_OPERATOR_POOL_METRICS_H_
+#define HF_OPERATOR_POOL_METRICS_H_
+
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <mutex>
+#include <string>
+
+#include "api/device_pool.h"
+
+namespace hf::controller {
+
+class PoolMetrics {
+ public:
+  explicit PoolMetrics(prometheus::Registry& registry);
+  void Set(const std::string& pool, const api::DevicePoolStatus& status);
+  // Drops every series of a deleted pool.
+  void Remove(const std::string& pool);
+
+ private:
+  void SetGauge(prometheus::Family<prometheus::Gauge>& f, const std::string& pool, const char* state, double v);
+  prometheus::Family<prometheus::Gauge>& nodes_;
+  prometheus::Family<prometheus::Gauge>& devices_;
+  prometheus::Family<prometheus::Gauge>& ready_;
+  std::mutex mu_;
+};
+
+}  // namespace hf::controller
+
+#endif  // HF_OPERATOR_POOL_METRICS_H_

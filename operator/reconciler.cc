@@ -1,0 +1,322 @@
+#include "operator/reconciler.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api/names.h"
+#include "operator/desired.h"
+#include "operator/parallel.h"
+
+namespace hf::controller {
+namespace {
+
+using kube::Status;
+using kube::StatusOr;
+
+// Older first: the pool that claimed a node first keeps it.
+bool Older(const kube::ObjectMeta& a, const kube::ObjectMeta& b) {
+  if (a.creation_timestamp != b.creation_timestamp) return a.creation_timestamp < b.creation_timestamp;
+  return a.name < b.name;
+}
+
+std::string Key(const std::string& ns, const std::string& name) { return ns.empty() ? name : ns + "/" + name; }
+
+std::string KindOf(const Json& obj) { return obj.value("kind", ""); }
+
+}  // namespace
+
+kube::GroupVersionResource ServiceMonitors() { return {"monitoring.coreos.com", "v1", "servicemonitors", true}; }
+kube::GroupVersionResource PrometheusRules() { return {"monitoring.coreos.com", "v1", "prometheusrules", true}; }
+
+void DevicePoolReconciler::Event(const kube::ObjectMeta& pool, kube::EventType type, std::string_view reason,
+                                 std::string_view action, const std::string& note) {
+  d_.events.Eventf({std::string(api::kApiVersion), std::string(api::kDevicePoolKind), pool.name, "", pool.uid}, type,
+                   reason, action, note);
+}
+
+DevicePoolReconciler::Selection DevicePoolReconciler::Select(const api::DevicePool& pool) const {
+  // Older live pools with the same resource name: they win a shared node.
+  std::vector<std::shared_ptr<const PoolEntry>> rivals;
+  for (const auto& other : d_.caches.pools.List()) {
+    if (other->metadata.name == pool.metadata.name || !other->pool || other->metadata.deleting) continue;
+    if (other->pool->spec.resource_name != pool.spec.resource_name) continue;
+    if (Older(other->metadata, pool.metadata)) rivals.push_back(other);
+  }
+  Selection s;
+  for (const auto& node : d_.caches.nodes.List()) {
+    if (!pool.spec.node_selector.Matches(node->metadata.labels)) continue;
+    ++s.selected;
+    const PoolEntry* owner = nullptr;
+    for (const auto& r : rivals) {
+      if (r->pool->spec.node_selector.Matches(node->metadata.labels) && (owner == nullptr || Older(r->metadata, owner->metadata))) {
+        owner = r.get();
+      }
+    }
+    if (owner != nullptr) {
+      s.conflicts[node->metadata.name] = owner->metadata.name;
+    } else {
+      s.wanted.insert(node->metadata.name);
+    }
+  }
+  return s;
+}
+
+StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const std::set<std::string>& wanted) {
+  const std::string key = api::NodeSelectionLabel(pool);
+  const std::string value(api::kNodeSelectionLabelValue);
+  std::set<std::string> have;
+  for (const auto& n : d_.caches.nodes.store().ByIndex(kByPoolLabelIndex, key)) {
+    if (n->metadata.labels.at(key) == value) have.insert(n->metadata.name);
+  }
+  struct Change {
+    std::string node;
+    bool add;
+  };
+  std::vector<Change> changes;
+  for (const auto& n : wanted) {
+    if (!have.count(n)) changes.push_back({n, true});
+  }
+  for (const auto& n : have) {
+    if (!wanted.count(n)) changes.push_back({n, false});
+  }
+  if (changes.empty()) return static_cast<int>(have.size());
+
+  auto results = ParallelFor(changes.size(), d_.label_concurrency, [&](size_t i) -> Status {
+    Json patch = {{"metadata", {{"labels", {{key, changes[i].add ? Json(value) : Json(nullptr)}}}}}};
+    auto r = d_.client.Patch(kube::resources::Nodes(), "", changes[i].node, kube::PatchType::kMerge, patch.dump(),
+                             kube::PatchOptions{kFieldManager, "", false});
+    // A node deleted meanwhile needs no label.
+    return r.ok() || kube::IsNotFound(r.status()) ? Status::Ok() : r.status();
+  });
+  int count = static_cast<int>(have.size());
+  int added = 0, removed = 0;
+  Status first_error;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (!results[i].ok()) {
+      if (first_error.ok()) first_error = results[i];
+      continue;
+    }
+    if (changes[i].add) {
+      ++count;
+      ++added;
+    } else {
+      --count;
+      ++removed;
+    }
+  }
+  if (auto entry = d_.caches.pools.Get(pool); entry && (added || removed)) {
+    Event(entry->metadata, kube::EventType::kNormal, "NodesLabelled", "Label",
+          "labelled " + std::to_string(added) + " node(s), unlabelled " + std::to_string(removed) + " with " + key);
+  }
+  if (!first_error.ok()) return first_error;
+  return count;
+}
+
+Status DevicePoolReconciler::ApplyChild(const api::DevicePool& pool, const kube::GroupVersionResource& gvr,
+                                        const Json& desired, const ChildEntry* cached) {
+  if (cached != nullptr && IsSubset(desired, cached->object)) return Status::Ok();
+  const std::string ns = desired["metadata"].value("namespace", "");
+  const std::string name = desired["metadata"]["name"];
+  kube::ApplyOptions opts;
+  opts.field_manager = kFieldManager;
+  opts.force = true;  // we own these objects; take fields back from hand edits
+  auto r = d_.client.Apply(gvr, ns, desired, opts);
+  if (!r.ok()) {
+    Event(pool.metadata, kube::EventType::kWarning, "ApplyFailed", "Apply",
+          KindOf(desired) + " " + Key(ns, name) + ": " + r.status().ToString());
+    return r.status();
+  }
+  if (cached == nullptr) {
+    Event(pool.metadata, kube::EventType::kNormal, "Created", "Create", "created " + KindOf(desired) + " " + Key(ns, name));
+  } else {
+    Event(pool.metadata, kube::EventType::kNormal, "Updated", "Update",
+          "updated " + KindOf(desired) + " " + Key(ns, name) + " to the desired state");
+  }
+  return Status::Ok();
+}
+
+Status DevicePoolReconciler::DeleteChildIfPresent(const api::DevicePool& pool, const kube::GroupVersionResource& gvr,
+                                                  const std::string& ns, const std::string& name) {
+  auto got = d_.client.Get(gvr, ns, name, kube::GetOptions{true});
+  if (!got.ok()) return kube::IsNotFound(got.status()) ? Status::Ok() : got.status();
+  auto meta = kube::ObjectMeta::FromJson(*got);
+  const auto* ref = meta.ControllerRef();
+  if (ref == nullptr || ref->uid != pool.metadata.uid) return Status::Ok();  // not ours to delete
+  Status st = d_.client.Delete(gvr, ns, name);
+  if (!st.ok() && !kube::IsNotFound(st)) return st;
+  Event(pool.metadata, kube::EventType::kNormal, "Deleted", "Delete", "deleted " + gvr.resource + " " + Key(ns, name));
+  return Status::Ok();
+}
+
+Status DevicePoolReconciler::ApplyChildren(const api::DevicePool& pool, bool* monitoring_served) {
+  const auto& cfg = d_.config;
+  const std::string name = ChildName(pool.metadata.name);
+  const std::string key = Key(cfg.namespace_, name);
+  auto sa = d_.caches.service_accounts.Get(key);
+  Status st = ApplyChild(pool, kube::resources::ServiceAccounts(), DesiredServiceAccount(pool, cfg), sa.get());
+  if (!st.ok()) return st;
+  auto crb = d_.caches.bindings.Get(BindingName(pool.metadata.name));
+  st = ApplyChild(pool, kube::resources::ClusterRoleBindings(), DesiredClusterRoleBinding(pool, cfg), crb.get());
+  if (!st.ok()) return st;
+  auto ds = d_.caches.daemon_sets.Get(key);
+  st = ApplyChild(pool, kube::resources::DaemonSets(), DesiredDaemonSet(pool, cfg), ds.get());
+  if (!st.ok()) return st;
+  auto svc = d_.caches.services.Get(key);
+  st = ApplyChild(pool, kube::resources::Services(), DesiredService(pool, cfg), svc.get());
+  if (!st.ok()) return st;
+
+  *monitoring_served = true;
+  struct Monitor {
+    kube::GroupVersionResource gvr;
+    bool wanted;
+    Json (*desired)(const api::DevicePool&, const OperatorConfig&);
+  };
+  const auto& mon = pool.spec.monitoring;
+  for (const Monitor& m : {Monitor{ServiceMonitors(), mon.service_monitor.enabled, &DesiredServiceMonitor},
+                           Monitor{PrometheusRules(), mon.prometheus_rule.enabled, &DesiredPrometheusRule}}) {
+    auto served = d_.discovery.IsServed(m.gvr);
+    if (!served.ok()) return served.status();
+    if (!*served) {
+      *monitoring_served = false;
+      continue;
+    }
+    if (!m.wanted) {
+      st = DeleteChildIfPresent(pool, m.gvr, cfg.namespace_, name);
+      if (!st.ok()) return st;
+      continue;
+    }
+    // Few pools, rarely reconciled: a read here is cheaper than a cache of
+    // a resource that may not exist.
+    auto actual = d_.client.Get(m.gvr, cfg.namespace_, name);
+    if (!actual.ok() && !kube::IsNotFound(actual.status())) return actual.status();
+    std::optional<ChildEntry> cached;
+    if (actual.ok()) cached = DecodeChildEntry(*actual);
+    st = ApplyChild(pool, m.gvr, m.desired(pool, cfg), cached ? &*cached : nullptr);
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status DevicePoolReconciler::CleanupReports(const std::string& pool, const std::set<std::string>& wanted) {
+  for (const auto& report : d_.caches.pool_nodes.store().ByIndex(kByPoolIndex, pool)) {
+    if (wanted.count(report->spec.node)) continue;
+    Status st = d_.client.Delete(api::DevicePoolNodes(), "", report->metadata.name);
+    if (!st.ok() && !kube::IsNotFound(st)) return st;
+    if (auto entry = d_.caches.pools.Get(pool)) {
+      Event(entry->metadata, kube::EventType::kNormal, "Deleted", "Delete",
+            "deleted DevicePoolNode " + report->metadata.name + ": node " + report->spec.node +
+                " is gone or no longer in the pool");
+    }
+  }
+  return Status::Ok();
+}
+
+Status DevicePoolReconciler::EnsureFinalizer(const PoolEntry& entry) {
+  if (entry.metadata.HasFinalizer(std::string(api::kNodeLabelsFinalizer))) return Status::Ok();
+  Json finalizers = entry.metadata.finalizers;
+  finalizers.push_back(std::string(api::kNodeLabelsFinalizer));
+  // resourceVersion makes the merge patch conditional: no lost finalizers.
+  Json patch = {{"metadata", {{"finalizers", finalizers}, {"resourceVersion", entry.metadata.resource_version}}}};
+  auto r = d_.client.Patch(api::DevicePools(), "", entry.metadata.name, kube::PatchType::kMerge, patch.dump(),
+                           kube::PatchOptions{kFieldManager, "", false});
+  return r.status();
+}
+
+StatusOr<kube::Result> DevicePoolReconciler::Finalize(const PoolEntry& entry) {
+  const std::string& name = entry.metadata.name;
+  if (!entry.metadata.HasFinalizer(std::string(api::kNodeLabelsFinalizer))) return kube::Result{};
+  auto labelled = SyncLabels(name, {});
+  if (!labelled.ok()) return labelled.status();
+  Json finalizers = Json::array();
+  for (const auto& f : entry.metadata.finalizers) {
+    if (f != api::kNodeLabelsFinalizer) finalizers.push_back(f);
+  }
+  Json patch = {{"metadata", {{"finalizers", finalizers}, {"resourceVersion", entry.metadata.resource_version}}}};
+  auto r = d_.client.Patch(api::DevicePools(), "", name, kube::PatchType::kMerge, patch.dump(),
+                           kube::PatchOptions{kFieldManager, "", false});
+  if (!r.ok() && !kube::IsNotFound(r.status())) return r.status();
+  if (d_.metrics != nullptr) d_.metrics->Remove(name);
+  spdlog::info("pool {}: labels removed, finalizer released", name);
+  return kube::Result{};
+}
+
+Status DevicePoolReconciler::WriteStatus(const PoolEntry& entry, const api::DevicePoolStatus& status) {
+  if (d_.metrics != nullptr) d_.metrics->Set(entry.metadata.name, status);
+  if (status == entry.status) return Status::Ok();
+  Json obj = {{"apiVersion", std::string(api::kApiVersion)},
+              {"kind", std::string(api::kDevicePoolKind)},
+              {"metadata", {{"name", entry.metadata.name}}},
+              {"status", api::EncodeDevicePoolStatus(status)}};
+  kube::ApplyOptions opts;
+  opts.field_manager = kFieldManager;
+  opts.force = true;
+  opts.subresource = "status";
+  auto r = d_.client.Apply(api::DevicePools(), "", obj, opts);
+  if (kube::IsNotFound(r.status())) return Status::Ok();
+  return r.status();
+}
+
+StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req, std::stop_token) {
+  auto entry = d_.caches.pools.Get(req.name);
+  if (!entry) {
+    // Gone without our finalizer running (it was removed by hand): still
+    // take our label off the nodes.
+    auto r = SyncLabels(req.name, {});
+    if (d_.metrics != nullptr) d_.metrics->Remove(req.name);
+    return r.ok() ? StatusOr<kube::Result>(kube::Result{}) : r.status();
+  }
+  if (entry->metadata.deleting) return Finalize(*entry);
+
+  Status st = EnsureFinalizer(*entry);
+  if (!st.ok()) return st;
+
+  auto now = d_.clock.WallNow();
+  if (!entry->pool) {
+    auto bad = InvalidStatus(entry->metadata, entry->status, entry->invalid, now);
+    if (!(bad == entry->status)) {
+      Event(entry->metadata, kube::EventType::kWarning, "InvalidSpec", "Validate", entry->invalid);
+    }
+    Status written = WriteStatus(*entry, bad);
+    if (!written.ok()) return written;
+    return kube::Result{};
+  }
+  const api::DevicePool& pool = *entry->pool;
+
+  Selection sel = Select(pool);
+  for (const auto& [node, other] : sel.conflicts) {
+    if (!entry->status.problem_nodes.empty()) break;  // reported already
+    Event(entry->metadata, kube::EventType::kWarning, "Conflict", "Select",
+          "node " + node + " is claimed by older pool " + other + " with resourceName " + pool.spec.resource_name);
+  }
+
+  Observed seen;
+  seen.selected = sel.selected;
+  seen.conflicts = sel.conflicts;
+  seen.monitoring_wanted = pool.spec.monitoring.service_monitor.enabled || pool.spec.monitoring.prometheus_rule.enabled;
+
+  auto labelled = SyncLabels(pool.metadata.name, sel.wanted);
+  if (labelled.ok()) {
+    seen.labelled = *labelled;
+  } else {
+    seen.error = "labelling nodes: " + labelled.status().ToString();
+  }
+  Status children = ApplyChildren(pool, &seen.monitoring_served);
+  if (!children.ok() && seen.error.empty()) seen.error = "applying children: " + children.ToString();
+  Status cleanup = CleanupReports(pool.metadata.name, sel.wanted);
+  if (!cleanup.ok() && seen.error.empty()) seen.error = "removing stale DevicePoolNodes: " + cleanup.ToString();
+
+  for (const auto& r : d_.caches.pool_nodes.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
+    if (sel.wanted.count(r->spec.node)) seen.reports.push_back(*r);
+  }
+  if (auto ds = d_.caches.daemon_sets.Get(Key(d_.config.namespace_, ChildName(pool.metadata.name)))) {
+    seen.daemon_set = ds->object;
+  }
+
+  st = WriteStatus(*entry, ComputeStatus(pool, seen, now));
+  // The first failure decides the retry; a Conflict is only a race.
+  for (const Status* s : std::initializer_list<const Status*>{&labelled.status(), &children, &cleanup, &st}) {
+    if (!s->ok()) return *s;
+  }
+  return kube::Result{};
+}
+
+}  // namespace hf::controller

@@ -1,0 +1,80 @@
+// DevicePoolReconciler: makes the cluster match one DevicePool. Level-based:
+// it reads the pool, Nodes and children from the caches, labels the nodes the
+// pool may use (never ones an older pool with the same resource name claims),
+// server-side-applies each child only when the server's copy differs from the
+// desired one (so a resync with nothing new writes nothing, and a hand edit
+// is reverted), removes DevicePoolNodes of nodes it no longer runs on, and
+// writes the aggregated status when it changed. A finalizer removes the node
+// labels when the pool is deleted; garbage collection removes the children.
+//
+// Thread-safety: Reconcile may run concurrently for different pools.
+#ifndef HF_OPERATOR_RECONCILER_H_
+#define HF_OPERATOR_RECONCILER_H_
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "kube/controller/reconciler.h"
+#include "kube/discovery/discovery.h"
+#include "kube/events/event_recorder.h"
+#include "kube/rest/client.h"
+#include "operator/caches.h"
+#include "operator/config.h"
+#include "operator/desired.h"
+#include "operator/pool_metrics.h"
+#include "operator/pool_status.h"
+
+namespace hf::controller {
+
+struct ReconcilerDeps {
+  kube::Client& client;
+  Caches caches;
+  kube::Discovery& discovery;
+  kube::EventRecorder& events;
+  PoolMetrics* metrics = nullptr;
+  kube::Clock& clock;
+  OperatorConfig config;
+  int label_concurrency = 16;
+};
+
+class DevicePoolReconciler final : public kube::Reconciler {
+ public:
+  explicit DevicePoolReconciler(ReconcilerDeps deps) : d_(std::move(deps)) {}
+
+  kube::StatusOr<kube::Result> Reconcile(const kube::Request& req, std::stop_token stop) override;
+
+ private:
+  struct Selection {
+    std::set<std::string> wanted;                  // nodes to label
+    std::map<std::string, std::string> conflicts;  // node -> older pool
+    int selected = 0;
+  };
+
+  Selection Select(const api::DevicePool& pool) const;
+  // Adds or removes the pool label so exactly `wanted` carry it; returns how
+  // many nodes carry it afterwards.
+  kube::StatusOr<int> SyncLabels(const std::string& pool, const std::set<std::string>& wanted);
+  kube::Status ApplyChildren(const api::DevicePool& pool, bool* monitoring_served);
+  kube::Status ApplyChild(const api::DevicePool& pool, const kube::GroupVersionResource& gvr, const Json& desired,
+                          const ChildEntry* cached);
+  kube::Status DeleteChildIfPresent(const api::DevicePool& pool, const kube::GroupVersionResource& gvr,
+                                    const std::string& ns, const std::string& name);
+  kube::Status CleanupReports(const std::string& pool, const std::set<std::string>& wanted);
+  kube::Status EnsureFinalizer(const PoolEntry& entry);
+  kube::StatusOr<kube::Result> Finalize(const PoolEntry& entry);
+  kube::Status WriteStatus(const PoolEntry& entry, const api::DevicePoolStatus& status);
+  void Event(const kube::ObjectMeta& pool, kube::EventType type, std::string_view reason, std::string_view action,
+             const std::string& note);
+
+  ReconcilerDeps d_;
+};
+
+// Resources of the children, also used by main to build informers.
+kube::GroupVersionResource ServiceMonitors();
+kube::GroupVersionResource PrometheusRules();
+
+}  // namespace hf::controller
+
+#endif  // HF_OPERATOR_RECONCILER_H_

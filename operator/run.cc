@@ -1,0 +1,157 @@
+#include "operator/run.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api/names.h"
+#include "kube/controller/controller.h"
+#include "kube/discovery/discovery.h"
+#include "kube/events/event_recorder.h"
+#include "kube/manager/manager.h"
+#include "kube/rest/config.h"
+#include "kube/workqueue/prometheus_metrics.h"
+#include "kube/workqueue/token_bucket.h"
+#include "operator/desired.h"
+#include "operator/reconciler.h"
+
+namespace hf::controller {
+namespace {
+
+using kube::Request;
+
+template <typename T>
+using Informer = kube::SharedInformer<T>;
+
+// Pools a node concerns: those whose selector matches its labels, and those
+// whose label it carries.
+std::vector<Request> PoolsForNode(const Informer<PoolEntry>& pools, const NodeEntry& node) {
+  std::vector<Request> out;
+  for (const auto& p : pools.List()) {
+    bool labelled = node.metadata.labels.count(api::NodeSelectionLabel(p->metadata.name)) > 0;
+    bool matches = p->pool && p->pool->spec.node_selector.Matches(node.metadata.labels);
+    if (labelled || matches) out.push_back({"", p->metadata.name});
+  }
+  return out;
+}
+
+void EnqueueAll(kube::Controller& c, const Informer<PoolEntry>& pools) {
+  for (const auto& p : pools.List()) c.Enqueue({"", p->metadata.name});
+}
+
+}  // namespace
+
+kube::Status RunOperator(const Options& o, std::stop_token stop) {
+  auto rest = kube::LoadConfig(o.kubeconfig);
+  if (!rest.ok()) return rest.status();
+  rest->user_agent = "devicepool-operator";
+
+  kube::ManagerOptions mo;
+  mo.http_address = o.http_address;
+  mo.leader_election = o.leader_elect;
+  mo.leader_election_config.namespace_ = o.config.namespace_;
+  mo.leader_election_config.name = o.leader_election_id;
+  mo.leader_election_config.identity = o.identity;
+  kube::Manager mgr(mo);
+
+  kube::ClientOptions co;
+  co.rate_limiter = std::make_shared<kube::TokenBucket>(o.qps, o.burst);
+  co.on_request = [&mgr](const kube::RequestRecord& r) {
+    mgr.metrics().ObserveRequest(r.verb, r.resource, r.code, std::chrono::duration<double>(r.seconds));
+  };
+  kube::Client client(kube::NewCurlTransport(*rest), co);
+
+  const std::string managed = std::string(kManagedByLabel) + "=" + kManagedByValue;
+  kube::ListWatchOptions cluster_children{.label_selector = managed};
+  kube::ListWatchOptions ns_children{.ns = o.config.namespace_, .label_selector = managed};
+  kube::ListWatchOptions metadata_only{.metadata_only = true};
+
+  Informer<PoolEntry> pools(client, api::DevicePools(), {}, DecodePoolEntry);
+  Informer<NodeEntry> nodes(client, kube::resources::Nodes(), metadata_only, DecodeNodeEntry);
+  Informer<api::DevicePoolNode> reports(client, api::DevicePoolNodes(), {}, DecodePoolNodeEntry);
+  Informer<ChildEntry> daemon_sets(client, kube::resources::DaemonSets(), ns_children, DecodeChildEntry);
+  Informer<ChildEntry> accounts(client, kube::resources::ServiceAccounts(), ns_children, DecodeChildEntry);
+  Informer<ChildEntry> services(client, kube::resources::Services(), ns_children, DecodeChildEntry);
+  Informer<ChildEntry> bindings(client, kube::resources::ClusterRoleBindings(), cluster_children, DecodeChildEntry);
+  // CRDs, metadata only: to notice monitoring.coreos.com arrive or leave.
+  Informer<NodeEntry> crds(client, kube::resources::CustomResourceDefinitions(), metadata_only, DecodeNodeEntry);
+  Caches caches{pools, nodes, reports, daemon_sets, accounts, services, bindings};
+  AddIndexes(caches);
+
+  kube::Discovery discovery(client);
+  kube::EventRecorderImpl events(client, {"hashfoundry.com/devicepool-operator", o.identity});
+  PoolMetrics pool_metrics(*mgr.registry());
+  DevicePoolReconciler reconciler({client, caches, discovery, events, &pool_metrics, kube::DefaultClock(), o.config,
+                                   o.label_concurrency});
+
+  kube::ControllerOptions ctl;
+  ctl.name = "devicepool";
+  ctl.max_concurrent_reconciles = o.max_concurrent_reconciles;
+  ctl.metrics = &mgr.metrics();
+  ctl.queue_metrics = std::make_unique<kube::PrometheusQueueMetrics>(*mgr.registry(), "devicepool");
+  kube::Controller controller(std::move(ctl), reconciler);
+
+  // Pools: a spec change (or a pool appearing or going) can move node
+  // ownership between pools with the same resource name, so all look again;
+  // a status-only change concerns the pool alone.
+  controller.AddSyncable(&pools);
+  pools.AddEventHandler({[&](const PoolEntry&) { EnqueueAll(controller, pools); },
+                         [&](const PoolEntry& a, const PoolEntry& b) {
+                           if (a.metadata.generation != b.metadata.generation ||
+                               a.metadata.deleting != b.metadata.deleting) {
+                             EnqueueAll(controller, pools);
+                           } else {
+                             controller.Enqueue({"", b.metadata.name});
+                           }
+                         },
+                         [&](const PoolEntry&) { EnqueueAll(controller, pools); }});
+  // Nodes: only label changes matter; heartbeats are ignored.
+  controller.AddSyncable(&nodes);
+  nodes.AddEventHandler(
+      {[&](const NodeEntry& n) {
+         for (const auto& r : PoolsForNode(pools, n)) controller.Enqueue(r);
+       },
+       [&](const NodeEntry& a, const NodeEntry& b) {
+         if (a.metadata.labels == b.metadata.labels) return;
+         for (const auto& r : PoolsForNode(pools, a)) controller.Enqueue(r);
+         for (const auto& r : PoolsForNode(pools, b)) controller.Enqueue(r);
+       },
+       [&](const NodeEntry& n) {
+         for (const auto& r : PoolsForNode(pools, n)) controller.Enqueue(r);
+       }});
+  controller.Watch<api::DevicePoolNode>(reports, [](const api::DevicePoolNode& r) {
+    return std::vector<Request>{{"", r.spec.pool}};
+  });
+  auto owner = [](const ChildEntry& c) {
+    const auto* ref = c.metadata.ControllerRef();
+    if (ref == nullptr || ref->kind != api::kDevicePoolKind) return std::vector<Request>{};
+    return std::vector<Request>{{"", ref->name}};
+  };
+  for (auto* inf : {&daemon_sets, &accounts, &services, &bindings}) controller.Watch<ChildEntry>(*inf, owner);
+  auto monitoring_crd = [&](const NodeEntry& crd) {
+    const std::string& n = crd.metadata.name;
+    if (n == "servicemonitors.monitoring.coreos.com" || n == "prometheusrules.monitoring.coreos.com") {
+      discovery.Invalidate();
+      EnqueueAll(controller, pools);
+    }
+  };
+  controller.AddSyncable(&crds);
+  crds.AddEventHandler({monitoring_crd, [&](const NodeEntry&, const NodeEntry& b) { monitoring_crd(b); },
+                        monitoring_crd});
+
+  mgr.AddInformer(pools);
+  mgr.AddInformer(nodes);
+  mgr.AddInformer(reports);
+  mgr.AddInformer(daemon_sets);
+  mgr.AddInformer(accounts);
+  mgr.AddInformer(services);
+  mgr.AddInformer(bindings);
+  mgr.AddInformer(crds);
+  mgr.AddLeaderRunnable("devicepool controller", [&controller](std::stop_token st) { controller.Start(st); });
+
+  spdlog::info("devicepool-operator starting: namespace {}, identity {}, leader election {}", o.config.namespace_,
+               o.identity, o.leader_elect ? "on" : "off");
+  kube::Status st = mgr.Run(client, stop);
+  events.Shutdown();
+  return st;
+}
+
+}  // namespace hf::controller

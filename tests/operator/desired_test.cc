@@ -1,0 +1,130 @@
+// Golden tests of the desired children. HF_UPDATE_GOLDEN=1 rewrites the files
+// under tests/operator/golden/ from the current output; review the diff.
+#include "operator/desired.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "api/device_pool.h"
+
+namespace hf::controller {
+namespace {
+
+api::DevicePool SamplePool() {
+  Json obj = Json::parse(R"({
+    "apiVersion": "hashfoundry.com/v1alpha1", "kind": "DevicePool",
+    "metadata": {"name": "custom-device", "uid": "0b4f3d6e-1111-2222-3333-444455556666", "generation": 3},
+    "spec": {
+      "resourceName": "hashfoundry.com/custom-device",
+      "nodeSelector": {"matchLabels": {"hashfoundry.com/custom-device": "enabled"}},
+      "discovery": {"simulated": {"count": 4, "prefix": "hashfoundry-device"}},
+      "agent": {"tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}],
+                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
+      "monitoring": {"prometheusRule": {"allocationHighRatio": 0.8}}
+    }})");
+  auto pool = api::DecodeDevicePool(obj);
+  EXPECT_TRUE(pool.ok()) << pool.status().ToString();
+  return *pool;
+}
+
+void ExpectGolden(const std::string& name, const Json& got) {
+  const std::string path = std::string(HF_SOURCE_DIR) + "/tests/operator/golden/" + name + ".json";
+  if (const char* up = std::getenv("HF_UPDATE_GOLDEN"); up != nullptr && std::string(up) == "1") {
+    std::ofstream(path) << got.dump(2) << "\n";
+  }
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good()) << "missing golden file " << path << " (run with HF_UPDATE_GOLDEN=1)";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(got, Json::parse(ss.str())) << name << " differs from its golden file; got:\n" << got.dump(2);
+}
+
+TEST(DesiredTest, Golden) {
+  OperatorConfig cfg;
+  auto pool = SamplePool();
+  ExpectGolden("serviceaccount", DesiredServiceAccount(pool, cfg));
+  ExpectGolden("clusterrolebinding", DesiredClusterRoleBinding(pool, cfg));
+  ExpectGolden("daemonset", DesiredDaemonSet(pool, cfg));
+  ExpectGolden("service", DesiredService(pool, cfg));
+  ExpectGolden("servicemonitor", DesiredServiceMonitor(pool, cfg));
+  ExpectGolden("prometheusrule", DesiredPrometheusRule(pool, cfg));
+}
+
+TEST(DesiredTest, EveryChildIsOwnedByThePool) {
+  OperatorConfig cfg;
+  auto pool = SamplePool();
+  for (const Json& child : {DesiredServiceAccount(pool, cfg), DesiredClusterRoleBinding(pool, cfg),
+                            DesiredDaemonSet(pool, cfg), DesiredService(pool, cfg), DesiredServiceMonitor(pool, cfg),
+                            DesiredPrometheusRule(pool, cfg)}) {
+    SCOPED_TRACE(child["kind"].get<std::string>());
+    const Json& ref = child["metadata"]["ownerReferences"][0];
+    EXPECT_EQ(ref["uid"], pool.metadata.uid);
+    EXPECT_EQ(ref["controller"], true);
+    EXPECT_EQ(child["metadata"]["labels"][kManagedByLabel], kManagedByValue);
+    EXPECT_FALSE(child["metadata"]["annotations"][kSpecHashAnnotation].get<std::string>().empty());
+  }
+}
+
+TEST(DesiredTest, SpecChangeChangesTheTemplateHash) {
+  OperatorConfig cfg;
+  auto pool = SamplePool();
+  Json before = DesiredDaemonSet(pool, cfg);
+  pool.spec.sharing.replicas = 2;
+  Json after = DesiredDaemonSet(pool, cfg);
+  const auto hash = [](const Json& ds) {
+    return ds["spec"]["template"]["metadata"]["annotations"][kTemplateHashAnnotation].get<std::string>();
+  };
+  EXPECT_NE(hash(before), hash(after));
+  EXPECT_NE(before["metadata"]["annotations"][kSpecHashAnnotation], after["metadata"]["annotations"][kSpecHashAnnotation]);
+  pool.spec.monitoring.service_monitor.interval = "10s";  // not part of the DaemonSet
+  EXPECT_EQ(hash(after), hash(DesiredDaemonSet(pool, cfg)));
+}
+
+TEST(DesiredTest, AgentArgsFollowDiscovery) {
+  OperatorConfig cfg;
+  auto pool = SamplePool();
+  pool.spec.discovery = api::PciDiscovery{"10de", {"1eb8", "20b0"}};
+  pool.spec.cdi.enabled = true;
+  auto args = AgentArgs(pool, cfg);
+  auto has = [&](const std::string& a) { return std::find(args.begin(), args.end(), a) != args.end(); };
+  EXPECT_TRUE(has("--discovery=pci"));
+  EXPECT_TRUE(has("--pci-vendor=10de"));
+  EXPECT_TRUE(has("--pci-device=20b0"));
+  EXPECT_TRUE(has("--cdi=true"));
+  EXPECT_TRUE(has("--sys-root=/sys"));
+  Json ds = DesiredDaemonSet(pool, cfg);
+  bool sys_mounted = false;
+  for (const auto& m : ds["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]) {
+    if (m["mountPath"] == "/sys") sys_mounted = m.value("readOnly", false);
+  }
+  EXPECT_TRUE(sys_mounted);
+}
+
+TEST(DesiredTest, LongPoolNamesGiveValidChildNames) {
+  std::string pool(63, 'p');
+  std::string name = ChildName(pool);
+  EXPECT_LE(name.size(), 63u);
+  EXPECT_EQ(name.rfind("devicepool-", 0), 0u);
+  EXPECT_NE(ChildName(pool), ChildName(std::string(62, 'p') + "q"));
+  EXPECT_EQ(ChildName("x"), "devicepool-x");
+}
+
+TEST(IsSubsetTest, ServerDefaultsDoNotCountAsDrift) {
+  Json desired = {{"spec", {{"containers", Json::array({{{"name", "a"}, {"image", "i"}}})}, {"replicas", 1}}}};
+  Json actual = {{"spec", {{"containers", Json::array({{{"name", "a"}, {"image", "i"}, {"imagePullPolicy", "Always"}}})},
+                           {"replicas", 1.0},
+                           {"revisionHistoryLimit", 10}}}};
+  EXPECT_TRUE(IsSubset(desired, actual));
+  actual["spec"]["containers"][0]["image"] = "hand-edited";
+  EXPECT_FALSE(IsSubset(desired, actual));
+  actual["spec"]["containers"][0]["image"] = "i";
+  actual["spec"]["containers"].push_back({{"name", "sidecar"}});
+  EXPECT_FALSE(IsSubset(desired, actual));  // an extra container is drift
+  EXPECT_FALSE(IsSubset(desired, Json::object()));
+}
+
+}  // namespace
+}  // namespace hf::controller

@@ -1,0 +1,42 @@
+#include "operator/options.h"
+
+#include <gtest/gtest.h>
+
+namespace hf::controller {
+namespace {
+
+TEST(OptionsTest, ParsesTheChartsFlags) {
+  auto o = ParseOptions({"--namespace=ops", "--leader-elect=true", "--agent-image=img:1", "--http-address=:9090",
+                         "--agent-cluster-role=role", "--qps=20", "--burst=40", "--identity=pod-1"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->config.namespace_, "ops");
+  EXPECT_TRUE(o->leader_elect);
+  EXPECT_EQ(o->config.agent_image, "img:1");
+  EXPECT_EQ(o->config.agent_cluster_role, "role");
+  EXPECT_EQ(o->qps, 20);
+  EXPECT_EQ(o->identity, "pod-1");
+}
+
+TEST(OptionsTest, BadInputNamesTheFlag) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string want;
+  } cases[] = {
+      {{"--nope=1"}, "unknown flag --nope"},
+      {{"--qps=fast"}, "--qps"},
+      {{"--burst=0"}, "--burst"},
+      {{"--leader-elect=maybe"}, "--leader-elect"},
+      {{"--namespace="}, "--namespace"},
+      {{"--namespace"}, "needs a value"},
+      {{"stray"}, "unexpected argument"},
+  };
+  for (const auto& c : cases) {
+    auto o = ParseOptions(c.args);
+    ASSERT_FALSE(o.ok()) << c.want;
+    EXPECT_TRUE(kube::IsInvalid(o.status()));
+    EXPECT_NE(o.status().message().find(c.want), std::string::npos) << o.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace hf::controller

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl) and the `cluster` tool from the Go module graph, and
-# prints the directory holding them as the last line on stdout.
+# kube-scheduler, kubectl), the `cluster` tool and helm from the Go module graph,
+# and prints the directory holding them as the last line on stdout.
 #
 # The binaries are cached under
 #   ${HF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hashfoundry}/cluster-KEY/bin
 # where KEY hashes everything that decides their content: go.mod, go.sum, this
-# script (it holds the build flags), the module's non-test Go sources and the
-# Go version. When that directory is complete nothing is built, so a rebuild
-# with nothing changed costs a few hashes. Go's own build and module caches
+# script (it holds the build flags), the module's non-test Go sources, the
+# go.mod and go.sum of the nested helm module (tools/helm) and the Go version.
+# When that directory is complete nothing is built, so a rebuild with nothing
+# changed costs a few hashes. Go's own build and module caches
 # (default GOCACHE and GOMODCACHE) make a rebuild after a change incremental.
 set -euo pipefail
 
@@ -24,7 +25,7 @@ key=$(
 	{
 		go version
 		find . -name '*.go' ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
-		sha256sum go.mod go.sum hack/build.sh
+		sha256sum go.mod go.sum hack/build.sh tools/helm/go.mod tools/helm/go.sum
 	} | sha256sum | cut -c1-16
 )
 cache_root=${HF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hashfoundry}
@@ -67,6 +68,17 @@ go build -trimpath -ldflags="$ldflags" -o "$out/bin.tmp/" \
 	k8s.io/kubernetes/cmd/kubectl \
 	./cmd/etcd \
 	./cmd/cluster
+# helm has its own module because it needs newer k8s.io staging modules than
+# our replace block pins. Stamped as helm's release build does: its version,
+# and the Kubernetes version `helm template` and `helm lint` assume offline
+# (client-go v0.N.P means v1.N).
+helm_version=$(awk '$1 == "helm.sh/helm/v3" { print $2; exit }' tools/helm/go.mod)
+helm_k8s_minor=$(awk '$1 == "k8s.io/client-go" { split($2, v, "."); print v[2]; exit }' tools/helm/go.mod)
+helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
+for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+	helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_k8s_minor"
+done
+go -C tools/helm build -trimpath -ldflags="$helm_ldflags" -o "$out/bin.tmp/" helm.sh/helm/v3/cmd/helm
 rm -rf "${out:?}/bin"
 mv "$out/bin.tmp" "$out/bin"
 echo "$key" >"$out/stamp"

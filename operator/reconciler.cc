@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <tuple>
+
 #include "api/names.h"
 #include "operator/desired.h"
 #include "operator/parallel.h"
@@ -11,12 +13,6 @@ namespace {
 
 using kube::Status;
 using kube::StatusOr;
-
-// Older first: the pool that claimed a node first keeps it.
-bool Older(const kube::ObjectMeta& a, const kube::ObjectMeta& b) {
-  if (a.creation_timestamp != b.creation_timestamp) return a.creation_timestamp < b.creation_timestamp;
-  return a.name < b.name;
-}
 
 std::string Key(const std::string& ns, const std::string& name) { return ns.empty() ? name : ns + "/" + name; }
 
@@ -34,25 +30,31 @@ void DevicePoolReconciler::Event(const kube::ObjectMeta& pool, kube::EventType t
 }
 
 DevicePoolReconciler::Selection DevicePoolReconciler::Select(const api::DevicePool& pool) const {
-  // Older live pools with the same resource name: they win a shared node.
+  // Live pools with the same resource name compete for a node.
   std::vector<std::shared_ptr<const PoolEntry>> rivals;
   for (const auto& other : d_.caches.pools.List()) {
     if (other->metadata.name == pool.metadata.name || !other->pool || other->metadata.deleting) continue;
-    if (other->pool->spec.resource_name != pool.spec.resource_name) continue;
-    if (Older(other->metadata, pool.metadata)) rivals.push_back(other);
+    if (other->pool->spec.resource_name == pool.spec.resource_name) rivals.push_back(other);
   }
   Selection s;
   for (const auto& node : d_.caches.nodes.List()) {
-    if (!pool.spec.node_selector.Matches(node->metadata.labels)) continue;
+    const auto& labels = node->metadata.labels;
+    if (!pool.spec.node_selector.Matches(labels)) continue;
     ++s.selected;
-    const PoolEntry* owner = nullptr;
+    // The older pool keeps the node. creationTimestamp has whole seconds,
+    // so on a tie the pool already holding the node keeps it, then the name
+    // decides: stable, and never a flip-flop between two pools.
+    auto rank = [&](const kube::ObjectMeta& m) {
+      bool holds = labels.count(api::NodeSelectionLabel(m.name)) > 0;
+      return std::make_tuple(m.creation_timestamp, holds ? 0 : 1, m.name);
+    };
+    const PoolEntry* winner = nullptr;
     for (const auto& r : rivals) {
-      if (r->pool->spec.node_selector.Matches(node->metadata.labels) && (owner == nullptr || Older(r->metadata, owner->metadata))) {
-        owner = r.get();
-      }
+      if (!r->pool->spec.node_selector.Matches(labels) || rank(r->metadata) > rank(pool.metadata)) continue;
+      if (winner == nullptr || rank(r->metadata) < rank(winner->metadata)) winner = r.get();
     }
-    if (owner != nullptr) {
-      s.conflicts[node->metadata.name] = owner->metadata.name;
+    if (winner != nullptr) {
+      s.conflicts[node->metadata.name] = winner->metadata.name;
     } else {
       s.wanted.insert(node->metadata.name);
     }
@@ -79,6 +81,7 @@ StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const st
     if (!wanted.count(n)) changes.push_back({n, false});
   }
   if (changes.empty()) return static_cast<int>(have.size());
+  spdlog::debug("pool {}: {} node label change(s)", pool, changes.size());
 
   auto results = ParallelFor(changes.size(), d_.label_concurrency, [&](size_t i) -> Status {
     Json patch = {{"metadata", {{"labels", {{key, changes[i].add ? Json(value) : Json(nullptr)}}}}}};
@@ -103,6 +106,7 @@ StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const st
       ++removed;
     }
   }
+  spdlog::info("pool {}: labelled {} node(s), unlabelled {}", pool, added, removed);
   if (auto entry = d_.caches.pools.Get(pool); entry && (added || removed)) {
     Event(entry->metadata, kube::EventType::kNormal, "NodesLabelled", "Label",
           "labelled " + std::to_string(added) + " node(s), unlabelled " + std::to_string(removed) + " with " + key);
@@ -125,6 +129,8 @@ Status DevicePoolReconciler::ApplyChild(const api::DevicePool& pool, const kube:
           KindOf(desired) + " " + Key(ns, name) + ": " + r.status().ToString());
     return r.status();
   }
+  spdlog::info("pool {}: applied {} {}{}", pool.metadata.name, KindOf(desired), Key(ns, name),
+               cached == nullptr ? " (new)" : " (differed from the desired state)");
   if (cached == nullptr) {
     Event(pool.metadata, kube::EventType::kNormal, "Created", "Create", "created " + KindOf(desired) + " " + Key(ns, name));
   } else {
@@ -242,6 +248,7 @@ StatusOr<kube::Result> DevicePoolReconciler::Finalize(const PoolEntry& entry) {
 Status DevicePoolReconciler::WriteStatus(const PoolEntry& entry, const api::DevicePoolStatus& status) {
   if (d_.metrics != nullptr) d_.metrics->Set(entry.metadata.name, status);
   if (status == entry.status) return Status::Ok();
+  spdlog::debug("pool {}: writing status", entry.metadata.name);
   Json obj = {{"apiVersion", std::string(api::kApiVersion)},
               {"kind", std::string(api::kDevicePoolKind)},
               {"metadata", {{"name", entry.metadata.name}}},
@@ -282,6 +289,8 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   const api::DevicePool& pool = *entry->pool;
 
   Selection sel = Select(pool);
+  spdlog::debug("pool {}: {} node(s) selected, {} wanted, {} conflicting", pool.metadata.name, sel.selected,
+                sel.wanted.size(), sel.conflicts.size());
   for (const auto& [node, other] : sel.conflicts) {
     if (!entry->status.problem_nodes.empty()) break;  // reported already
     Event(entry->metadata, kube::EventType::kWarning, "Conflict", "Select",

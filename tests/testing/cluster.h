@@ -65,6 +65,29 @@ class LocalCluster {
   std::map<std::string, std::string> env_;
 };
 
+// A long-running child process (an operator, an agent) with its output in a
+// log file; killed (SIGKILL) on destruction if still running.
+class ChildProcess {
+ public:
+  static std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& argv, const std::string& log_path,
+                                             const std::map<std::string, std::string>& env = {});
+  ~ChildProcess();
+  int pid() const { return pid_; }
+  bool Running();
+  void Signal(int sig);
+  // Waits for exit (bounded); returns the exit code, or -1 on timeout.
+  int Wait(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  const std::string& log_path() const { return log_path_; }
+  std::string Log() const;
+
+ private:
+  ChildProcess(int pid, std::string log) : pid_(pid), log_path_(std::move(log)) {}
+  int pid_;
+  std::string log_path_;
+  int exit_code_ = -1;
+  bool exited_ = false;
+};
+
 // A name unique to this process and call, for namespaces and objects.
 std::string UniqueName(const std::string& prefix);
 

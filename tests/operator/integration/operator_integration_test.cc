@@ -1,0 +1,402 @@
+// devicepool-operator against a real API server with RBAC on. The chart is
+// installed with helm, and the operator runs as a separate process with a
+// token for the chart's ServiceAccount, so every request it makes is checked
+// against the chart's own roles.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "api/names.h"
+#include "kube/rest/client.h"
+#include "tests/testing/cluster.h"
+
+namespace hf::controller {
+namespace {
+
+using hf::testing::ChildProcess;
+using hf::testing::Eventually;
+using hf::testing::LocalCluster;
+using hf::testing::UniqueName;
+using kube::Json;
+
+// j[a][b]... or null when any step is missing, so polls never throw.
+Json At(const Json& j, std::initializer_list<const char*> path) {
+  const Json* cur = &j;
+  for (const char* k : path) {
+    if (!cur->is_object() || !cur->contains(k)) return Json();
+    cur = &(*cur)[k];
+  }
+  return *cur;
+}
+
+int IntAt(const Json& j, std::initializer_list<const char*> path) {
+  Json v = At(j, path);
+  return v.is_number_integer() ? v.get<int>() : 0;
+}
+
+class OperatorIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ns_ = UniqueName("hf-op");
+    release_ = UniqueName("hfop");
+    client_ = cluster_.AdminClient();
+    auto k = cluster_.Kubectl({"apply", "--server-side", "-f", std::string(HF_SOURCE_DIR) + "/crds/"});
+    ASSERT_EQ(k.exit_code, 0) << k.output;
+    k = cluster_.Kubectl({"wait", "--for=condition=Established", "crd/devicepools.hashfoundry.com",
+                          "crd/devicepoolnodes.hashfoundry.com", "--timeout=60s"});
+    ASSERT_EQ(k.exit_code, 0) << k.output;
+    auto h = hf::testing::Run({cluster_.Env("HF_CLUSTER_BIN") + "/helm", "install", release_,
+                               std::string(HF_SOURCE_DIR) + "/charts/hashfoundry-device-operator", "--namespace", ns_,
+                               "--create-namespace", "--set", "crds.install=false", "--set",
+                               "fullnameOverride=" + release_, "--kubeconfig", cluster_.kubeconfig()});
+    ASSERT_EQ(h.exit_code, 0) << h.output;
+    sa_kubeconfig_ = cluster_.ServiceAccountKubeconfig(ns_, release_);
+    StartOperator();
+  }
+
+  void TearDown() override {
+    // Pools go first, while this test's operator still runs to release their
+    // finalizers; otherwise the next test's operator would inherit them.
+    for (const auto& p : pools_) (void)client_->Delete(api::DevicePools(), "", p);
+    for (const auto& p : pools_) {
+      EXPECT_TRUE(Eventually([&] { return Get(api::DevicePools(), "", p).is_null(); })) << "pool " << p << " stuck";
+    }
+    if (op_) {
+      op_->Signal(SIGTERM);
+      EXPECT_EQ(op_->Wait(), 0) << "operator did not stop cleanly:\n" << op_->Log();
+      if (HasFailure()) std::fprintf(stderr, "operator log:\n%s\n", op_->Log().c_str());
+    }
+    for (const auto& n : nodes_) (void)client_->Delete(kube::resources::Nodes(), "", n);
+    hf::testing::Run({cluster_.Env("HF_CLUSTER_BIN") + "/helm", "uninstall", release_, "--namespace", ns_,
+                      "--kubeconfig", cluster_.kubeconfig()});
+    (void)client_->Delete(kube::resources::Namespaces(), "", ns_);
+  }
+
+  void StartOperator() {
+    op_ = ChildProcess::Start({HF_OPERATOR_BIN, "--kubeconfig=" + sa_kubeconfig_, "--namespace=" + ns_,
+                               "--agent-cluster-role=" + release_ + "-agent", "--http-address=127.0.0.1:0",
+                               "--log-level=debug", "--identity=" + release_},
+                              cluster_.dir() + "/" + release_ + ".log");
+    ASSERT_NE(op_, nullptr);
+  }
+
+  std::string Node(const std::map<std::string, std::string>& labels) {
+    std::string name = UniqueName("node");
+    Json node = {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", name}, {"labels", labels}}}};
+    EXPECT_TRUE(client_->Create(kube::resources::Nodes(), "", node).ok());
+    nodes_.push_back(name);
+    return name;
+  }
+
+  Json Pool(const std::string& name, const std::string& resource, const std::map<std::string, std::string>& match) {
+    return {{"apiVersion", "hashfoundry.com/v1alpha1"},
+            {"kind", "DevicePool"},
+            {"metadata", {{"name", name}}},
+            {"spec",
+             {{"resourceName", resource},
+              {"nodeSelector", {{"matchLabels", match}}},
+              {"discovery", {{"simulated", {{"count", 2}}}}}}}};
+  }
+
+  std::string CreatePool(const Json& pool) {
+    auto r = client_->Create(api::DevicePools(), "", pool);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    pools_.push_back(pool["metadata"]["name"]);
+    return pool["metadata"]["name"];
+  }
+
+  std::set<std::string> LabelledNodes(const std::string& pool) {
+    std::set<std::string> out;
+    kube::ListOptions lo;
+    lo.label_selector = api::NodeSelectionLabel(pool) + "=enabled";
+    lo.metadata_only = true;
+    auto page = client_->List(kube::resources::Nodes(), "", lo);
+    if (!page.ok()) return out;
+    for (const auto& n : page->items) out.insert(n["metadata"]["name"]);
+    return out;
+  }
+
+  Json Get(const kube::GroupVersionResource& gvr, const std::string& ns, const std::string& name) {
+    auto r = client_->Get(gvr, ns, name);
+    return r.ok() ? *r : Json();
+  }
+
+  std::string Condition(const std::string& pool, const std::string& type, std::string* message = nullptr) {
+    Json p = Get(api::DevicePools(), "", pool);
+    Json conds = At(p, {"status", "conditions"});
+    if (!conds.is_array()) return "";
+    for (const auto& c : conds) {
+      if (c["type"] == type) {
+        if (message != nullptr) *message = c.value("message", "");
+        return c["status"];
+      }
+    }
+    return "";
+  }
+
+  LocalCluster& cluster_ = LocalCluster::Shared();
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<ChildProcess> op_;
+  std::string ns_, release_, sa_kubeconfig_;
+  std::vector<std::string> pools_, nodes_;
+};
+
+TEST_F(OperatorIntegrationTest, CreatesEveryChildOwnedByThePool) {
+  std::string tag = UniqueName("t");
+  std::string a = Node({{"hf-test", tag}});
+  std::string b = Node({{"hf-test", tag}});
+  Node({{"hf-test", "other"}});
+  std::string pool = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag, {{"hf-test", tag}}));
+  const std::string child = "devicepool-" + pool;
+
+  ASSERT_TRUE(Eventually([&] { return LabelledNodes(pool) == std::set<std::string>{a, b}; }));
+  ASSERT_TRUE(Eventually([&] { return !Get(kube::resources::DaemonSets(), ns_, child).is_null(); }));
+  Json uid = Get(api::DevicePools(), "", pool)["metadata"]["uid"];
+  struct Want {
+    kube::GroupVersionResource gvr;
+    std::string ns, name;
+  };
+  for (const Want& w : {Want{kube::resources::DaemonSets(), ns_, child}, Want{kube::resources::ServiceAccounts(), ns_, child},
+                        Want{kube::resources::Services(), ns_, child},
+                        Want{kube::resources::ClusterRoleBindings(), "", "hashfoundry-devicepool-" + pool}}) {
+    SCOPED_TRACE(w.gvr.resource);
+    Json obj;
+    ASSERT_TRUE(Eventually([&] { return !(obj = Get(w.gvr, w.ns, w.name)).is_null(); }));
+    const Json& ref = obj["metadata"]["ownerReferences"][0];
+    EXPECT_EQ(ref["uid"], uid);
+    EXPECT_EQ(ref["kind"], "DevicePool");
+    EXPECT_EQ(ref["controller"], true);
+    EXPECT_EQ(obj["metadata"]["labels"]["hashfoundry.com/pool"], pool);
+  }
+  Json ds = Get(kube::resources::DaemonSets(), ns_, child);
+  EXPECT_EQ(ds["spec"]["template"]["spec"]["nodeSelector"][api::NodeSelectionLabel(pool)], "enabled");
+  Json crb = Get(kube::resources::ClusterRoleBindings(), "", "hashfoundry-devicepool-" + pool);
+  EXPECT_EQ(crb["roleRef"]["name"], release_ + "-agent");
+
+  // Status: observedGeneration, counts and a Ready condition with a reason.
+  ASSERT_TRUE(Eventually([&] {
+    Json p = Get(api::DevicePools(), "", pool);
+    return IntAt(p, {"status", "observedGeneration"}) == 1 && IntAt(p, {"status", "nodes", "labelled"}) == 2;
+  }));
+  std::string msg;
+  EXPECT_EQ(Condition(pool, "Ready", &msg), "False");  // no kubelets run the agents here
+  EXPECT_NE(msg.find("0/2 agents available"), std::string::npos) << msg;
+  // True or False depending on whether the monitoring CRDs are installed.
+  EXPECT_NE(Condition(pool, "MonitoringAvailable"), "");
+  auto ev = client_->Raw("GET", "/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=regarding.name%3D" + pool);
+  ASSERT_TRUE(ev.ok());
+  EXPECT_FALSE((*ev)["items"].empty()) << "no Events recorded on the pool";
+}
+
+TEST_F(OperatorIntegrationTest, LabelsFollowTheNodeSelector) {
+  std::string tag = UniqueName("t");
+  std::string a = Node({{"hf-test", tag}, {"zone", "a"}});
+  std::string b = Node({{"hf-test", tag}, {"zone", "b"}});
+  std::string pool = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag, {{"hf-test", tag}, {"zone", "a"}}));
+  ASSERT_TRUE(Eventually([&] { return LabelledNodes(pool) == std::set<std::string>{a}; }));
+
+  Json patch = {{"spec", {{"nodeSelector", {{"matchLabels", {{"hf-test", tag}, {"zone", "b"}}}}}}}};
+  ASSERT_TRUE(client_->Patch(api::DevicePools(), "", pool, kube::PatchType::kMerge, patch.dump()).ok());
+  EXPECT_TRUE(Eventually([&] { return LabelledNodes(pool) == std::set<std::string>{b}; }));
+
+  // A node gaining the matching label joins without touching the pool.
+  Json relabel = {{"metadata", {{"labels", {{"zone", "b"}}}}}};
+  ASSERT_TRUE(client_->Patch(kube::resources::Nodes(), "", a, kube::PatchType::kMerge, relabel.dump()).ok());
+  EXPECT_TRUE(Eventually([&] { return LabelledNodes(pool) == std::set<std::string>{a, b}; }));
+}
+
+TEST_F(OperatorIntegrationTest, DeletingThePoolRemovesLabelsAndChildren) {
+  std::string tag = UniqueName("t");
+  std::string a = Node({{"hf-test", tag}});
+  std::string pool = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag, {{"hf-test", tag}}));
+  const std::string child = "devicepool-" + pool;
+  ASSERT_TRUE(Eventually([&] { return !Get(kube::resources::Services(), ns_, child).is_null(); }));
+  ASSERT_TRUE(Eventually([&] { return LabelledNodes(pool).size() == 1; }));
+  EXPECT_TRUE(Get(api::DevicePools(), "", pool)["metadata"]["finalizers"].dump().find("hashfoundry.com/node-labels") !=
+              std::string::npos);
+
+  ASSERT_TRUE(client_->Delete(api::DevicePools(), "", pool).ok());
+  EXPECT_TRUE(Eventually([&] { return Get(api::DevicePools(), "", pool).is_null(); }));
+  EXPECT_TRUE(LabelledNodes(pool).empty());
+  for (const auto& gvr : {kube::resources::DaemonSets(), kube::resources::ServiceAccounts(), kube::resources::Services()}) {
+    EXPECT_TRUE(Eventually([&] { return Get(gvr, ns_, child).is_null(); })) << gvr.resource << " not collected";
+  }
+  EXPECT_TRUE(Eventually(
+      [&] { return Get(kube::resources::ClusterRoleBindings(), "", "hashfoundry-devicepool-" + pool).is_null(); }));
+}
+
+TEST_F(OperatorIntegrationTest, OlderPoolKeepsAContestedNode) {
+  std::string tag = UniqueName("t");
+  std::string shared = Node({{"hf-test", tag}, {"role", "both"}});
+  std::string only_new = Node({{"hf-test", tag}, {"role", "new"}});
+  const std::string resource = "hashfoundry.com/" + tag;
+  std::string older = CreatePool(Pool(UniqueName("older"), resource, {{"hf-test", tag}, {"role", "both"}}));
+  ASSERT_TRUE(Eventually([&] { return LabelledNodes(older) == std::set<std::string>{shared}; }));
+
+  Json newer_pool = Pool(UniqueName("newer"), resource, {{"hf-test", tag}});
+  std::string newer = CreatePool(newer_pool);
+  std::string msg;
+  ASSERT_TRUE(Eventually([&] { return Condition(newer, "Conflict", &msg) == "True"; }));
+  EXPECT_NE(msg.find(shared), std::string::npos) << msg;
+  EXPECT_TRUE(Eventually([&] { return LabelledNodes(newer) == std::set<std::string>{only_new}; }));
+  EXPECT_EQ(LabelledNodes(older), std::set<std::string>{shared});
+  EXPECT_EQ(Condition(older, "Conflict"), "False");
+
+  // The older pool leaves: the node passes to the newer one.
+  ASSERT_TRUE(client_->Delete(api::DevicePools(), "", older).ok());
+  EXPECT_TRUE(Eventually([&] { return LabelledNodes(newer) == std::set<std::string>{shared, only_new}; }));
+  EXPECT_TRUE(Eventually([&] { return Condition(newer, "Conflict") == "False"; }));
+}
+
+TEST_F(OperatorIntegrationTest, HandEditsOfTheDaemonSetAreReverted) {
+  std::string tag = UniqueName("t");
+  Node({{"hf-test", tag}});
+  std::string pool = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag, {{"hf-test", tag}}));
+  const std::string child = "devicepool-" + pool;
+  Json ds;
+  ASSERT_TRUE(Eventually([&] { return !(ds = Get(kube::resources::DaemonSets(), ns_, child)).is_null(); }));
+  const std::string image = ds["spec"]["template"]["spec"]["containers"][0]["image"];
+
+  Json edit = {{"spec", {{"template", {{"spec", {{"containers", Json::array({{{"name", "agent"}, {"image", "evil:1"}}})}}}}}}}};
+  ASSERT_TRUE(
+      client_->Patch(kube::resources::DaemonSets(), ns_, child, kube::PatchType::kStrategicMerge, edit.dump()).ok());
+  EXPECT_TRUE(Eventually([&] {
+    return Get(kube::resources::DaemonSets(), ns_, child)["spec"]["template"]["spec"]["containers"][0]["image"] == image;
+  }));
+  // A deleted child comes back too.
+  ASSERT_TRUE(client_->Delete(kube::resources::Services(), ns_, child).ok());
+  EXPECT_TRUE(Eventually([&] { return !Get(kube::resources::Services(), ns_, child).is_null(); }));
+}
+
+TEST_F(OperatorIntegrationTest, KilledMidReconcileLosesNothing) {
+  std::string tag = UniqueName("t");
+  constexpr int kNodes = 150;
+  std::set<std::string> all;
+  for (int i = 0; i < kNodes; ++i) all.insert(Node({{"hf-test", tag}}));
+  std::string pool = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag, {{"hf-test", tag}}));
+  // Kill it as soon as labelling has begun, before it can have finished.
+  ASSERT_TRUE(Eventually([&] { return !LabelledNodes(pool).empty(); }, std::chrono::seconds(30),
+                         std::chrono::milliseconds(5)));
+  op_->Signal(SIGKILL);
+  op_->Wait();
+  size_t at_kill = LabelledNodes(pool).size();
+  StartOperator();
+  EXPECT_TRUE(Eventually([&] { return LabelledNodes(pool) == all; }, std::chrono::seconds(60)));
+  EXPECT_TRUE(Eventually([&] {
+    return IntAt(Get(api::DevicePools(), "", pool), {"status", "nodes", "labelled"}) == kNodes;
+  }));
+  EXPECT_TRUE(Eventually([&] { return !Get(kube::resources::DaemonSets(), ns_, "devicepool-" + pool).is_null(); }));
+  RecordProperty("labelled_when_killed", static_cast<int>(at_kill));
+}
+
+// Write requests per resource, from the API server's own metrics.
+std::map<std::string, double> WritesByResource(LocalCluster& cluster) {
+  std::map<std::string, double> out;
+  auto r = cluster.Kubectl({"get", "--raw", "/metrics"});
+  std::regex line(R"re(^apiserver_request_total\{(.*)\} ([0-9.e+]+)$)re");
+  std::regex label(R"re((\w+)="([^"]*)")re");
+  std::istringstream in(r.output);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (!std::regex_match(l, m, line)) continue;
+    std::map<std::string, std::string> labels;
+    std::string body = m[1];
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), label); it != std::sregex_iterator(); ++it) {
+      labels[(*it)[1]] = (*it)[2];
+    }
+    const std::string& verb = labels["verb"];
+    // DELETEs are left out: the garbage collector still removes earlier
+    // tests' children; the operator's own deletes are counted from its
+    // client metrics instead.
+    if (verb == "GET" || verb == "LIST" || verb == "WATCH" || verb == "DELETE") continue;
+    out[labels["resource"] + "/" + labels["subresource"]] += std::stod(m[2]);
+  }
+  return out;
+}
+
+// The operator's own count of write requests, from its /metrics.
+double OperatorWrites(ChildProcess& op) {
+  std::smatch m;
+  std::string log = op.Log();
+  if (!std::regex_search(log, m, std::regex("http server listening on port ([0-9]+)"))) return -1;
+  auto r = hf::testing::Run({"curl", "-sf", "http://127.0.0.1:" + m[1].str() + "/metrics"});
+  double total = 0;
+  std::regex line(R"re(^rest_client_requests_total\{(.*)\} ([0-9.e+]+)$)re");
+  std::istringstream in(r.output);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch lm;
+    if (!std::regex_match(l, lm, line)) continue;
+    std::string labels = lm[1];
+    if (labels.find("verb=\"get\"") != std::string::npos || labels.find("verb=\"list\"") != std::string::npos ||
+        labels.find("verb=\"watch\"") != std::string::npos) {
+      continue;
+    }
+    total += std::stod(lm[2]);
+  }
+  return total;
+}
+
+TEST_F(OperatorIntegrationTest, SteadyStateSendsNoWrites) {
+  std::string tag = UniqueName("t");
+  for (int i = 0; i < 3; ++i) Node({{"hf-test", tag}});
+  std::string p1 = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag + "a", {{"hf-test", tag}}));
+  std::string p2 = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag + "b", {{"hf-test", tag}}));
+  for (const auto& p : {p1, p2}) {
+    ASSERT_TRUE(Eventually([&] { return IntAt(Get(api::DevicePools(), "", p), {"status", "nodes", "labelled"}) == 3; }));
+  }
+  // Settled: two scrapes a second apart see no new status write.
+  auto settled = [&] {
+    double prev = -1;
+    return Eventually(
+        [&] {
+          double now = WritesByResource(cluster_)["devicepools/status"];
+          bool same = now == prev;
+          prev = now;
+          return same;
+        },
+        std::chrono::seconds(20), std::chrono::seconds(1));
+  };
+  ASSERT_TRUE(settled());
+
+  // Only the operator writes these; the DaemonSet's status is the
+  // controller-manager's and Events are also the scheduler's, so both are
+  // left out (the operator's own Events are counted by its client metrics).
+  const std::vector<std::string> ours = {"devicepools/", "devicepools/status", "daemonsets/", "serviceaccounts/",
+                                         "services/", "clusterrolebindings/", "devicepoolnodes/"};
+  auto before = WritesByResource(cluster_);
+  double own_before = OperatorWrites(*op_);
+  ASSERT_GT(own_before, 0) << "no write counted at all: the metrics scrape is broken";
+  auto window_end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // The 30 s window is what is measured; nothing is awaited.
+  Eventually([&] { return std::chrono::steady_clock::now() >= window_end; }, std::chrono::seconds(31),
+             std::chrono::milliseconds(500));
+  auto after = WritesByResource(cluster_);
+  for (const auto& r : ours) EXPECT_EQ(after[r] - before[r], 0) << r << " written during the steady state";
+  EXPECT_EQ(OperatorWrites(*op_) - own_before, 0) << "the operator's client counted writes";
+}
+
+// Last, because it installs the monitoring CRDs for the whole cluster.
+TEST_F(OperatorIntegrationTest, ZMonitoringObjectsAppearWhenTheirCrdsAreInstalled) {
+  std::string tag = UniqueName("t");
+  Node({{"hf-test", tag}});
+  std::string pool = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag, {{"hf-test", tag}}));
+  const std::string child = "devicepool-" + pool;
+  auto k = cluster_.Kubectl({"apply", "--server-side", "-f",
+                             std::string(HF_SOURCE_DIR) + "/tests/operator/integration/testdata/monitoring-crds.yaml"});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  kube::GroupVersionResource sm{"monitoring.coreos.com", "v1", "servicemonitors", true};
+  kube::GroupVersionResource pr{"monitoring.coreos.com", "v1", "prometheusrules", true};
+  EXPECT_TRUE(Eventually([&] { return !Get(sm, ns_, child).is_null(); }, std::chrono::seconds(60)));
+  EXPECT_TRUE(Eventually([&] { return !Get(pr, ns_, child).is_null(); }));
+  EXPECT_TRUE(Eventually([&] { return Condition(pool, "MonitoringAvailable") == "True"; }));
+  Json rule = Get(pr, ns_, child);
+  EXPECT_EQ(rule["spec"]["groups"][0]["rules"].size(), 3u);
+}
+
+}  // namespace
+}  // namespace hf::controller

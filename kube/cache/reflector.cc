@@ -50,10 +50,14 @@ Status Reflector::List(std::stop_token stop) {
     sink_.AbortList();
     return st;
   }
-  sink_.EndList();
+  // Recorded before the sink hears of it, so a handler that looks at the
+  // reflector sees where it will resume.
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    resource_version_ = rv;
+  }
   lists_.fetch_add(1);
-  std::lock_guard<std::mutex> l(mu_);
-  resource_version_ = rv;
+  sink_.EndList();
   return Status::Ok();
 }
 
@@ -65,6 +69,7 @@ Status Reflector::WatchOnce(std::stop_token stop) {
   wo.metadata_only = opts_.metadata_only;
   wo.timeout_seconds = opts_.watch_timeout_seconds;
   Status event_error;
+  watch_events_ = 0;
   Status st = client_.Watch(
       gvr_, opts_.ns, wo,
       [&](WatchEvent&& ev) {
@@ -76,12 +81,13 @@ Status Reflector::WatchOnce(std::stop_token stop) {
           if (!IsGone(event_error)) event_error = Status(Reason::kGone, event_error.ToString(), code);
           return false;
         }
+        ++watch_events_;
         std::string rv = ResourceVersionOf(ev.object);
-        if (ev.type != WatchEventType::kBookmark) sink_.OnEvent(ev.type, std::move(ev.object));
         if (!rv.empty()) {
           std::lock_guard<std::mutex> l(mu_);
           resource_version_ = rv;
         }
+        if (ev.type != WatchEventType::kBookmark) sink_.OnEvent(ev.type, std::move(ev.object));
         return !stop.stop_requested();
       },
       stop);
@@ -93,8 +99,14 @@ void Reflector::Run(std::stop_token stop) {
   Clock::Duration backoff = opts_.initial_backoff;
   bool need_list = true;
   while (!stop.stop_requested()) {
+    auto started = clock_.Now();
     Status st = need_list ? List(stop) : WatchOnce(stop);
     if (stop.stop_requested()) break;
+    if (st.ok() && !need_list && watch_events_ == 0 && clock_.Now() - started < std::chrono::seconds(1)) {
+      // A watch the server closes at once, with nothing in it, must not
+      // become a hot loop of re-watches.
+      st = Status(Reason::kServiceUnavailable, "watch ended immediately");
+    }
     if (st.ok()) {
       need_list = false;
       backoff = opts_.initial_backoff;

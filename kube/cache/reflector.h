@@ -72,6 +72,7 @@ class Reflector {
   std::condition_variable cv_;
   std::string resource_version_;  // guarded by mu_
   std::atomic<uint64_t> lists_{0};
+  uint64_t watch_events_ = 0;  // events in the current watch; Run's thread only
 };
 
 }  // namespace hf::kube

@@ -253,6 +253,27 @@ TEST_F(OperatorIntegrationTest, OlderPoolKeepsAContestedNode) {
   EXPECT_TRUE(Eventually([&] { return Condition(newer, "Conflict") == "False"; }));
 }
 
+TEST_F(OperatorIntegrationTest, ReportsOfGoneNodesAreRemoved) {
+  std::string tag = UniqueName("t");
+  std::string a = Node({{"hf-test", tag}});
+  std::string b = Node({{"hf-test", tag}});
+  std::string pool = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag, {{"hf-test", tag}}));
+  ASSERT_TRUE(Eventually([&] { return LabelledNodes(pool).size() == 2; }));
+  // What the agents on a and b would have written.
+  for (const auto& n : {a, b}) {
+    Json report = {{"apiVersion", "hashfoundry.com/v1alpha1"},
+                   {"kind", "DevicePoolNode"},
+                   {"metadata", {{"name", pool + "." + n}, {"labels", {{"hashfoundry.com/pool", pool}, {"hashfoundry.com/node", n}}}}},
+                   {"spec", {{"pool", pool}, {"node", n}}}};
+    auto r = client_->Create(api::DevicePoolNodes(), "", report);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  ASSERT_TRUE(client_->Delete(kube::resources::Nodes(), "", b).ok());
+  EXPECT_TRUE(Eventually([&] { return Get(api::DevicePoolNodes(), "", pool + "." + b).is_null(); }));
+  EXPECT_FALSE(Get(api::DevicePoolNodes(), "", pool + "." + a).is_null());
+  (void)client_->Delete(api::DevicePoolNodes(), "", pool + "." + a);
+}
+
 TEST_F(OperatorIntegrationTest, HandEditsOfTheDaemonSetAreReverted) {
   std::string tag = UniqueName("t");
   Node({{"hf-test", tag}});

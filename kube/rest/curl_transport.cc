@@ -17,13 +17,15 @@ void GlobalInit() {
 
 class CurlTransport final : public Transport {
  public:
+  // Each pooled easy handle keeps its own connections alive between
+  // requests; only TLS sessions and DNS are shared. (A shared connection
+  // cache closed and reopened connections under concurrent use.)
   explicit CurlTransport(const RestConfig& config) : config_(config) {
     GlobalInit();
     share_ = curl_share_init();
     curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &CurlTransport::Lock);
     curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &CurlTransport::Unlock);
     curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
-    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   }

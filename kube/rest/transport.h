@@ -52,8 +52,9 @@ class Transport {
                                         std::stop_token stop) = 0;
 };
 
-// libcurl: connections (and TLS sessions) are reused across requests, and
-// HTTP/2 is negotiated when the server offers it.
+// libcurl: a pool of handles, each keeping its connection alive across
+// requests (TLS sessions are shared), and HTTP/2 negotiated when the server
+// offers it.
 std::shared_ptr<Transport> NewCurlTransport(const RestConfig& config);
 
 }  // namespace hf::kube

@@ -1,0 +1,317 @@
+// Operator benchmarks against a real control plane (tests/cluster), each
+// printing one Markdown result block for bench/RESULTS.md:
+//
+//   operator_bench label N      labelling N nodes for a new pool: the operator
+//                               against `kubectl label nodes --all`, same run
+//   operator_bench memory N P   operator RSS with N nodes, P pools, N reports
+//   operator_bench latency P    pool created -> its DaemonSet exists, P pools
+//   operator_bench steady P     API requests in 60 s with P idle pools
+//
+// --smoke shrinks every size and turns the figures into correctness checks
+// (exit 1 when a check fails), for CI. Timings are wall time on a shared
+// machine, so only ratios measured in one run are compared.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "api/names.h"
+#include "kube/rest/client.h"
+#include "tests/testing/cluster.h"
+
+namespace hf::bench {
+namespace {
+
+using hf::testing::ChildProcess;
+using hf::testing::Eventually;
+using hf::testing::LocalCluster;
+using kube::Json;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+bool smoke = false;
+int failures = 0;
+
+void Check(bool ok, const std::string& what) {
+  if (!ok) {
+    std::fprintf(stderr, "CHECK FAILED: %s\n", what.c_str());
+    ++failures;
+  }
+}
+
+struct Env {
+  std::unique_ptr<LocalCluster> cluster;
+  std::unique_ptr<kube::Client> client;
+  std::string ns = "hashfoundry-system";
+
+  explicit Env(const std::string& tag) {
+    std::string dir = std::filesystem::temp_directory_path() / hf::testing::UniqueName("hf-bench-" + tag);
+    cluster = LocalCluster::Start(dir);
+    client = std::make_unique<kube::Client>(kube::NewCurlTransport(cluster->AdminConfig()));
+    auto k = cluster->Kubectl({"apply", "--server-side", "-f", std::string(HF_SOURCE_DIR) + "/crds/"});
+    Check(k.exit_code == 0, "apply CRDs: " + k.output);
+    cluster->Kubectl({"wait", "--for=condition=Established", "crd/devicepools.hashfoundry.com",
+                      "crd/devicepoolnodes.hashfoundry.com", "--timeout=60s"});
+    cluster->Kubectl({"create", "namespace", ns});
+    cluster->Kubectl({"create", "clusterrole", "hashfoundry-device-operator-agent", "--verb=get",
+                      "--resource=devicepoolnodes.hashfoundry.com"});
+  }
+
+  // Nodes node-0..node-(n-1), label group=<i % groups>, created 8 at a time.
+  void CreateNodes(int n, int groups) {
+    std::atomic<int> next{0};
+    std::vector<std::thread> workers;
+    for (int w = 0; w < 8; ++w) {
+      workers.emplace_back([&] {
+        for (int i; (i = next.fetch_add(1)) < n;) {
+          Json node = {{"apiVersion", "v1"},
+                       {"kind", "Node"},
+                       {"metadata",
+                        {{"name", "node-" + std::to_string(i)},
+                         {"labels", {{"bench", "yes"}, {"group", std::to_string(i % groups)}}}}}};
+          (void)client->Create(kube::resources::Nodes(), "", node);
+        }
+      });
+    }
+    for (auto& t : workers) t.join();
+  }
+
+  std::unique_ptr<ChildProcess> StartOperator(const std::string& log) {
+    return ChildProcess::Start({HF_OPERATOR_BIN, "--kubeconfig=" + cluster->kubeconfig(), "--namespace=" + ns,
+                                "--http-address=127.0.0.1:0", "--qps=500", "--burst=1000"},
+                               cluster->dir() + "/" + log);
+  }
+
+  Json Pool(const std::string& name, const std::map<std::string, std::string>& match) {
+    return {{"apiVersion", "hashfoundry.com/v1alpha1"},
+            {"kind", "DevicePool"},
+            {"metadata", {{"name", name}}},
+            {"spec",
+             {{"resourceName", "hashfoundry.com/" + name},
+              {"nodeSelector", {{"matchLabels", match}}},
+              {"discovery", {{"simulated", {{"count", 4}}}}},
+              {"monitoring", {{"serviceMonitor", {{"enabled", false}}}, {"prometheusRule", {{"enabled", false}}}}}}}};
+  }
+
+  int Labelled(const std::string& label) {
+    kube::ListOptions lo;
+    lo.label_selector = label;
+    lo.metadata_only = true;
+    int count = 0;
+    std::string rv;
+    (void)client->ListEach(kube::resources::Nodes(), "", lo, [&](Json&&) { ++count; }, &rv);
+    return count;
+  }
+};
+
+long RssKiB(int pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::strlen(field)));
+  }
+  return -1;
+}
+
+void Label(int n) {
+  Env env("label");
+  env.CreateNodes(n, 1);
+  // kubectl, the seed's way: one PATCH per node, in order.
+  auto start = Clock::now();
+  auto k = env.cluster->Kubectl({"label", "nodes", "--all", "hashfoundry.com/custom-device=enabled"});
+  double kubectl_s = Seconds(Clock::now() - start);
+  Check(k.exit_code == 0, "kubectl label: " + k.output.substr(0, 300));
+  Check(env.Labelled("hashfoundry.com/custom-device=enabled") == n, "kubectl labelled every node");
+
+  auto op = env.StartOperator("operator.log");
+  Check(Eventually([&] { return op->Log().find("caches synced") != std::string::npos; }), "operator synced");
+  start = Clock::now();
+  auto r = env.client->Create(api::DevicePools(), "", env.Pool("bench", {{"bench", "yes"}}));
+  Check(r.ok(), "create pool");
+  bool done = Eventually([&] { return env.Labelled(api::NodeSelectionLabel("bench") + "=enabled") == n; },
+                         std::chrono::seconds(600), std::chrono::milliseconds(100));
+  double op_s = Seconds(Clock::now() - start);
+  Check(done, "operator labelled every node");
+  std::printf("| label %d nodes | operator %.2f s | kubectl label --all %.2f s | ratio %.1fx |\n", n, op_s, kubectl_s,
+              kubectl_s / op_s);
+  if (smoke) Check(op_s < kubectl_s * 4, "operator not absurdly slower than kubectl");
+}
+
+void Memory(int n, int pools) {
+  Env env("memory");
+  env.CreateNodes(n, pools);
+  auto op = env.StartOperator("operator.log");
+  for (int p = 0; p < pools; ++p) {
+    (void)env.client->Create(api::DevicePools(), "", env.Pool("pool-" + std::to_string(p), {{"group", std::to_string(p)}}));
+  }
+  // One report per node, as each node's agent would write.
+  std::atomic<int> next{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 8; ++w) {
+    workers.emplace_back([&] {
+      for (int i; (i = next.fetch_add(1)) < n;) {
+        std::string pool = "pool-" + std::to_string(i % pools), node = "node-" + std::to_string(i);
+        Json report = {{"apiVersion", "hashfoundry.com/v1alpha1"},
+                       {"kind", "DevicePoolNode"},
+                       {"metadata", {{"name", pool + "." + node}, {"labels", {{"hashfoundry.com/pool", pool}}}}},
+                       {"spec", {{"pool", pool}, {"node", node}}}};
+        (void)env.client->Create(api::DevicePoolNodes(), "", report);
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  bool done = Eventually([&] { return env.Labelled("devicepool.hashfoundry.com/pool-0=enabled") == n / pools &&
+                                      env.Labelled("devicepool.hashfoundry.com/pool-" + std::to_string(pools - 1) + "=enabled") ==
+                                          n / pools; },
+                         std::chrono::seconds(600), std::chrono::milliseconds(500));
+  Check(done, "every pool labelled its nodes");
+  long rss = RssKiB(op->pid(), "VmRSS:"), hwm = RssKiB(op->pid(), "VmHWM:");
+  std::printf("| operator memory, %d nodes, %d pools, %d reports | RSS %.1f MiB | peak %.1f MiB |\n", n, pools, n,
+              rss / 1024.0, hwm / 1024.0);
+  if (smoke) Check(rss > 0 && rss < 200 * 1024, "operator RSS below 200 MiB");
+}
+
+void Latency(int pools) {
+  Env env("latency");
+  env.CreateNodes(1, 1);
+  auto op = env.StartOperator("operator.log");
+  Check(Eventually([&] { return op->Log().find("caches synced") != std::string::npos; }), "operator synced");
+  std::map<std::string, Clock::time_point> created;
+  std::map<std::string, double> latency;
+  std::mutex mu;
+  std::stop_source stop;
+  // Watch DaemonSets and note when each pool's appears.
+  std::jthread watcher([&] {
+    kube::WatchOptions wo;
+    wo.resource_version = "0";
+    (void)env.client->Watch(
+        kube::resources::DaemonSets(), env.ns, wo,
+        [&](kube::WatchEvent&& ev) {
+          if (ev.type != kube::WatchEventType::kAdded) return true;
+          std::string pool = ev.object["metadata"]["labels"].value("hashfoundry.com/pool", "");
+          std::lock_guard<std::mutex> l(mu);
+          if (created.count(pool) && !latency.count(pool)) latency[pool] = Seconds(Clock::now() - created[pool]);
+          return true;
+        },
+        stop.get_token());
+  });
+  for (int p = 0; p < pools; ++p) {
+    std::string name = "lat-" + std::to_string(p);
+    {
+      std::lock_guard<std::mutex> l(mu);
+      created[name] = Clock::now();
+    }
+    (void)env.client->Create(api::DevicePools(), "", env.Pool(name, {{"bench", "yes"}}));
+  }
+  bool done = Eventually([&] {
+    std::lock_guard<std::mutex> l(mu);
+    return static_cast<int>(latency.size()) == pools;
+  }, std::chrono::seconds(300));
+  stop.request_stop();
+  Check(done, "every pool got its DaemonSet");
+  std::vector<double> v;
+  for (auto& [k, s] : latency) v.push_back(s);
+  std::sort(v.begin(), v.end());
+  auto pct = [&](double q) { return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]; };
+  std::printf("| pool applied -> DaemonSet created, %d pools | p50 %.0f ms | p99 %.0f ms |\n", pools, pct(0.5) * 1000,
+              pct(0.99) * 1000);
+}
+
+// Requests by verb from the operator's own client metrics.
+std::map<std::string, double> OperatorRequests(ChildProcess& op) {
+  std::map<std::string, double> out;
+  std::smatch m;
+  std::string log = op.Log();
+  if (!std::regex_search(log, m, std::regex("listening on port ([0-9]+)"))) return out;
+  auto r = hf::testing::Run({"curl", "-sf", "http://127.0.0.1:" + m[1].str() + "/metrics"});
+  std::regex line(R"re(^rest_client_requests_total\{.*verb="([a-z]+)".*\} ([0-9.e+]+)$)re");
+  std::istringstream in(r.output);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch lm;
+    if (std::regex_match(l, lm, line)) out[lm[1]] += std::stod(lm[2]);
+  }
+  return out;
+}
+
+void Steady(int pools, int seconds) {
+  Env env("steady");
+  env.CreateNodes(20, pools);
+  // Log at info: the operator's port is read from its log.
+  auto op = ChildProcess::Start({HF_OPERATOR_BIN, "--kubeconfig=" + env.cluster->kubeconfig(), "--namespace=" + env.ns,
+                                 "--http-address=127.0.0.1:0"},
+                                env.cluster->dir() + "/operator.log");
+  for (int p = 0; p < pools; ++p) {
+    (void)env.client->Create(api::DevicePools(), "", env.Pool("idle-" + std::to_string(p), {{"group", std::to_string(p)}}));
+  }
+  // Settled when the request counts stop moving for two seconds.
+  std::map<std::string, double> prev;
+  Check(Eventually([&] {
+    auto now = OperatorRequests(*op);
+    bool same = !now.empty() && now == prev;
+    prev = now;
+    return same;
+  }, std::chrono::seconds(120), std::chrono::seconds(2)), "operator settled");
+  auto before = OperatorRequests(*op);
+  auto end = Clock::now() + std::chrono::seconds(seconds);
+  // The window is what is measured; nothing is awaited.
+  Eventually([&] { return Clock::now() >= end; }, std::chrono::seconds(seconds + 1), std::chrono::milliseconds(500));
+  auto after = OperatorRequests(*op);
+  double writes = 0, reads = 0, watches = 0;
+  for (auto& [verb, n] : after) {
+    double d = n - before[verb];
+    if (verb == "watch") watches += d;
+    else if (verb == "get" || verb == "list") reads += d;
+    else writes += d;
+  }
+  double per_min = 60.0 / seconds;
+  std::printf("| steady state, %d idle pools, %d s | writes %.0f/min | reads %.0f/min | watch (re)opens %.0f/min |\n",
+              pools, seconds, writes * per_min, reads * per_min, watches * per_min);
+  Check(writes == 0, "no writes in the steady state");
+}
+
+std::string Machine() {
+  auto cpu = hf::testing::Run({"sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; nproc; free -g | awk '/Mem/{print $2}'"});
+  std::string s = cpu.output;
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+}  // namespace
+}  // namespace hf::bench
+
+int main(int argc, char** argv) {
+  using namespace hf::bench;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "--smoke") {
+    smoke = true;
+    args.erase(args.begin());
+  }
+  if (args.empty()) {
+    std::fprintf(stderr, "usage: operator_bench [--smoke] label N | memory N POOLS | latency POOLS | steady POOLS\n");
+    return 2;
+  }
+  auto num = [&](size_t i, int def) { return args.size() > i ? std::stoi(args[i]) : def; };
+  std::printf("<!-- %s; cpu/cores/GiB: %s -->\n", args[0].c_str(), Machine().c_str());
+  if (args[0] == "label") {
+    Label(num(1, smoke ? 50 : 1000));
+  } else if (args[0] == "memory") {
+    Memory(num(1, smoke ? 100 : 5000), num(2, smoke ? 5 : 50));
+  } else if (args[0] == "latency") {
+    Latency(num(1, smoke ? 10 : 200));
+  } else if (args[0] == "steady") {
+    Steady(num(1, smoke ? 5 : 50), smoke ? 10 : 60);
+  } else {
+    std::fprintf(stderr, "unknown benchmark %s\n", args[0].c_str());
+    return 2;
+  }
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,150 @@
+#include "agent/agent.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+
+#include "agent/agent_metrics.h"
+#include "agent/allocation_tracker.h"
+#include "agent/cdi_spec.h"
+#include "agent/device_store.h"
+#include "agent/health_monitor.h"
+#include "agent/plugin_server.h"
+#include "agent/registrar.h"
+#include "agent/reporter.h"
+#include "agent/version.h"
+#include "kube/http/server.h"
+#include "kube/rest/config.h"
+#include "kube/rest/transport.h"
+
+namespace hf::agent {
+namespace {
+
+// Rewrites the CDI spec whenever its content changes.
+class CdiWriter {
+ public:
+  CdiWriter(std::string path, std::string resource_name)
+      : path_(std::move(path)), resource_name_(std::move(resource_name)) {}
+
+  void Update(const DeviceSet& devices) {
+    std::string content = BuildCdiSpec(devices, resource_name_).dump(2) + "\n";
+    if (content == last_) return;
+    if (kube::Status st = WriteFileAtomically(path_, content); !st.ok()) {
+      spdlog::error("writing CDI spec: {}", st.message());
+      return;
+    }
+    last_ = std::move(content);
+    spdlog::info("wrote CDI spec {}", path_);
+  }
+
+ private:
+  const std::string path_;
+  const std::string resource_name_;
+  std::string last_;  // only the store's updating thread calls Update
+};
+
+kube::StatusOr<std::shared_ptr<kube::Client>> NewClient(const std::string& kubeconfig) {
+  kube::StatusOr<kube::RestConfig> config = kube::LoadConfig(kubeconfig);
+  if (!config.ok()) return config.status();
+  config->user_agent = std::string(kAgentName) + "/" + std::string(kAgentVersion);
+  return std::make_shared<kube::Client>(kube::NewCurlTransport(*config));
+}
+
+}  // namespace
+
+Agent::Agent(Config config, std::unique_ptr<Scanner> scanner)
+    : config_(std::move(config)), scanner_(std::move(scanner)) {}
+
+void Agent::SetReady(bool ready) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ready_ = ready;
+  }
+  ready_changed_.notify_all();
+}
+
+bool Agent::WaitUntilReady(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  return ready_changed_.wait_for(l, timeout, [this] { return ready_; });
+}
+
+kube::Status Agent::Run(std::stop_token stop) {
+  spdlog::info("{} {} starting: pool {}, node {}, resource {}", kAgentName, kAgentVersion, config_.pool,
+               config_.node_name, config_.resource_name);
+  auto registry = std::make_shared<prometheus::Registry>();
+  AgentMetrics metrics(*registry, config_.pool, config_.node_name);
+  DeviceStore store(config_.replicas);
+  const std::string discovery = scanner_->Describe();
+
+  CdiWriter cdi(CdiSpecPath(config_.cdi_dir, config_.resource_name), config_.resource_name);
+  if (config_.cdi) store.Subscribe([&cdi](const DeviceState& state) { cdi.Update(state.set); });
+
+  AllocationTracker allocations({config_.pod_resources_socket, config_.resource_name, config_.health_interval},
+                                metrics);
+  ServiceOptions service{config_.resource_name, config_.allocation_policy, config_.cdi};
+  PluginServer server(config_.SocketPath(), store, metrics, service);
+  Registrar registrar({config_.kubelet_dir, config_.resource_name, PluginOptions(service)}, server, metrics);
+  server.SetHooks({[&registrar] { registrar.RegistrationLost(); }, [&allocations] { allocations.Allocated(); }});
+
+  store.Subscribe([this, &registrar](const DeviceState& state) { SetReady(registrar.registered() && state.scanned); });
+  registrar.AddListener([this, &store](bool registered) { SetReady(registered && store.Get()->scanned); });
+
+  std::unique_ptr<Reporter> reporter;
+  if (config_.report) {
+    ReporterOptions options{{config_.pool, config_.pool_uid, config_.node_name}, config_.health_interval};
+    reporter = std::make_unique<Reporter>(
+        options, [kubeconfig = config_.kubeconfig] { return NewClient(kubeconfig); },
+        [&store, &registrar, &allocations, discovery] {
+          return Observation{store.Get(), registrar.registered(), allocations.allocated(), discovery};
+        },
+        metrics, kube::DefaultClock());
+    store.Subscribe([r = reporter.get()](const DeviceState&) { r->Poke(); });
+    registrar.AddListener([r = reporter.get()](bool) { r->Poke(); });
+    allocations.AddListener([r = reporter.get()](int) { r->Poke(); });
+  }
+
+  kube::HttpServer http({config_.http_address});
+  (void)http.AddHealthCheck("ping", [] { return kube::Status::Ok(); });
+  (void)http.AddReadyCheck("discovery", [&store] {
+    std::shared_ptr<const DeviceState> state = store.Get();
+    if (state->scanned) return kube::Status::Ok();
+    return kube::Status(kube::Reason::kServiceUnavailable,
+                        state->scan_error.empty() ? "no scan yet" : "scan failed: " + state->scan_error);
+  });
+  (void)http.AddReadyCheck("kubelet-registration", [&registrar] {
+    return registrar.registered() ? kube::Status::Ok()
+                                  : kube::Status(kube::Reason::kServiceUnavailable, "not registered with the kubelet");
+  });
+  (void)http.MountMetrics({registry});
+
+  HealthMonitor monitor(*scanner_, store, metrics, config_.health_interval);
+  if (kube::Status st = monitor.Start(); !st.ok()) return st;
+  if (kube::Status st = http.Start(); !st.ok()) return st;
+  spdlog::info("serving /healthz, /readyz and /metrics on port {}", http.port());
+  allocations.Start();
+  if (reporter) reporter->Start();
+  // Serve before registering: the kubelet dials back during Register. A
+  // failure here is retried by the registrar.
+  if (kube::Status st = server.Start(); !st.ok()) spdlog::error("cannot serve the device plugin API: {}", st.message());
+  if (kube::Status st = registrar.Start(); !st.ok()) return st;
+
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock<std::mutex> l(mu);
+  cv.wait(l, stop, [] { return false; });
+
+  spdlog::info("shutting down");
+  SetReady(false);
+  registrar.Stop();
+  server.Stop();
+  if (reporter) reporter->Stop();
+  allocations.Stop();
+  monitor.Stop();
+  http.Stop();
+  return kube::Status::Ok();
+}
+
+}  // namespace hf::agent

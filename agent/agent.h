@@ -1,0 +1,52 @@
+// Agent: one node's devicepool-agent for one pool, wired together. Run scans
+// the devices, serves them to the kubelet on the device plugin socket,
+// registers (and re-registers) with the kubelet, keeps the DevicePoolNode
+// report current, writes the CDI spec when asked to, and serves /healthz,
+// /readyz and /metrics, until `stop` is requested; then it stops serving
+// the kubelet and removes its socket, leaving the devices alone.
+//
+// Readiness: registered with the kubelet, and a discovery scan succeeded
+// (finding zero devices counts).
+//
+// Thread-safety: Run once, from one thread; WaitUntilReady from any thread.
+#ifndef HF_AGENT_AGENT_H_
+#define HF_AGENT_AGENT_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+
+#include "agent/config.h"
+#include "agent/scanner.h"
+#include "kube/status.h"
+
+namespace hf::agent {
+
+class Agent {
+ public:
+  Agent(Config config, std::unique_ptr<Scanner> scanner);
+
+  // Blocks until `stop`. An error when the agent cannot start at all (the
+  // HTTP address is taken, inotify is unavailable).
+  kube::Status Run(std::stop_token stop);
+
+  // Blocks until the agent is ready or `timeout` passes; returns whether it
+  // is. For callers that run the agent on another thread.
+  bool WaitUntilReady(std::chrono::milliseconds timeout);
+
+ private:
+  void SetReady(bool ready);
+
+  const Config config_;
+  std::unique_ptr<Scanner> scanner_;
+
+  std::mutex mu_;
+  std::condition_variable ready_changed_;
+  bool ready_ = false;  // guarded by mu_
+};
+
+}  // namespace hf::agent
+
+#endif  // HF_AGENT_AGENT_H_

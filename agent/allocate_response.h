@@ -1,0 +1,42 @@
+// BuildAllocateResponse: the agent's answer to the kubelet's Allocate, built
+// from the current devices only (no I/O), so every answer can be tested.
+//
+// Per container: env HASHFOUNDRY_DEVICE_IDS (all ids, comma separated),
+// HASHFOUNDRY_DEVICE_COUNT and HASHFOUNDRY_DEVICE_<i>_PATH (the i-th id's
+// device path in the container, when it has one); the annotation
+// hashfoundry.com/device-ids; then either CDI device names
+// (<resource name>=<id>, when CDI is on; the runtime applies the spec the
+// agent wrote) or the devices' nodes: device nodes as DeviceSpecs with "rw",
+// regular files as read-write bind Mounts. Replicas of one device share its
+// nodes, which are listed once.
+//
+// Thread-safety: a pure function.
+#ifndef HF_AGENT_ALLOCATE_RESPONSE_H_
+#define HF_AGENT_ALLOCATE_RESPONSE_H_
+
+#include <grpcpp/support/status.h>
+
+#include <string>
+
+#include "agent/device_set.h"
+#include "deviceplugin/v1beta1/api.pb.h"
+
+namespace hf::agent {
+
+inline constexpr char kDeviceIdsAnnotation[] = "hashfoundry.com/device-ids";
+
+struct AllocateOptions {
+  std::string resource_name;
+  bool cdi = false;
+};
+
+// INVALID_ARGUMENT for no container requests, a request without ids, more
+// ids than the node advertises, duplicate ids or unknown ids;
+// FAILED_PRECONDITION for unhealthy ids. Messages name the ids (a bounded
+// number of them). `response` is complete only on OK.
+grpc::Status BuildAllocateResponse(const DeviceSet& devices, const v1beta1::AllocateRequest& request,
+                                   const AllocateOptions& options, v1beta1::AllocateResponse* response);
+
+}  // namespace hf::agent
+
+#endif  // HF_AGENT_ALLOCATE_RESPONSE_H_

@@ -1,0 +1,70 @@
+#include "agent/allocation_tracker.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+namespace hf::agent {
+
+AllocationTracker::AllocationTracker(AllocationTrackerOptions options, AgentMetrics& metrics)
+    : options_(std::move(options)), client_(options_.socket_path), metrics_(metrics) {}
+
+AllocationTracker::~AllocationTracker() { Stop(); }
+
+void AllocationTracker::AddListener(std::function<void(int)> fn) { listeners_.push_back(std::move(fn)); }
+
+void AllocationTracker::Start() {
+  Count();
+  thread_ = std::thread([this] { Run(); });
+}
+
+void AllocationTracker::Stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void AllocationTracker::Allocated() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto at = std::chrono::steady_clock::now() + options_.after_allocate;
+    recount_at_ = recount_at_ ? std::min(*recount_at_, at) : at;
+  }
+  cv_.notify_all();
+}
+
+void AllocationTracker::Count() {
+  kube::StatusOr<int> n = client_.CountAllocated(options_.resource_name);
+  if (!n.ok() && !kube::IsNotFound(n.status())) {
+    // Keep the last count rather than report a drop to zero that did not happen.
+    spdlog::warn("counting allocated devices: {}", n.status().message());
+    return;
+  }
+  int count = n.ok() ? *n : 0;
+  metrics_.SetAllocated(count);
+  if (allocated_.exchange(count) == count) return;
+  for (const auto& fn : listeners_) fn(count);
+}
+
+void AllocationTracker::Run() {
+  std::unique_lock<std::mutex> l(mu_);
+  auto next = std::chrono::steady_clock::now() + options_.interval;
+  while (!stopping_) {
+    auto wake = recount_at_ ? std::min(next, *recount_at_) : next;
+    if (std::chrono::steady_clock::now() < wake) {
+      cv_.wait_until(l, wake);
+      continue;
+    }
+    recount_at_.reset();
+    next = std::chrono::steady_clock::now() + options_.interval;
+    l.unlock();
+    Count();
+    l.lock();
+  }
+}
+
+}  // namespace hf::agent

@@ -1,0 +1,65 @@
+#include "agent/device_store.h"
+
+#include <algorithm>
+#include <map>
+
+namespace hf::agent {
+
+DeviceStore::DeviceStore(int replicas)
+    : replicas_(replicas), state_(std::make_shared<DeviceState>(DeviceState{0, DeviceSet({}, replicas), false, ""})) {}
+
+std::vector<HealthTransition> DeviceStore::Update(const kube::StatusOr<std::vector<Device>>& scan) {
+  std::vector<HealthTransition> transitions;
+  std::shared_ptr<const DeviceState> next;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    const DeviceState& old = *state_;
+    auto state = std::make_shared<DeviceState>();
+    state->version = old.version;
+    if (scan.ok()) {
+      std::map<std::string, Device, std::function<bool(const std::string&, const std::string&)>> merged(
+          [](const std::string& a, const std::string& b) { return NaturalLess(a, b); });
+      for (const Device& d : *scan) merged.emplace(d.id, d);
+      for (const Device& d : old.set.devices()) {
+        auto [it, inserted] = merged.emplace(d.id, d);
+        if (inserted) it->second.healthy = false;  // known, now missing
+        if (it->second.healthy != d.healthy) transitions.push_back({d.id, it->second.healthy});
+      }
+      std::vector<Device> devices;
+      devices.reserve(merged.size());
+      for (auto& [id, d] : merged) devices.push_back(std::move(d));
+      state->set = DeviceSet(std::move(devices), replicas_);
+      state->scanned = true;
+    } else {
+      state->set = old.set;
+      state->scanned = old.scanned;
+      state->scan_error = scan.status().message();
+    }
+    if (state->set.devices() == old.set.devices() && state->scanned == old.scanned &&
+        state->scan_error == old.scan_error) {
+      return transitions;
+    }
+    ++state->version;
+    state_ = state;
+    next = state;
+  }
+  changed_.notify_all();
+  for (const auto& fn : subscribers_) fn(*next);
+  return transitions;
+}
+
+std::shared_ptr<const DeviceState> DeviceStore::Get() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return state_;
+}
+
+std::shared_ptr<const DeviceState> DeviceStore::WaitForChange(uint64_t seen, std::stop_token stop,
+                                                              std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock<std::mutex> l(mu_);
+  changed_.wait_until(l, stop, deadline, [&] { return state_->version != seen; });
+  return state_;
+}
+
+void DeviceStore::Subscribe(std::function<void(const DeviceState&)> fn) { subscribers_.push_back(std::move(fn)); }
+
+}  // namespace hf::agent

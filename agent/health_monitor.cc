@@ -1,0 +1,93 @@
+#include "agent/health_monitor.h"
+
+#include <spdlog/spdlog.h>
+
+namespace hf::agent {
+
+HealthMonitor::HealthMonitor(Scanner& scanner, DeviceStore& store, AgentMetrics& metrics,
+                             std::chrono::milliseconds interval)
+    : scanner_(scanner), store_(store), metrics_(metrics), interval_(interval) {}
+
+HealthMonitor::~HealthMonitor() { Stop(); }
+
+kube::Status HealthMonitor::Start() {
+  kube::StatusOr<std::unique_ptr<Inotify>> inotify = Inotify::Create();
+  if (!inotify.ok()) return inotify.status();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    inotify_ = std::move(*inotify);
+  }
+  if (kube::Status st = scanner_.Prepare(); !st.ok()) spdlog::warn("preparing discovery: {}", st.message());
+  // Watches go in before the first scan so no change after it is missed.
+  (void)RefreshWatches();
+  ScanOnce();
+  spdlog::info("discovery {}: {} devices", scanner_.Describe(), store_.Get()->set.devices().size());
+  thread_ = std::thread([this] { Run(); });
+  return kube::Status::Ok();
+}
+
+void HealthMonitor::Stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  inotify_->Interrupt();
+  thread_.join();
+}
+
+void HealthMonitor::Rescan() {
+  rescan_ = true;
+  std::lock_guard<std::mutex> l(mu_);
+  if (inotify_) inotify_->Interrupt();
+}
+
+void HealthMonitor::Run() {
+  auto next = std::chrono::steady_clock::now() + interval_;
+  while (!stopping_) {
+    // A directory watched only now may have changed before its watch
+    // existed, so a new watch means a scan.
+    if (RefreshWatches()) {
+      ScanOnce();
+      continue;
+    }
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - std::chrono::steady_clock::now());
+    std::vector<Inotify::Event> events = inotify_->Wait(wait);
+    if (stopping_) break;
+    for (const Inotify::Event& e : events) {
+      if (e.mask & IN_IGNORED) watched_.erase(e.wd);
+    }
+    bool due = std::chrono::steady_clock::now() >= next;
+    bool requested = rescan_.exchange(false);
+    if (events.empty() && !due && !requested) continue;
+    ScanOnce();
+    if (due) next = std::chrono::steady_clock::now() + interval_;
+  }
+}
+
+void HealthMonitor::ScanOnce() {
+  kube::StatusOr<std::vector<Device>> scan = scanner_.Scan();
+  metrics_.ObserveScan(scan.ok());
+  if (!scan.ok()) spdlog::warn("device scan failed: {}", scan.status().message());
+  for (const HealthTransition& t : store_.Update(scan)) {
+    spdlog::info("device {} is now {}", t.id, t.healthy ? "Healthy" : "Unhealthy");
+    metrics_.ObserveHealthTransition(t.healthy);
+  }
+  std::shared_ptr<const DeviceState> state = store_.Get();
+  metrics_.SetDevices(state->set.Healthy(), state->set.Total() - state->set.Healthy());
+}
+
+bool HealthMonitor::RefreshWatches() {
+  bool added = false;
+  // Re-added every round: directories come and go, and re-adding a watched
+  // directory returns its existing descriptor.
+  for (const std::string& dir : scanner_.WatchDirs()) {
+    kube::StatusOr<int> wd = inotify_->Watch(dir);
+    if (wd.ok()) {
+      unwatchable_.erase(dir);
+      added = watched_.insert(*wd).second || added;
+    } else if (unwatchable_.insert(dir).second) {
+      spdlog::debug("not watching {}: {}", dir, wd.status().message());
+    }
+  }
+  return added;
+}
+
+}  // namespace hf::agent

@@ -1,0 +1,176 @@
+#include "agent/registrar.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <spdlog/spdlog.h>
+
+#include "deviceplugin/v1beta1/api.grpc.pb.h"
+
+namespace hf::agent {
+namespace {
+
+constexpr char kKubeletSocketName[] = "kubelet.sock";
+constexpr char kApiVersion[] = "v1beta1";
+
+}  // namespace
+
+Registrar::Registrar(RegistrarOptions options, PluginServer& server, AgentMetrics& metrics)
+    : options_(std::move(options)),
+      kubelet_socket_(options_.kubelet_dir + "/" + kKubeletSocketName),
+      server_(server),
+      metrics_(metrics) {}
+
+Registrar::~Registrar() { Stop(); }
+
+void Registrar::AddListener(std::function<void(bool)> fn) { listeners_.push_back(std::move(fn)); }
+
+kube::Status Registrar::Start() {
+  kube::StatusOr<std::unique_ptr<Inotify>> inotify = Inotify::Create();
+  if (!inotify.ok()) return inotify.status();
+  {
+    std::lock_guard<std::mutex> l(call_mu_);
+    inotify_ = std::move(*inotify);
+  }
+  thread_ = std::thread([this] { Run(); });
+  return kube::Status::Ok();
+}
+
+void Registrar::Stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> l(call_mu_);
+    stopping_ = true;
+    if (in_flight_ != nullptr) in_flight_->TryCancel();
+  }
+  inotify_->Interrupt();
+  thread_.join();
+  SetRegistered(false);
+}
+
+void Registrar::RegistrationLost() {
+  lost_ = true;
+  std::lock_guard<std::mutex> l(call_mu_);
+  if (inotify_) inotify_->Interrupt();
+}
+
+void Registrar::SetRegistered(bool registered) {
+  if (registered_.exchange(registered) == registered) return;
+  metrics_.SetRegistered(registered);
+  for (const auto& fn : listeners_) fn(registered);
+}
+
+std::optional<Registrar::SocketId> Registrar::KubeletSocketId() const {
+  struct stat st {};
+  if (stat(kubelet_socket_.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return std::nullopt;
+  return SocketId{st.st_dev, st.st_ino, static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec};
+}
+
+kube::Status Registrar::ServeAgain() {
+  if (server_.running()) spdlog::info("socket {} was removed; serving on a new one", server_.socket_path());
+  server_.Stop();
+  return server_.Start();
+}
+
+kube::Status Registrar::Register() {
+  auto channel = grpc::CreateChannel("unix:" + kubelet_socket_, grpc::InsecureChannelCredentials());
+  auto stub = v1beta1::Registration::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + options_.register_timeout);
+  {
+    std::lock_guard<std::mutex> l(call_mu_);
+    if (stopping_) return kube::Status(kube::Reason::kServiceUnavailable, "stopping");
+    in_flight_ = &ctx;
+  }
+  v1beta1::RegisterRequest request;
+  request.set_version(kApiVersion);
+  request.set_endpoint(std::filesystem::path(server_.socket_path()).filename().string());
+  request.set_resource_name(options_.resource_name);
+  *request.mutable_options() = options_.plugin_options;
+  v1beta1::Empty response;
+  grpc::Status st = stub->Register(&ctx, request, &response);
+  {
+    std::lock_guard<std::mutex> l(call_mu_);
+    in_flight_ = nullptr;
+  }
+  if (!st.ok()) {
+    return kube::Status(kube::Reason::kServiceUnavailable,
+                        "Register with " + kubelet_socket_ + ": " + st.error_message().substr(0, 512));
+  }
+  return kube::Status::Ok();
+}
+
+void Registrar::Run() {
+  using Clock = std::chrono::steady_clock;
+  std::optional<SocketId> registered_with;  // kubelet.sock of the last successful Register
+  std::chrono::milliseconds backoff = options_.initial_backoff;
+  Clock::time_point next_attempt = Clock::now();
+  const std::string socket_name = std::filesystem::path(server_.socket_path()).filename().string();
+  while (!stopping_) {
+    if (!inotify_->Watch(options_.kubelet_dir).ok()) {
+      std::error_code ec;
+      std::filesystem::create_directories(options_.kubelet_dir, ec);
+      (void)inotify_->Watch(options_.kubelet_dir);
+    }
+    // A new socket means the kubelet's connection to the old one is gone.
+    if (!server_.SocketIsOurs() && Clock::now() >= next_attempt) {
+      SetRegistered(false);
+      if (kube::Status st = ServeAgain(); !st.ok()) {
+        spdlog::error("cannot serve the device plugin API: {}; retrying in {} ms", st.message(), backoff.count());
+        next_attempt = Clock::now() + backoff;
+        backoff = std::min(backoff * 2, options_.max_backoff);
+      }
+    }
+    if (lost_.exchange(false) && registered_) {
+      spdlog::info("kubelet closed the ListAndWatch stream; registering again");
+      SetRegistered(false);
+    }
+    std::optional<SocketId> kubelet = KubeletSocketId();
+    if (!kubelet && registered_) {
+      spdlog::info("{} is gone; waiting for the kubelet", kubelet_socket_);
+      SetRegistered(false);
+    } else if (kubelet && registered_ && registered_with != kubelet) {
+      spdlog::info("{} was re-created; registering with the new kubelet", kubelet_socket_);
+      SetRegistered(false);
+      backoff = options_.initial_backoff;
+      next_attempt = Clock::now();
+    }
+    if (kubelet && !registered_ && server_.SocketIsOurs() && Clock::now() >= next_attempt) {
+      kube::Status st = Register();
+      if (stopping_) break;
+      metrics_.ObserveRegistration(st.ok());
+      if (st.ok()) {
+        if (registered_with && registered_with != kubelet) metrics_.ObserveKubeletRestart();
+        registered_with = kubelet;
+        backoff = options_.initial_backoff;
+        spdlog::info("registered {} with the kubelet", options_.resource_name);
+        SetRegistered(true);
+      } else {
+        spdlog::warn("{}; retrying in {} ms", st.message(), backoff.count());
+        next_attempt = Clock::now() + backoff;
+        backoff = std::min(backoff * 2, options_.max_backoff);
+      }
+    }
+    auto timeout = options_.resync;
+    if ((kubelet && !registered_) || !server_.SocketIsOurs()) {
+      auto until = std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt - Clock::now());
+      timeout = std::clamp(until, std::chrono::milliseconds(0), options_.resync);
+    }
+    for (const Inotify::Event& e : inotify_->Wait(timeout)) {
+      // A kubelet coming up, or its start-up cleanup removing our socket:
+      // act now, whatever the backoff says.
+      bool kubelet_up = e.name == kKubeletSocketName && (e.mask & (IN_CREATE | IN_MOVED_TO));
+      bool ours_removed = e.name == socket_name && (e.mask & (IN_DELETE | IN_MOVED_FROM));
+      if (kubelet_up || ours_removed) {
+        backoff = options_.initial_backoff;
+        next_attempt = Clock::now();
+      }
+    }
+  }
+}
+
+}  // namespace hf::agent

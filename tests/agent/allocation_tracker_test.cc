@@ -1,0 +1,106 @@
+// AllocationTracker against a fake PodResourcesLister: the count, its
+// metric, a recount after Allocate, and no socket meaning zero.
+#include "agent/allocation_tracker.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <prometheus/registry.h>
+
+#include "podresources/v1/api.grpc.pb.h"
+#include "tests/agent/testing/metrics.h"
+#include "tests/agent/testing/temp_dir.h"
+
+namespace hf::agent {
+namespace {
+
+using testing::MetricValue;
+using testing::TempDir;
+
+class CountingLister final : public v1::PodResourcesLister::Service {
+ public:
+  void set_held(int n) { held_ = n; }
+
+  grpc::Status List(grpc::ServerContext*, const v1::ListPodResourcesRequest*,
+                    v1::ListPodResourcesResponse* response) override {
+    auto* devices = response->add_pod_resources()->add_containers()->add_devices();
+    devices->set_resource_name("hashfoundry.com/custom-device");
+    for (int i = 0; i < held_; ++i) devices->add_device_ids("d-" + std::to_string(i));
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::atomic<int> held_{0};
+};
+
+class AllocationTrackerTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<AllocationTracker> NewTracker() {
+    auto tracker = std::make_unique<AllocationTracker>(
+        AllocationTrackerOptions{t_.Path("pr.sock"), "hashfoundry.com/custom-device", std::chrono::hours(1),
+                                 std::chrono::milliseconds(0)},
+        metrics_);
+    tracker->AddListener([this](int n) {
+      std::lock_guard<std::mutex> l(mu_);
+      seen_.push_back(n);
+      cv_.notify_all();
+    });
+    return tracker;
+  }
+
+  void Serve() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("unix:" + t_.Path("pr.sock"), grpc::InsecureServerCredentials());
+    builder.RegisterService(&lister_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+
+  bool WaitSeen(int n) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(10), [&] { return !seen_.empty() && seen_.back() == n; });
+  }
+
+  TempDir t_;
+  prometheus::Registry registry_;
+  AgentMetrics metrics_{registry_, "gpu", "node-a"};
+  CountingLister lister_;
+  std::unique_ptr<grpc::Server> server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int> seen_;
+};
+
+TEST_F(AllocationTrackerTest, CountsAtStartAndAgainAfterAllocate) {
+  lister_.set_held(2);
+  Serve();
+  auto tracker = NewTracker();
+  tracker->Start();
+  EXPECT_EQ(tracker->allocated(), 2) << "Start counts before returning";
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_devices", {{"state", "allocated"}}), 2);
+
+  lister_.set_held(3);
+  tracker->Allocated();
+  ASSERT_TRUE(WaitSeen(3));
+  EXPECT_EQ(tracker->allocated(), 3);
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_devices", {{"state", "allocated"}}), 3);
+  tracker->Stop();
+  server_->Shutdown();
+}
+
+TEST_F(AllocationTrackerTest, NoSocketMeansNothingAllocated) {
+  auto tracker = NewTracker();
+  tracker->Start();
+  EXPECT_EQ(tracker->allocated(), 0);
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_devices", {{"state", "allocated"}}), 0);
+  EXPECT_TRUE(seen_.empty()) << "no change from the initial 0";
+}
+
+}  // namespace
+}  // namespace hf::agent

@@ -1,0 +1,156 @@
+// Registrar against a FakeKubelet in a temp device-plugins directory:
+// registration after serving, a kubelet that comes later, kubelet restarts
+// and a deleted socket seen through inotify (the resync is an hour, so only
+// events can drive these), and a lost ListAndWatch stream. Waits are on
+// condition variables.
+#include "agent/registrar.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include <prometheus/registry.h>
+
+#include "tests/agent/testing/fake_kubelet.h"
+#include "tests/agent/testing/metrics.h"
+#include "tests/agent/testing/temp_dir.h"
+
+namespace hf::agent {
+namespace {
+
+using testing::FakeKubelet;
+using testing::MetricValue;
+using testing::TempDir;
+
+constexpr auto kBound = std::chrono::seconds(10);  // only a failing test waits this long
+
+class RegistrarTest : public ::testing::Test {
+ protected:
+  RegistrarTest() {
+    t_.MakeDirs("kubelet");
+    Device d;
+    d.id = "sim-0";
+    (void)store_.Update(std::vector<Device>{d});
+  }
+
+  void StartAgent() {
+    ASSERT_TRUE(server_.Start().ok());
+    RegistrarOptions options{t_.Path("kubelet"), "hashfoundry.com/custom-device",
+                             PluginOptions({"hashfoundry.com/custom-device", api::AllocationPolicy::kPacked})};
+    options.resync = std::chrono::hours(1);
+    options.initial_backoff = std::chrono::milliseconds(10);
+    registrar_ = std::make_unique<Registrar>(options, server_, metrics_);
+    registrar_->AddListener([this](bool registered) {
+      std::lock_guard<std::mutex> l(mu_);
+      registered_ = registered;
+      if (registered) ++times_registered_;
+      cv_.notify_all();
+    });
+    ASSERT_TRUE(registrar_->Start().ok());
+  }
+
+  bool WaitTimesRegistered(int n) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, kBound, [&] { return times_registered_ >= n; });
+  }
+
+  bool WaitRegistered(bool want) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, kBound, [&] { return registered_ == want; });
+  }
+
+  std::string our_socket() const { return t_.Path("kubelet/hashfoundry.com_custom-device.sock"); }
+
+  TempDir t_;
+  prometheus::Registry registry_;
+  AgentMetrics metrics_{registry_, "gpu", "node-a"};
+  DeviceStore store_{1};
+  PluginServer server_{t_.Path("kubelet/hashfoundry.com_custom-device.sock"), store_, metrics_,
+                       ServiceOptions{"hashfoundry.com/custom-device"}};
+  FakeKubelet kubelet_{t_.Path("kubelet")};
+  std::unique_ptr<Registrar> registrar_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool registered_ = false;
+  int times_registered_ = 0;
+};
+
+TEST_F(RegistrarTest, RegistersWithTheKubelet) {
+  kubelet_.Start();
+  StartAgent();
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(1, kBound));
+  v1beta1::RegisterRequest r = kubelet_.requests()[0];
+  EXPECT_EQ(r.version(), "v1beta1");
+  EXPECT_EQ(r.endpoint(), "hashfoundry.com_custom-device.sock");
+  EXPECT_EQ(r.resource_name(), "hashfoundry.com/custom-device");
+  EXPECT_TRUE(r.options().get_preferred_allocation_available());
+  EXPECT_TRUE(kubelet_.options_seen()[0].get_preferred_allocation_available())
+      << "the kubelet could call the plugin during Register";
+  ASSERT_TRUE(WaitRegistered(true));
+  EXPECT_TRUE(registrar_->registered());
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_registrations_total", {{"result", "success"}}), 1);
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_registered"), 1);
+}
+
+TEST_F(RegistrarTest, WaitsForAKubeletThatIsNotThereYet) {
+  StartAgent();
+  EXPECT_FALSE(registrar_->registered());
+  auto created = std::chrono::steady_clock::now();
+  kubelet_.Start();
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(1, kBound));
+  auto latency = std::chrono::steady_clock::now() - created;
+  RecordProperty("registration_after_kubelet_start_ms",
+                 static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(latency).count()));
+  EXPECT_LT(latency, std::chrono::seconds(1));
+  EXPECT_TRUE(WaitRegistered(true));
+}
+
+TEST_F(RegistrarTest, KubeletRestartRemovingOurSocketLeadsToANewSocketAndRegistration) {
+  kubelet_.Start();
+  StartAgent();
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(1, kBound));
+  ASSERT_TRUE(WaitRegistered(true));
+
+  // What a kubelet restart does: its socket goes, it removes every plugin
+  // socket, then serves on a new kubelet.sock.
+  kubelet_.Stop();
+  ASSERT_TRUE(WaitRegistered(false));
+  ASSERT_EQ(unlink(our_socket().c_str()), 0);
+  kubelet_.Start();
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(2, kBound));
+  ASSERT_TRUE(WaitRegistered(true));
+  EXPECT_TRUE(server_.SocketIsOurs()) << "serving on a new socket";
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_kubelet_restarts_total"), 1);
+}
+
+TEST_F(RegistrarTest, OwnSocketDeletedMeansServeAgainAndRegisterAgain) {
+  kubelet_.Start();
+  StartAgent();
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(1, kBound));
+  ASSERT_EQ(unlink(our_socket().c_str()), 0);
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(2, kBound));
+  EXPECT_TRUE(server_.SocketIsOurs());
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_kubelet_restarts_total"), 0) << "same kubelet";
+}
+
+TEST_F(RegistrarTest, LostStreamMeansRegisterAgain) {
+  kubelet_.Start();
+  StartAgent();
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(1, kBound));
+  ASSERT_TRUE(WaitRegistered(true));
+  registrar_->RegistrationLost();
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(2, kBound));
+  ASSERT_TRUE(WaitTimesRegistered(2));
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_registrations_total", {{"result", "success"}}), 2);
+}
+
+TEST_F(RegistrarTest, StopsPromptlyWithoutAKubelet) {
+  StartAgent();
+  registrar_->Stop();
+  EXPECT_FALSE(registrar_->registered());
+  EXPECT_TRUE(server_.running()) << "the server is the caller's to stop";
+}
+
+}  // namespace
+}  // namespace hf::agent

@@ -1,0 +1,162 @@
+// Reporter with a scripted API (FakeTransport) and a FakeClock: what it
+// writes, that it writes nothing when nothing changed, re-creation of a
+// deleted object, and retry with backoff.
+#include "agent/reporter.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <prometheus/registry.h>
+
+#include "tests/agent/testing/metrics.h"
+#include "tests/kube/testing/fake_transport.h"
+
+namespace hf::agent {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MetricValue;
+
+constexpr char kObjectPatch[] = "PATCH /apis/hashfoundry.com/v1alpha1/devicepoolnodes/gpu.n1?";
+constexpr char kStatusPatch[] = "PATCH /apis/hashfoundry.com/v1alpha1/devicepoolnodes/gpu.n1/status?";
+
+class ReporterTest : public ::testing::Test {
+ protected:
+  ReporterTest() { SetDevices(true); }
+
+  void SetDevices(bool healthy) {
+    Device d;
+    d.id = "sim-0";
+    d.healthy = healthy;
+    auto s = std::make_shared<DeviceState>();
+    s->set = DeviceSet({d}, 1);
+    s->scanned = true;
+    std::lock_guard<std::mutex> l(mu_);
+    devices_ = s;
+  }
+
+  std::unique_ptr<Reporter> NewReporter(bool client_ok = true) {
+    ReporterOptions options{{"gpu", "uid-1", "n1"}};
+    return std::make_unique<Reporter>(
+        options,
+        [this, client_ok]() -> kube::StatusOr<std::shared_ptr<kube::Client>> {
+          ++factory_calls_;
+          if (!client_ok) return kube::Status(kube::Reason::kInvalid, "no kubeconfig");
+          kube::ClientOptions co;
+          co.clock = &clock_;
+          return std::make_shared<kube::Client>(transport_, co);
+        },
+        [this] {
+          std::lock_guard<std::mutex> l(mu_);
+          return Observation{devices_, registered_, 0, "simulated"};
+        },
+        metrics_, clock_);
+  }
+
+  std::vector<kube::HttpRequest> Requests() const { return transport_->requests(); }
+
+  std::shared_ptr<kube::testing::FakeTransport> transport_ = std::make_shared<kube::testing::FakeTransport>();
+  kube::FakeClock clock_;
+  prometheus::Registry registry_;
+  AgentMetrics metrics_{registry_, "gpu", "node-a"};
+  std::mutex mu_;
+  std::shared_ptr<const DeviceState> devices_;
+  bool registered_ = true;
+  int factory_calls_ = 0;
+};
+
+TEST_F(ReporterTest, WritesTheObjectThenTheStatusAndNothingWhenNothingChanged) {
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 200, "{}");
+  auto reporter = NewReporter();
+  ASSERT_TRUE(reporter->Sync().ok());
+  auto reqs = Requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_THAT(reqs[0].path, HasSubstr("fieldManager=devicepool-agent"));
+  EXPECT_THAT(reqs[0].path, HasSubstr("force=true"));
+  EXPECT_EQ(reqs[0].content_type, "application/apply-patch+yaml");
+  nlohmann::json object = nlohmann::json::parse(reqs[0].body);
+  EXPECT_EQ(object["metadata"]["ownerReferences"][0]["uid"], "uid-1");
+  EXPECT_FALSE(object.contains("status"));
+  nlohmann::json status = nlohmann::json::parse(reqs[1].body);
+  EXPECT_EQ(status["status"]["devices"][0]["id"], "sim-0");
+  EXPECT_EQ(status["status"]["registered"], true);
+
+  ASSERT_TRUE(reporter->Sync().ok());
+  ASSERT_TRUE(reporter->Sync().ok());
+  EXPECT_EQ(Requests().size(), 2u) << "no change, no request";
+
+  SetDevices(false);
+  transport_->Respond(kStatusPatch, 200, "{}");
+  ASSERT_TRUE(reporter->Sync().ok());
+  reqs = Requests();
+  ASSERT_EQ(reqs.size(), 3u) << "only the status is written again";
+  EXPECT_THAT(reqs[2].path, HasSubstr("/status?"));
+  EXPECT_EQ(nlohmann::json::parse(reqs[2].body)["status"]["devices"][0]["health"], "Unhealthy");
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_report_writes_total", {{"result", "success"}}), 3);
+}
+
+TEST_F(ReporterTest, RecreatesADeletedObject) {
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 200, "{}");
+  auto reporter = NewReporter();
+  ASSERT_TRUE(reporter->Sync().ok());
+  SetDevices(false);
+  transport_->Respond(kStatusPatch, 404, R"({"kind":"Status","reason":"NotFound","message":"gone"})");
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 200, "{}");
+  ASSERT_TRUE(reporter->Sync().ok());
+  auto reqs = Requests();
+  ASSERT_EQ(reqs.size(), 5u);
+  EXPECT_THAT(reqs[3].path, ::testing::Not(HasSubstr("/status")));
+  EXPECT_THAT(reqs[4].path, HasSubstr("/status"));
+}
+
+TEST_F(ReporterTest, FailedWriteIsRetriedByTheNextSync) {
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 503, "busy");
+  auto reporter = NewReporter();
+  EXPECT_FALSE(reporter->Sync().ok());
+  transport_->Respond(kStatusPatch, 200, "{}");
+  ASSERT_TRUE(reporter->Sync().ok());
+  EXPECT_EQ(Requests().size(), 3u);
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_report_writes_total", {{"result", "error"}}), 1);
+}
+
+TEST_F(ReporterTest, NoClientNoWrite) {
+  auto reporter = NewReporter(/*client_ok=*/false);
+  kube::Status st = reporter->Sync();
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("no kubeconfig"));
+  EXPECT_TRUE(Requests().empty());
+  EXPECT_FALSE(reporter->Sync().ok());
+  EXPECT_EQ(factory_calls_, 2) << "the client is tried again";
+}
+
+TEST_F(ReporterTest, LoopWritesOnPokeAndBacksOffOnErrors) {
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 200, "{}");
+  auto reporter = NewReporter();
+  reporter->Start();
+  transport_->WaitForRequests(2);
+
+  // The API server fails once: the retry waits for the backoff (1 s on the
+  // fake clock), not for the 30 s resync.
+  transport_->Respond(kStatusPatch, 500, "boom");
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    registered_ = false;
+  }
+  reporter->Poke();
+  transport_->WaitForRequests(3);
+  transport_->Respond(kStatusPatch, 200, "{}");
+  clock_.BlockUntilWaiters(1);
+  EXPECT_EQ(Requests().size(), 3u) << "nothing before the backoff passes";
+  clock_.Step(std::chrono::seconds(1));
+  transport_->WaitForRequests(4);
+  EXPECT_EQ(nlohmann::json::parse(Requests()[3].body)["status"]["registered"], false);
+  reporter->Stop();
+}
+
+}  // namespace
+}  // namespace hf::agent

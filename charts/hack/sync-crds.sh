@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Generates the chart's CRD templates from crds/, the single source of truth:
-# each is the CRD file unchanged except for the annotation
-# helm.sh/resource-policy: keep (uninstalling the chart must not delete the
-# CRDs, which would delete every pool), wrapped in the crds.install switch.
+# each is the CRD file unchanged except for three annotations, wrapped in the
+# crds.install switch:
+#   helm.sh/resource-policy: keep              uninstalling the chart must not
+#                                              delete the CRDs, which would
+#                                              delete every pool
+#   argocd.argoproj.io/sync-wave: "-1"         Argo CD applies them before the
+#                                              rest of the chart
+#   argocd.argoproj.io/sync-options: Prune=false  nor does Argo CD delete them
+#                                              when they leave the rendering
+#                                              (crds.install=false); see
+#                                              deploy/argocd/README.md
 # They are templates, not the chart's crds/ directory, because Helm installs
 # crds/ once and never upgrades it.
 #
@@ -38,6 +46,8 @@ render() {
 		{ print }
 		$0 == "metadata:" && !done {
 			print "  annotations:"
+			print "    argocd.argoproj.io/sync-options: Prune=false"
+			print "    argocd.argoproj.io/sync-wave: \"-1\""
 			print "    helm.sh/resource-policy: keep"
 			done = 1
 		}

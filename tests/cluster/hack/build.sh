@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl), the `cluster` tool and helm from the Go module graph,
-# and prints the directory holding them as the last line on stdout.
+# kube-scheduler, kubectl), the `cluster` tool, helm and promtool from the Go
+# module graph, and prints the directory holding them as the last line on stdout.
 #
 # The binaries are cached under
 #   ${HF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hashfoundry}/cluster-KEY/bin
 # where KEY hashes everything that decides their content: go.mod, go.sum, this
 # script (it holds the build flags), the module's non-test Go sources, the
-# go.mod and go.sum of the nested helm module (tools/helm) and the Go version.
+# go.mod and go.sum of the nested tool modules (tools/helm, tools/promtool)
+# and the Go version.
 # When that directory is complete nothing is built, so a rebuild with nothing
 # changed costs a few hashes. Go's own build and module caches
 # (default GOCACHE and GOMODCACHE) make a rebuild after a change incremental.
@@ -25,7 +26,8 @@ key=$(
 	{
 		go version
 		find . -name '*.go' ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
-		sha256sum go.mod go.sum hack/build.sh tools/helm/go.mod tools/helm/go.sum
+		sha256sum go.mod go.sum hack/build.sh tools/helm/go.mod tools/helm/go.sum \
+			tools/promtool/go.mod tools/promtool/go.sum
 	} | sha256sum | cut -c1-16
 )
 cache_root=${HF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hashfoundry}
@@ -79,12 +81,23 @@ for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
 	helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_k8s_minor"
 done
 go -C tools/helm build -trimpath -ldflags="$helm_ldflags" -o "$out/bin.tmp/" helm.sh/helm/v3/cmd/helm
+# promtool (rule checks and rule unit tests) has its own module for the same
+# reason. Prometheus 3.X.Y is tagged v0.3XX.Y as a Go module; stamp the
+# release version, as its own build does, so `promtool --version` says 3.X.Y.
+prom_module_version=$(awk '$1 == "github.com/prometheus/prometheus" { print $2; exit }' tools/promtool/go.mod)
+prom_version=$(awk -v v="$prom_module_version" 'BEGIN {
+	split(substr(v, 2), p, ".")  # v0.316.0 -> 0 316 0
+	printf "%d.%d.%s", int(p[2] / 100), p[2] % 100, p[3]
+}')
+go -C tools/promtool build -trimpath \
+	-ldflags="-s -w -X github.com/prometheus/common/version.Version=$prom_version" \
+	-o "$out/bin.tmp/" github.com/prometheus/prometheus/cmd/promtool
 rm -rf "${out:?}/bin"
 mv "$out/bin.tmp" "$out/bin"
 echo "$key" >"$out/stamp"
 echo "built in $((SECONDS - started))s" >&2
 
-# Each build takes about 370 MB and every edit of the Go sources makes a new
+# Each build takes over 500 MB and every edit of the Go sources makes a new
 # one, so builds are pruned: the three most recently used (stamp mtime, see the
 # fast path) stay, and so does any used in the last hour, because a cluster
 # started from another checkout may still need its kubectl. Only completed

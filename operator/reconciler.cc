@@ -161,7 +161,16 @@ Status DevicePoolReconciler::ApplyChildren(const api::DevicePool& pool, bool* mo
   Status st = ApplyChild(pool, kube::resources::ServiceAccounts(), DesiredServiceAccount(pool, cfg), sa.get());
   if (!st.ok()) return st;
   auto crb = d_.caches.bindings.Get(BindingName(pool.metadata.name));
-  st = ApplyChild(pool, kube::resources::ClusterRoleBindings(), DesiredClusterRoleBinding(pool, cfg), crb.get());
+  Json binding = DesiredClusterRoleBinding(pool, cfg);
+  if (crb && crb->object.value("roleRef", Json()) != binding["roleRef"]) {
+    // roleRef is immutable: a binding left from another role (a pool
+    // recreated under another release before garbage collection ran) is
+    // replaced, not patched.
+    st = d_.client.Delete(kube::resources::ClusterRoleBindings(), "", crb->metadata.name);
+    if (!st.ok() && !kube::IsNotFound(st)) return st;
+    crb = nullptr;
+  }
+  st = ApplyChild(pool, kube::resources::ClusterRoleBindings(), binding, crb.get());
   if (!st.ok()) return st;
   auto ds = d_.caches.daemon_sets.Get(key);
   st = ApplyChild(pool, kube::resources::DaemonSets(), DesiredDaemonSet(pool, cfg), ds.get());

@@ -69,7 +69,8 @@ go build -trimpath -ldflags="$ldflags" -o "$out/bin.tmp/" \
 	k8s.io/kubernetes/cmd/kube-scheduler \
 	k8s.io/kubernetes/cmd/kubectl \
 	./cmd/etcd \
-	./cmd/cluster
+	./cmd/cluster \
+	./cmd/sim-kubelet
 # helm has its own module because it needs newer k8s.io staging modules than
 # our replace block pins. Stamped as helm's release build does: its version,
 # and the Kubernetes version `helm template` and `helm lint` assume offline

@@ -100,7 +100,7 @@ if ! "$kubectl" get crd applications.argoproj.io >/dev/null 2>&1; then
 	until [[ $("$kubectl" get crd applications.argoproj.io \
 		-o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null) == True ]]; do
 		((SECONDS < deadline)) || fail "the Application CRD did not become Established"
-		sleep 0.2
+		sleep 0.2 # poll interval of a bounded wait
 	done
 fi
 # --- 2: waves, options, paths ------------------------------------------------------

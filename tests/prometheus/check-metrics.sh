@@ -62,7 +62,7 @@ eventually() {
 	shift
 	until "$@"; do
 		((SECONDS < deadline)) || return 1
-		sleep 0.2
+		sleep 0.2 # poll interval of a bounded wait
 	done
 }
 

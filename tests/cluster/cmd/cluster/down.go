@@ -85,7 +85,7 @@ func waitGone(p proc.Process, limit time.Duration) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval: a non-child pid has no exit notification
 	}
 	return true
 }

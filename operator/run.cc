@@ -76,7 +76,9 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   Caches caches{pools, nodes, reports, daemon_sets, accounts, services, bindings};
   AddIndexes(caches);
 
-  kube::Discovery discovery(client);
+  // A short cache: reconciles are event-driven, so this bounds discovery
+  // reads without hiding a freshly served CRD for long.
+  kube::Discovery discovery(client, kube::DefaultClock(), std::chrono::seconds(2));
   kube::EventRecorderImpl events(client, {"hashfoundry.com/devicepool-operator", o.identity});
   PoolMetrics pool_metrics(*mgr.registry());
   DevicePoolReconciler reconciler({client, caches, discovery, events, &pool_metrics, kube::DefaultClock(), o.config,
@@ -131,6 +133,9 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
     if (n == "servicemonitors.monitoring.coreos.com" || n == "prometheusrules.monitoring.coreos.com") {
       discovery.Invalidate();
       EnqueueAll(controller, pools);
+      // Discovery serves a new CRD a moment after it is Established; look
+      // again once it surely does.
+      for (const auto& p : pools.List()) controller.EnqueueAfter({"", p->metadata.name}, std::chrono::seconds(5));
     }
   };
   controller.AddSyncable(&crds);

@@ -3,8 +3,8 @@ package cluster_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
+	"hashfoundry.com/device-operator/tests/cluster/internal/testutil"
 	"net"
 	"net/url"
 	"os"
@@ -204,26 +204,8 @@ func run(args ...string) (string, error) {
 	return out.String(), err
 }
 
-// eventually polls cond until it holds, failing the test after timeout with
-// the last error cond reported.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: not true after %s; last error: %v", what, timeout, err)
-		case <-tick.C:
-		}
-	}
-}
+// eventually is the module's shared bounded wait-until.
+var eventually = testutil.Eventually
 
 func readEnv(t *testing.T, path string) map[string]string {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hashfoundry.com/device-operator/tests/cluster/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -566,22 +567,5 @@ func mustCreate(t *testing.T, create func() error) {
 	}
 }
 
-// eventually polls cond until it holds, failing the test after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: not true after %s; last error: %v", what, timeout, err)
-		case <-tick.C:
-		}
-	}
-}
+// eventually is the module's shared bounded wait-until.
+var eventually = testutil.Eventually

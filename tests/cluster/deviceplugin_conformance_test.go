@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"hashfoundry.com/device-operator/tests/cluster/internal/dpkubelet"
 	"k8s.io/klog/v2"
 	pluginapi "k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1"
 	plugin "k8s.io/kubernetes/pkg/kubelet/cm/devicemanager/plugin/v1beta1"
@@ -23,9 +24,8 @@ import (
 // against the kubelet's own device-plugin code from k8s.io/kubernetes: its
 // registration server (NewServer, which validates Register, cleans the
 // directory on start and dials the plugin back) and its plugin client (the
-// connection and ListAndWatch loop the device manager uses). The handler
-// below stands in for the rest of the device manager, as its
-// CleanupPluginDirectory and PluginConnected do.
+// connection and ListAndWatch loop the device manager uses). The handler in
+// internal/dpkubelet stands in for the rest of the device manager.
 //
 // It checks that the agent registers and lists its devices, that Allocate
 // through the kubelet's client returns the agent's env and mounts, that a
@@ -56,7 +56,7 @@ func TestDevicePluginConformance(t *testing.T) {
 	kubeletSock := filepath.Join(kubeletDir, "kubelet.sock")
 	agentSock := filepath.Join(kubeletDir, "hashfoundry.com_custom-device.sock")
 
-	first := newDPKubelet()
+	first := dpkubelet.New()
 	server := dpStartServer(t, logger, kubeletSock, first)
 
 	agent := exec.Command(bin,
@@ -95,12 +95,12 @@ func TestDevicePluginConformance(t *testing.T) {
 	})
 
 	ids := []string{"hashfoundry-device-0", "hashfoundry-device-1", "hashfoundry-device-2", "hashfoundry-device-3"}
-	allHealthy := func(l dpList) bool {
-		if len(l.health) != len(ids) {
+	allHealthy := func(l dpkubelet.List) bool {
+		if len(l.Health) != len(ids) {
 			return false
 		}
 		for _, id := range ids {
-			if l.health[id] != pluginapi.Healthy {
+			if l.Health[id] != pluginapi.Healthy {
 				return false
 			}
 		}
@@ -109,18 +109,18 @@ func TestDevicePluginConformance(t *testing.T) {
 
 	// Registration: the kubelet's server accepted it (version, resource
 	// name, a dial back to the agent's socket) and ListAndWatch lists all.
-	conn := first.waitConnected(t, 10*time.Second)
-	if conn.resource != dpResource {
-		t.Fatalf("registered resource %q, want %q", conn.resource, dpResource)
+	conn := dpWaitConnected(t, first)
+	if conn.Resource != dpResource {
+		t.Fatalf("registered resource %q, want %q", conn.Resource, dpResource)
 	}
-	if !conn.options.GetPreferredAllocationAvailable || conn.options.PreStartRequired {
-		t.Errorf("options = %+v, want preferred allocation and no pre-start", conn.options)
+	if !conn.Options.GetPreferredAllocationAvailable || conn.Options.PreStartRequired {
+		t.Errorf("options = %+v, want preferred allocation and no pre-start", conn.Options)
 	}
-	first.waitList(t, "4 healthy devices", allHealthy)
+	dpWaitList(t, first, "4 healthy devices", allHealthy)
 
 	// Allocate the way the device manager does: ask for a preference, then
 	// allocate it, over the kubelet's own connection.
-	api := conn.plugin.API()
+	api := conn.Plugin.API()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pref, err := api.GetPreferredAllocation(ctx, &pluginapi.PreferredAllocationRequest{
@@ -180,16 +180,16 @@ func TestDevicePluginConformance(t *testing.T) {
 	if err := os.Remove(broken); err != nil {
 		t.Fatal(err)
 	}
-	l := first.waitList(t, "device 2 Unhealthy", func(l dpList) bool {
-		return l.health["hashfoundry-device-2"] == pluginapi.Unhealthy && l.health["hashfoundry-device-1"] == pluginapi.Healthy
+	l := dpWaitList(t, first, "device 2 Unhealthy", func(l dpkubelet.List) bool {
+		return l.Health["hashfoundry-device-2"] == pluginapi.Unhealthy && l.Health["hashfoundry-device-1"] == pluginapi.Healthy
 	})
-	toUnhealthy := l.at.Sub(removed)
+	toUnhealthy := l.At.Sub(removed)
 	restored := time.Now()
 	if err := os.WriteFile(broken, []byte("restored\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l = first.waitList(t, "device 2 Healthy again", allHealthy)
-	toHealthy := l.at.Sub(restored)
+	l = dpWaitList(t, first, "device 2 Healthy again", allHealthy)
+	toHealthy := l.At.Sub(restored)
 	t.Logf("health propagation to the kubelet: Unhealthy after %v, Healthy after %v", toUnhealthy, toHealthy)
 	if toUnhealthy > time.Second || toHealthy > time.Second {
 		t.Errorf("health changes took %v and %v, want under 1s each", toUnhealthy, toHealthy)
@@ -201,17 +201,17 @@ func TestDevicePluginConformance(t *testing.T) {
 	if err := server.Stop(logger); err != nil {
 		t.Fatal(err)
 	}
-	second := newDPKubelet()
+	second := dpkubelet.New()
 	server = dpStartServer(t, logger, kubeletSock, second)
 	started := time.Now()
-	conn = second.waitConnected(t, 10*time.Second)
-	reregistered := conn.at.Sub(started)
+	conn = dpWaitConnected(t, second)
+	reregistered := conn.At.Sub(started)
 	t.Logf("re-registration after the new kubelet.sock: %v", reregistered)
 	if reregistered > time.Second {
 		t.Errorf("re-registration took %v, want under 1s", reregistered)
 	}
-	second.waitList(t, "4 healthy devices after the restart", allHealthy)
-	if _, err := conn.plugin.API().Allocate(ctx, &pluginapi.AllocateRequest{
+	dpWaitList(t, second, "4 healthy devices after the restart", allHealthy)
+	if _, err := conn.Plugin.API().Allocate(ctx, &pluginapi.AllocateRequest{
 		ContainerRequests: []*pluginapi.ContainerAllocateRequest{{DevicesIds: []string{"hashfoundry-device-0"}}},
 	}); err != nil {
 		t.Errorf("Allocate after the restart: %v", err)
@@ -244,107 +244,33 @@ func TestDevicePluginConformance(t *testing.T) {
 
 const dpResource = "hashfoundry.com/custom-device"
 
-// dpKubelet plays the parts of the kubelet's device manager that the
-// registration server and plugin client call back into.
-type dpKubelet struct {
-	connected chan dpConn
-	lists     chan dpList
-}
-
-type dpConn struct {
-	at       time.Time
-	resource string
-	plugin   plugin.DevicePlugin
-	options  *pluginapi.DevicePluginOptions
-}
-
-// dpList is one ListAndWatch message as it arrived: device id -> health.
-type dpList struct {
-	at     time.Time
-	health map[string]string
-}
-
-func newDPKubelet() *dpKubelet {
-	return &dpKubelet{connected: make(chan dpConn, 16), lists: make(chan dpList, 256)}
-}
-
-// CleanupPluginDirectory removes every socket but the checkpoint, as the
-// device manager does when it starts.
-func (k *dpKubelet) CleanupPluginDirectory(_ klog.Logger, dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.Name() == "kubelet_internal_checkpoint" || e.Type()&os.ModeSocket == 0 {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// PluginConnected reads the plugin's options during Register, as the device
-// manager does (an error fails the registration).
-func (k *dpKubelet) PluginConnected(ctx context.Context, resource string, p plugin.DevicePlugin) error {
-	options, err := p.API().GetDevicePluginOptions(ctx, &pluginapi.Empty{})
-	if err != nil {
-		return err
-	}
-	k.connected <- dpConn{at: time.Now(), resource: resource, plugin: p, options: options}
-	return nil
-}
-
-func (k *dpKubelet) PluginDisconnected(klog.Logger, string) {}
-
-func (k *dpKubelet) PluginListAndWatchReceiver(_ klog.Logger, _ string, resp *pluginapi.ListAndWatchResponse) {
-	l := dpList{at: time.Now(), health: map[string]string{}}
-	for _, d := range resp.Devices {
-		l.health[d.ID] = d.Health
-	}
-	select {
-	case k.lists <- l:
-	default: // a test that stopped reading must not block the kubelet code
-	}
-}
-
-func (k *dpKubelet) waitConnected(t *testing.T, timeout time.Duration) dpConn {
+func dpWaitConnected(t *testing.T, k *dpkubelet.Handler) dpkubelet.Conn {
 	t.Helper()
-	select {
-	case c := <-k.connected:
-		return c
-	case <-time.After(timeout):
-		t.Fatalf("no registration within %v", timeout)
-		return dpConn{}
-	}
-}
-
-// waitList returns the first ListAndWatch message matching want.
-func (k *dpKubelet) waitList(t *testing.T, what string, want func(dpList) bool) dpList {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case l := <-k.lists:
-			if want(l) {
-				return l
-			}
-		case <-deadline:
-			t.Fatalf("no ListAndWatch message with %s within 10s", what)
-			return dpList{}
-		}
-	}
-}
-
-func dpStartServer(t *testing.T, logger klog.Logger, socket string, k *dpKubelet) plugin.Server {
-	t.Helper()
-	s, err := plugin.NewServer(logger, socket, k, k)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c, err := k.WaitConnected(ctx, dpResource)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(logger); err != nil {
+	return c
+}
+
+// dpWaitList returns the first ListAndWatch message matching want.
+func dpWaitList(t *testing.T, k *dpkubelet.Handler, what string, want func(dpkubelet.List) bool) dpkubelet.List {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	l, err := k.WaitList(ctx, dpResource, what, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func dpStartServer(t *testing.T, logger klog.Logger, socket string, k *dpkubelet.Handler) plugin.Server {
+	t.Helper()
+	s, err := dpkubelet.Serve(logger, socket, k)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return s

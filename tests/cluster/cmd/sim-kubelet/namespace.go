@@ -1,27 +1,23 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
 	"syscall"
+
+	"hashfoundry.com/device-operator/tests/cluster/internal/mountns"
 )
 
 // inNamespaceEnv marks the re-executed copy that already runs in the node's
 // private mount namespace.
 const inNamespaceEnv = "HF_SIM_KUBELET_IN_NAMESPACE"
 
-// runInPrivateNamespace re-executes this program in a new mount namespace
-// with private propagation (what unshare --mount does; Go's Unshareflags
-// also makes / recursively private), so that the node's bind mount over
-// /var/lib/kubelet is seen by it and its pods only, and disappears with
-// them. This process stays as a thin parent that forwards signals, so that
-// whoever started sim-kubelet can stop it by its pid.
+// runInPrivateNamespace re-executes this program in a private mount
+// namespace (see internal/mountns), so that the node's bind mount over
+// /var/lib/kubelet is seen by it and its pods only.
 func runInPrivateNamespace(o *options) int {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "sim-kubelet: must run as root: it mounts in private mount namespaces (CAP_SYS_ADMIN)")
+	if err := mountns.CheckRoot(); err != nil {
+		fmt.Fprintf(os.Stderr, "sim-kubelet: %v\n", err)
 		return 1
 	}
 	// The node's kubelet directory, and the mount point it covers.
@@ -34,44 +30,11 @@ func runInPrivateNamespace(o *options) int {
 			return 1
 		}
 	}
-	exe, err := os.Executable()
+	code, err := mountns.Reexec(inNamespaceEnv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sim-kubelet: %v\n", err)
-		return 1
 	}
-	cmd := exec.Command(exe, os.Args[1:]...)
-	cmd.Env = append(os.Environ(), inNamespaceEnv+"=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Unshareflags: syscall.CLONE_NEWNS,
-		// If this parent is killed outright, the node still shuts down cleanly.
-		Pdeathsig: syscall.SIGTERM,
-	}
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "sim-kubelet: starting in a private mount namespace: %v\n", err)
-		return 1
-	}
-	go func() {
-		for sig := range signals {
-			_ = cmd.Process.Signal(sig)
-		}
-	}()
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &exit):
-		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return exit.ExitCode()
-	default:
-		fmt.Fprintf(os.Stderr, "sim-kubelet: %v\n", err)
-		return 1
-	}
+	return code
 }
 
 // enterNodeRoot makes the node's kubelet directory appear at

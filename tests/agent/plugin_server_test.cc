@@ -138,6 +138,36 @@ TEST_F(PluginServerTest, ListAndWatchSendsTheFullListOnEveryChangeAndEndsOnStop)
   EXPECT_TRUE(t_.Exists("dev/sim-1")) << "devices are left alone";
 }
 
+TEST_F(PluginServerTest, EveryOpenStreamGetsEachChangeAndEndsOnStop) {
+  Serve(1);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1beta1::ListAndWatchResponse>>> readers;
+  v1beta1::ListAndWatchResponse resp;
+  for (int i = 0; i < 3; ++i) {
+    contexts.push_back(Ctx());
+    readers.push_back(stub_->ListAndWatch(contexts.back().get(), v1beta1::Empty()));
+    ASSERT_TRUE(readers.back()->Read(&resp));
+  }
+  auto devices = store_->Get()->set.devices();
+  devices.erase(std::remove_if(devices.begin(), devices.end(), [](const Device& d) { return d.id == "sim-0"; }),
+                devices.end());
+  (void)store_->Update(devices);
+  for (auto& reader : readers) {
+    ASSERT_TRUE(reader->Read(&resp));
+    auto it = std::find_if(resp.devices().begin(), resp.devices().end(),
+                           [](const v1beta1::Device& d) { return d.id() == "sim-0"; });
+    ASSERT_NE(it, resp.devices().end());
+    EXPECT_EQ(it->health(), "Unhealthy");
+  }
+  server_->Stop();
+  for (auto& reader : readers) {
+    EXPECT_FALSE(reader->Read(&resp));
+    EXPECT_TRUE(reader->Finish().ok());
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  EXPECT_EQ(streams_lost_, 0) << "streams the agent ended are not lost registrations";
+}
+
 TEST_F(PluginServerTest, ClientClosingTheStreamIsReported) {
   Serve(1);
   {

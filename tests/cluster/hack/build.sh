@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl), the `cluster` tool, helm and promtool from the Go
-# module graph, and prints the directory holding them as the last line on stdout.
+# kube-scheduler, kubectl), the `cluster` tool, sim-kubelet, agent-bench and the
+# kubelet's sample device plugin (agent-bench's peer), helm and promtool from the
+# Go module graph, and prints the directory holding them as the last line on stdout.
 #
 # The binaries are cached under
 #   ${HF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hashfoundry}/cluster-KEY/bin
@@ -68,9 +69,11 @@ go build -trimpath -ldflags="$ldflags" -o "$out/bin.tmp/" \
 	k8s.io/kubernetes/cmd/kube-controller-manager \
 	k8s.io/kubernetes/cmd/kube-scheduler \
 	k8s.io/kubernetes/cmd/kubectl \
+	k8s.io/kubernetes/test/images/sample-device-plugin \
 	./cmd/etcd \
 	./cmd/cluster \
-	./cmd/sim-kubelet
+	./cmd/sim-kubelet \
+	./cmd/agent-bench
 # helm has its own module because it needs newer k8s.io staging modules than
 # our replace block pins. Stamped as helm's release build does: its version,
 # and the Kubernetes version `helm template` and `helm lint` assume offline

@@ -39,7 +39,7 @@ std::string Usage() {
   --http-address=[IP]:PORT       /metrics, /healthz, /readyz (default :8080)
   --max-concurrent-reconciles=N  pools reconciled at once (default 4)
   --label-concurrency=N          node label patches in flight (default 16)
-  --qps=N --burst=N              client-side API rate limit (default 50/100)
+  --qps=N --burst=N              client-side API rate limit (default 0: none; burst 100)
   --log-level=debug|info|warn|error  --log-format=text|json
   --version
 )";
@@ -81,7 +81,9 @@ kube::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
        [&o](const std::string& f, const std::string& v) {
          char* end = nullptr;
          o.qps = std::strtod(v.c_str(), &end);
-         if (v.empty() || *end != '\0' || !(o.qps > 0)) return Bad(f, "want a positive number, got '" + v + "'");
+         if (v.empty() || *end != '\0' || !(o.qps >= 0) || o.qps > 1e6) {
+           return Bad(f, "want a number from 0 (no client-side limit) to 1000000, got '" + v + "'");
+         }
          return kube::Status::Ok();
        }},
   };

@@ -53,7 +53,9 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   kube::Manager mgr(mo);
 
   kube::ClientOptions co;
-  co.rate_limiter = std::make_shared<kube::TokenBucket>(o.qps, o.burst);
+  // --qps=0: no client-side limit; the API server's Priority and Fairness
+  // queues the operator's requests instead (429 with Retry-After is honoured).
+  if (o.qps > 0) co.rate_limiter = std::make_shared<kube::TokenBucket>(o.qps, o.burst);
   co.on_request = [&mgr](const kube::RequestRecord& r) {
     mgr.metrics().ObserveRequest(r.verb, r.resource, r.code, std::chrono::duration<double>(r.seconds));
   };

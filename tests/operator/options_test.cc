@@ -15,6 +15,12 @@ TEST(OptionsTest, ParsesTheChartsFlags) {
   EXPECT_EQ(o->config.agent_cluster_role, "role");
   EXPECT_EQ(o->qps, 20);
   EXPECT_EQ(o->identity, "pod-1");
+  auto defaults = ParseOptions({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->qps, 0) << "no client-side limit unless asked for";
+  auto zero = ParseOptions({"--qps=0"});
+  ASSERT_TRUE(zero.ok()) << zero.status().ToString();
+  EXPECT_EQ(zero->qps, 0);
 }
 
 TEST(OptionsTest, BadInputNamesTheFlag) {
@@ -24,6 +30,7 @@ TEST(OptionsTest, BadInputNamesTheFlag) {
   } cases[] = {
       {{"--nope=1"}, "unknown flag --nope"},
       {{"--qps=fast"}, "--qps"},
+      {{"--qps=-1"}, "--qps"},
       {{"--burst=0"}, "--burst"},
       {{"--leader-elect=maybe"}, "--leader-elect"},
       {{"--namespace="}, "--namespace"},

@@ -1,5 +1,7 @@
 #include "operator/desired.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "api/names.h"
@@ -286,12 +288,90 @@ Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cf
                        {"spec", {{"groups", Json::array({{{"name", "hashfoundry-devicepool-" + p}, {"rules", rules}}})}}}});
 }
 
+std::optional<DecimalValue> ParseQuantity(std::string_view s) {
+  DecimalValue v;
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) v.negative = s[i++] == '-';
+  std::string digits;
+  int fraction = 0;
+  bool dot = false;
+  for (; i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || (s[i] == '.' && !dot)); ++i) {
+    if (s[i] == '.') {
+      dot = true;
+    } else {
+      digits += s[i];
+      if (dot) ++fraction;
+    }
+  }
+  if (digits.empty()) return std::nullopt;
+  std::string_view suffix = s.substr(i);
+  int exponent = -fraction;
+  int binary_power = 0;  // times 1024^binary_power
+  static const std::string_view kDecimal[] = {"n", "u", "m", "", "k", "M", "G", "T", "P", "E"};
+  static const std::string_view kBinary[] = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  bool known = false;
+  for (int k = 0; k < 10 && !known; ++k) {
+    if (suffix == kDecimal[k]) exponent += 3 * (k - 3), known = true;
+  }
+  for (int k = 0; k < 6 && !known; ++k) {
+    if (suffix == kBinary[k]) binary_power = k + 1, known = true;
+  }
+  if (!known && suffix.size() >= 2 && (suffix[0] == 'e' || suffix[0] == 'E')) {
+    std::string_view e = suffix.substr(1);
+    bool minus = false;
+    if (e[0] == '-' || e[0] == '+') {
+      minus = e[0] == '-';
+      e.remove_prefix(1);
+    }
+    auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+    if (e.empty() || e.size() > 4 || !std::all_of(e.begin(), e.end(), digit)) {
+      return std::nullopt;
+    }
+    int n = std::stoi(std::string(e));
+    exponent += minus ? -n : n;
+    known = true;
+  }
+  if (!known) return std::nullopt;
+  // Multiply the digit string by 1024, binary_power times.
+  for (int k = 0; k < 10 * binary_power; ++k) {
+    int carry = 0;
+    for (auto d = digits.rbegin(); d != digits.rend(); ++d) {
+      int x = (*d - '0') * 2 + carry;
+      *d = static_cast<char>('0' + x % 10);
+      carry = x / 10;
+    }
+    if (carry) digits.insert(digits.begin(), static_cast<char>('0' + carry));
+  }
+  size_t first = digits.find_first_not_of('0');
+  if (first == std::string::npos) return DecimalValue{};  // zero, whatever its sign or suffix
+  digits.erase(0, first);
+  while (digits.size() > 1 && digits.back() == '0') {
+    digits.pop_back();
+    ++exponent;
+  }
+  v.digits = std::move(digits);
+  v.exponent = exponent;
+  return v;
+}
+
 bool IsSubset(const Json& desired, const Json& actual) {
   if (desired.is_object()) {
     if (!actual.is_object()) return false;
     for (auto it = desired.begin(); it != desired.end(); ++it) {
       auto a = actual.find(it.key());
-      if (a == actual.end() || !IsSubset(it.value(), *a)) return false;
+      if (a == actual.end()) return false;
+      // Resource quantities come back in canonical form ("0.5" -> "500m").
+      if ((it.key() == "limits" || it.key() == "requests") && it.value().is_object() && a->is_object()) {
+        if (it.value().size() != a->size()) return false;
+        for (auto q = it.value().begin(); q != it.value().end(); ++q) {
+          auto aq = a->find(q.key());
+          if (aq == a->end() || !q.value().is_string() || !aq->is_string()) return false;
+          auto dv = ParseQuantity(q.value().get<std::string>()), av = ParseQuantity(aq->get<std::string>());
+          if (dv && av ? !(*dv == *av) : q.value() != *aq) return false;
+        }
+        continue;
+      }
+      if (!IsSubset(it.value(), *a)) return false;
     }
     return true;
   }

@@ -9,7 +9,9 @@
 #define HF_OPERATOR_DESIRED_H_
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/device_pool.h"
 #include "operator/config.h"
@@ -43,9 +45,22 @@ Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cf
 std::vector<std::string> AgentArgs(const api::DevicePool& pool, const OperatorConfig& cfg);
 
 // True when every field of `desired` has the same value in `actual` (arrays
-// element by element): what the server holds already says what we would
-// apply, so applying would change nothing.
+// element by element; resource `limits` and `requests` as quantities, so
+// "0.5" matches the server's "500m"): what the server holds already says what
+// we would apply, so applying would change nothing.
 bool IsSubset(const Json& desired, const Json& actual);
+
+// A Kubernetes resource quantity's exact value: digits x 10^exponent, with no
+// leading or trailing zeros in digits (zero is digits "" and exponent 0).
+struct DecimalValue {
+  bool negative = false;
+  std::string digits;
+  int exponent = 0;
+  bool operator==(const DecimalValue&) const = default;
+};
+
+// Parses a quantity ("500m", "0.5", "1Gi", "2e3"); nullopt if it is not one.
+std::optional<DecimalValue> ParseQuantity(std::string_view s);
 
 // A short stable hash (hex) of a JSON value.
 std::string HashJson(const Json& j);

@@ -126,5 +126,39 @@ TEST(IsSubsetTest, ServerDefaultsDoNotCountAsDrift) {
   EXPECT_FALSE(IsSubset(desired, Json::object()));
 }
 
+TEST(IsSubsetTest, QuantitiesCompareByValue) {
+  auto resources = [](const char* cpu, const char* memory) {
+    return Json{{"resources", {{"limits", {{"cpu", cpu}, {"memory", memory}}}}}};
+  };
+  // What the API server stores for what a pool asked for.
+  EXPECT_TRUE(IsSubset(resources("0.5", "0.5Gi"), resources("500m", "512Mi")));
+  EXPECT_TRUE(IsSubset(resources("1000m", "1G"), resources("1", "1000M")));
+  EXPECT_TRUE(IsSubset(resources("2e3", "1536Mi"), resources("2k", "1.5Gi")));
+  EXPECT_FALSE(IsSubset(resources("0.5", "512Mi"), resources("501m", "512Mi")));
+  EXPECT_FALSE(IsSubset(resources("1", "1Gi"), resources("1", "1G")));
+  Json actual = resources("1", "1Gi");
+  actual["resources"]["limits"]["nvidia.com/gpu"] = "1";
+  EXPECT_FALSE(IsSubset(resources("1", "1Gi"), actual)) << "an extra limit is drift";
+  EXPECT_FALSE(IsSubset(resources("1", "1Gi"), Json{{"resources", {{"limits", {{"cpu", "1"}}}}}}));
+}
+
+TEST(ParseQuantityTest, ExactValues) {
+  auto v = [](const char* s) { return ParseQuantity(s); };
+  EXPECT_EQ(v("500m"), v("0.5"));
+  EXPECT_EQ(v("1Ki"), v("1024"));
+  EXPECT_EQ(v("1Ei"), v("1152921504606846976"));
+  EXPECT_EQ(v("100n"), v("0.0000001"));
+  EXPECT_EQ(v("-0"), v("0m"));
+  EXPECT_EQ(v("+1.5e-3"), v("1.5m"));
+  ASSERT_TRUE(v("12.50k").has_value());
+  EXPECT_EQ(v("12.50k")->digits, "125");
+  EXPECT_EQ(v("12.50k")->exponent, 2);
+  EXPECT_NE(v("1m"), v("1"));
+  EXPECT_NE(v("-1"), v("1"));
+  for (const char* bad : {"", "m", "1x", "1e", "1ee3", "1e12345", "1..5", "Gi", "1 Gi", "0x10"}) {
+    EXPECT_FALSE(v(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace hf::controller

@@ -382,6 +382,54 @@ double OperatorWrites(ChildProcess& op) {
   return total;
 }
 
+// The chart runs two replicas with leader election: the standby writes
+// nothing while the leader lives, and takes over when the leader stops (a
+// rolling update's SIGTERM releases the Lease, so without waiting for it to
+// expire).
+TEST_F(OperatorIntegrationTest, StandbyReplicaWritesNothingAndTakesOver) {
+  // The fixture's operator elects no leader; it goes once it is up (a signal
+  // before its handler is installed would kill it).
+  ASSERT_TRUE(Eventually([&] { return op_->Log().find("caches synced") != std::string::npos; })) << op_->Log();
+  op_->Signal(SIGTERM);
+  ASSERT_EQ(op_->Wait(), 0) << op_->Log();
+  op_.reset();
+  auto replica = [&](const std::string& id) {
+    return ChildProcess::Start({HF_OPERATOR_BIN, "--kubeconfig=" + sa_kubeconfig_, "--namespace=" + ns_,
+                                "--agent-cluster-role=" + release_ + "-agent", "--http-address=127.0.0.1:0",
+                                "--log-level=debug", "--leader-elect=true", "--identity=" + id},
+                               cluster_.dir() + "/" + id + ".log");
+  };
+  auto holder = [&] {
+    return At(Get(kube::resources::Leases(), ns_, "hashfoundry-device-operator"), {"spec", "holderIdentity"});
+  };
+  std::string a_id = release_ + "-a", b_id = release_ + "-b";
+  auto a = replica(a_id);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(Eventually([&] { return holder() == a_id; })) << a->Log();
+  auto b = replica(b_id);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(Eventually([&] { return b->Log().find("leader is now " + a_id) != std::string::npos; })) << b->Log();
+
+  std::string tag = UniqueName("t");
+  std::string n1 = Node({{"hf-test", tag}});
+  std::string p1 = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag, {{"hf-test", tag}}));
+  EXPECT_TRUE(Eventually([&] { return LabelledNodes(p1) == std::set<std::string>{n1}; })) << a->Log();
+  EXPECT_TRUE(Eventually([&] { return !Get(kube::resources::DaemonSets(), ns_, "devicepool-" + p1).is_null(); }));
+  EXPECT_EQ(holder(), a_id);
+  EXPECT_EQ(OperatorWrites(*b), 0) << "the standby wrote while the leader lived:\n" << b->Log();
+  EXPECT_EQ(b->Log().find("pool " + p1), std::string::npos) << "the standby reconciled:\n" << b->Log();
+
+  a->Signal(SIGTERM);
+  EXPECT_EQ(a->Wait(), 0) << a->Log();
+  EXPECT_TRUE(Eventually([&] { return holder() == b_id; }, std::chrono::seconds(10))) << b->Log();
+  std::string n2 = Node({{"hf-test", tag}});
+  EXPECT_TRUE(Eventually([&] { return LabelledNodes(p1) == std::set<std::string>{n1, n2}; })) << b->Log();
+  std::string p2 = CreatePool(Pool(UniqueName("pool"), "hashfoundry.com/" + tag + "-2", {{"hf-test", tag + "-2"}}));
+  EXPECT_TRUE(Eventually([&] { return !Get(kube::resources::DaemonSets(), ns_, "devicepool-" + p2).is_null(); }))
+      << b->Log();
+  op_ = std::move(b);  // TearDown deletes the pools while it runs, then stops it
+}
+
 TEST_F(OperatorIntegrationTest, SteadyStateSendsNoWrites) {
   std::string tag = UniqueName("t");
   for (int i = 0; i < 3; ++i) Node({{"hf-test", tag}});

@@ -1,7 +1,6 @@
 #include "agent/device_plugin_service.h"
 
 #include <chrono>
-#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -11,96 +10,16 @@
 namespace hf::agent {
 namespace {
 
-// The watcher's wait on the store has a deadline only because it needs one;
-// a change or a stop wakes it at once.
-constexpr std::chrono::hours kWatchWait{1};
+// How often a waiting ListAndWatch checks whether its client went away: the
+// synchronous API has no cancellation callback. A change is sent at once
+// (the wait ends on it), and a failed write ends the stream at once; only a
+// kubelet that leaves while nothing changes is noticed this late, and a
+// restarted kubelet announces itself sooner through its new kubelet.sock.
+// (gRPC's callback API would report it at once, but in gRPC 1.51 its pollers
+// also delayed the first Allocate after a registration by ~100 ms.)
+constexpr std::chrono::seconds kCancelCheck{5};
 
 }  // namespace
-
-// One ListAndWatch stream. It writes the newest DeviceState it was offered,
-// one write at a time: offers that arrive during a write collapse into the
-// newest, which is sent next (every message is the full list, so nothing is
-// lost by skipping one in between).
-class DevicePluginService::Stream final : public grpc::ServerWriteReactor<v1beta1::ListAndWatchResponse> {
- public:
-  explicit Stream(DevicePluginService& service) : service_(service) {}
-
-  void Offer(std::shared_ptr<const DeviceState> state) {
-    std::lock_guard<std::mutex> l(mu_);
-    if (finishing_ || (latest_ && state->version <= latest_->version)) return;
-    latest_ = std::move(state);
-    WriteLatestLocked();
-  }
-
-  // Ends the stream with status (after the write in flight, if any).
-  void End(grpc::Status status) {
-    std::lock_guard<std::mutex> l(mu_);
-    EndLocked(std::move(status));
-  }
-
-  void OnWriteDone(bool ok) override {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      writing_ = false;
-      if (ok) {
-        if (pending_end_) {
-          Finish(*std::exchange(pending_end_, std::nullopt));
-        } else {
-          WriteLatestLocked();
-        }
-        return;
-      }
-    }
-    Lost();  // the client went away mid-write
-  }
-
-  void OnCancel() override { Lost(); }
-
-  void OnDone() override {
-    service_.Forget(this);
-    delete this;
-  }
-
- private:
-  void WriteLatestLocked() {
-    if (writing_ || finishing_ || !latest_ || latest_->version == sent_) return;
-    message_ = DeviceListResponse(latest_->set);
-    sent_ = latest_->version;
-    writing_ = true;
-    StartWrite(&message_);
-  }
-
-  // The client went away. The hook runs outside the lock: it may reach
-  // back into the server.
-  void Lost() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (finishing_) return;  // ended by the agent (shutdown), or reported already
-      EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
-    }
-    spdlog::info("ListAndWatch stream closed by the kubelet");
-    if (service_.hooks_.stream_lost) service_.hooks_.stream_lost();
-  }
-
-  void EndLocked(grpc::Status status) {
-    if (finishing_) return;
-    finishing_ = true;
-    if (writing_) {
-      pending_end_ = std::move(status);
-    } else {
-      Finish(std::move(status));
-    }
-  }
-
-  DevicePluginService& service_;
-  std::mutex mu_;
-  std::shared_ptr<const DeviceState> latest_;  // the newest state offered
-  std::optional<uint64_t> sent_;               // its version, once written
-  v1beta1::ListAndWatchResponse message_;      // the write in flight
-  bool writing_ = false;
-  bool finishing_ = false;
-  std::optional<grpc::Status> pending_end_;  // Finish once the write in flight is done
-};
 
 v1beta1::DevicePluginOptions PluginOptions(const ServiceOptions& options) {
   v1beta1::DevicePluginOptions o;
@@ -122,36 +41,9 @@ v1beta1::ListAndWatchResponse DeviceListResponse(const DeviceSet& set) {
 }
 
 DevicePluginService::DevicePluginService(DeviceStore& store, AgentMetrics& metrics, ServiceOptions options)
-    : store_(store),
-      metrics_(metrics),
-      options_(std::move(options)),
-      watcher_([this](std::stop_token stop) { Watch(stop); }) {}
+    : store_(store), metrics_(metrics), options_(std::move(options)) {}
 
-DevicePluginService::~DevicePluginService() { Shutdown(); }
-
-void DevicePluginService::Shutdown() {
-  watcher_.request_stop();
-  std::lock_guard<std::mutex> l(mu_);
-  stopped_ = true;
-  for (Stream* s : streams_) s->End(grpc::Status::OK);
-}
-
-void DevicePluginService::Watch(std::stop_token stop) {
-  uint64_t seen = store_.Get()->version;
-  while (!stop.stop_requested()) {
-    std::shared_ptr<const DeviceState> state =
-        store_.WaitForChange(seen, stop, std::chrono::steady_clock::now() + kWatchWait);
-    if (state->version == seen) continue;
-    seen = state->version;
-    std::lock_guard<std::mutex> l(mu_);
-    for (Stream* s : streams_) s->Offer(state);
-  }
-}
-
-void DevicePluginService::Forget(Stream* stream) {
-  std::lock_guard<std::mutex> l(mu_);
-  streams_.erase(stream);
-}
+void DevicePluginService::Shutdown() { stop_.request_stop(); }
 
 
 grpc::Status DevicePluginService::GetDevicePluginOptions(grpc::ServerContext*, const v1beta1::Empty*,
@@ -160,21 +52,26 @@ grpc::Status DevicePluginService::GetDevicePluginOptions(grpc::ServerContext*, c
   return grpc::Status::OK;
 }
 
-grpc::ServerWriteReactor<v1beta1::ListAndWatchResponse>* DevicePluginService::ListAndWatch(
-    grpc::CallbackServerContext*, const v1beta1::Empty*) {
-  auto* stream = new Stream(*this);  // deletes itself in OnDone
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (stopped_) {
-      stream->End(grpc::Status::OK);
-      return stream;
-    }
-    streams_.insert(stream);
-  }
+grpc::Status DevicePluginService::ListAndWatch(grpc::ServerContext* context, const v1beta1::Empty*,
+                                               grpc::ServerWriter<v1beta1::ListAndWatchResponse>* writer) {
+  std::stop_token stop = stop_.get_token();
+  auto lost = [this] {
+    spdlog::info("ListAndWatch stream closed by the kubelet");
+    if (hooks_.stream_lost) hooks_.stream_lost();
+    return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  };
   std::shared_ptr<const DeviceState> state = store_.Get();
   spdlog::info("ListAndWatch opened; sending {} devices", state->set.Total());
-  stream->Offer(std::move(state));
-  return stream;
+  if (!writer->Write(DeviceListResponse(state->set))) return lost();
+  uint64_t seen = state->version;
+  for (;;) {
+    state = store_.WaitForChange(seen, stop, std::chrono::steady_clock::now() + kCancelCheck);
+    if (stop.stop_requested()) return grpc::Status::OK;
+    if (context->IsCancelled()) return lost();
+    if (state->version == seen) continue;
+    seen = state->version;
+    if (!writer->Write(DeviceListResponse(state->set))) return lost();
+  }
 }
 
 grpc::Status DevicePluginService::GetPreferredAllocation(grpc::ServerContext*,

@@ -4,22 +4,15 @@
 // current devices (allocate_response.h, preferred_allocation.h); bad input
 // gets an error status, never a crash.
 //
-// ListAndWatch uses gRPC's callback API: a stream waits on nothing, one
-// watcher thread blocked on the DeviceStore offers each change to every open
-// stream, and a client going away is reported as it happens (OnCancel), so an
-// idle agent does not wake up.
-//
 // Thread-safety: gRPC calls the methods concurrently; all are safe. Set the
 // hooks before the service is served.
 #ifndef HF_AGENT_DEVICE_PLUGIN_SERVICE_H_
 #define HF_AGENT_DEVICE_PLUGIN_SERVICE_H_
 
+#include <atomic>
 #include <functional>
-#include <memory>
-#include <mutex>
-#include <set>
+#include <stop_token>
 #include <string>
-#include <thread>
 
 #include "agent/agent_metrics.h"
 #include "agent/device_store.h"
@@ -43,13 +36,9 @@ struct ServiceHooks {
   std::function<void()> allocated;
 };
 
-class DevicePluginService final
-    : public v1beta1::DevicePlugin::WithCallbackMethod_ListAndWatch<v1beta1::DevicePlugin::Service> {
+class DevicePluginService final : public v1beta1::DevicePlugin::Service {
  public:
   DevicePluginService(DeviceStore& store, AgentMetrics& metrics, ServiceOptions options);
-  ~DevicePluginService() override;
-  DevicePluginService(const DevicePluginService&) = delete;
-  DevicePluginService& operator=(const DevicePluginService&) = delete;
 
   // Ends every ListAndWatch stream (with OK) and makes new ones end at once;
   // the server can then shut down without waiting for them.
@@ -59,8 +48,8 @@ class DevicePluginService final
 
   grpc::Status GetDevicePluginOptions(grpc::ServerContext* context, const v1beta1::Empty* request,
                                       v1beta1::DevicePluginOptions* response) override;
-  grpc::ServerWriteReactor<v1beta1::ListAndWatchResponse>* ListAndWatch(grpc::CallbackServerContext* context,
-                                                                       const v1beta1::Empty* request) override;
+  grpc::Status ListAndWatch(grpc::ServerContext* context, const v1beta1::Empty* request,
+                            grpc::ServerWriter<v1beta1::ListAndWatchResponse>* writer) override;
   grpc::Status GetPreferredAllocation(grpc::ServerContext* context, const v1beta1::PreferredAllocationRequest* request,
                                       v1beta1::PreferredAllocationResponse* response) override;
   grpc::Status Allocate(grpc::ServerContext* context, const v1beta1::AllocateRequest* request,
@@ -69,20 +58,11 @@ class DevicePluginService final
                                  v1beta1::PreStartContainerResponse* response) override;
 
  private:
-  class Stream;
-  // The watcher thread: offers every new DeviceState to the open streams.
-  void Watch(std::stop_token stop);
-  // A stream is done (gRPC's OnDone); it is deleted right after.
-  void Forget(Stream* stream);
-
   DeviceStore& store_;
   AgentMetrics& metrics_;
   const ServiceOptions options_;
+  std::stop_source stop_;
   ServiceHooks hooks_;
-  std::mutex mu_;
-  std::set<Stream*> streams_;  // guarded by mu_; locked before a stream's own mutex
-  bool stopped_ = false;       // guarded by mu_
-  std::jthread watcher_;       // last: stopped and joined before the rest goes
 };
 
 // The options the agent registers with and GetDevicePluginOptions returns:

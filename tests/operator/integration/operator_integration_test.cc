@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -340,46 +341,37 @@ std::map<std::string, double> WritesByResource(LocalCluster& cluster) {
   return out;
 }
 
-// The operator's /metrics, or "" before it serves them.
-std::string OperatorMetrics(ChildProcess& op) {
+// The sum of one metric's series in the operator's /metrics whose labels
+// `keep` accepts; -1 before it serves metrics.
+double OperatorMetric(ChildProcess& op, const std::string& name,
+                      const std::function<bool(const std::string& labels)>& keep) {
   std::smatch m;
   std::string log = op.Log();
-  if (!std::regex_search(log, m, std::regex("http server listening on port ([0-9]+)"))) return "";
-  return hf::testing::Run({"curl", "-sf", "http://127.0.0.1:" + m[1].str() + "/metrics"}).output;
-}
-
-// The operator's count of reconciles, or -1 before it serves metrics.
-double OperatorReconciles(ChildProcess& op) {
-  std::string metrics = OperatorMetrics(op);
-  if (metrics.empty()) return -1;
+  if (!std::regex_search(log, m, std::regex("http server listening on port ([0-9]+)"))) return -1;
+  auto r = hf::testing::Run({"curl", "-sf", "http://127.0.0.1:" + m[1].str() + "/metrics"});
   double total = 0;
-  std::regex line(R"re(^controller_runtime_reconcile_total\{(.*)\} ([0-9.e+]+)$)re");
-  std::istringstream in(metrics);
-  for (std::string l; std::getline(in, l);) {
-    std::smatch m;
-    if (std::regex_match(l, m, line)) total += std::stod(m[2]);
-  }
-  return total;
-}
-
-// The operator's own count of write requests, from its /metrics.
-double OperatorWrites(ChildProcess& op) {
-  std::string metrics = OperatorMetrics(op);
-  if (metrics.empty()) return -1;
-  double total = 0;
-  std::regex line(R"re(^rest_client_requests_total\{(.*)\} ([0-9.e+]+)$)re");
-  std::istringstream in(metrics);
+  std::regex line("^" + name + R"re(\{(.*)\} ([0-9.e+]+)$)re");
+  std::istringstream in(r.output);
   for (std::string l; std::getline(in, l);) {
     std::smatch lm;
-    if (!std::regex_match(l, lm, line)) continue;
-    std::string labels = lm[1];
-    if (labels.find("verb=\"get\"") != std::string::npos || labels.find("verb=\"list\"") != std::string::npos ||
-        labels.find("verb=\"watch\"") != std::string::npos) {
-      continue;
-    }
-    total += std::stod(lm[2]);
+    if (std::regex_match(l, lm, line) && keep(lm[1])) total += std::stod(lm[2]);
   }
   return total;
+}
+
+// The operator's count of reconciles.
+double OperatorReconciles(ChildProcess& op) {
+  return OperatorMetric(op, "controller_runtime_reconcile_total", [](const std::string&) { return true; });
+}
+
+// The operator's own count of write requests.
+double OperatorWrites(ChildProcess& op) {
+  return OperatorMetric(op, "rest_client_requests_total", [](const std::string& labels) {
+    for (const char* read : {"verb=\"get\"", "verb=\"list\"", "verb=\"watch\""}) {
+      if (labels.find(read) != std::string::npos) return false;
+    }
+    return true;
+  });
 }
 
 // The chart runs two replicas with leader election: the standby writes

@@ -54,7 +54,7 @@ const (
 
 type config struct {
 	agentBin, sampleBin string
-	settle, idle        time.Duration
+	settle, idle, gap   time.Duration
 	smoke               bool
 	mode                string
 	n                   int
@@ -67,6 +67,7 @@ func main() {
 	flag.StringVar(&c.sampleBin, "sample", filepath.Join(filepath.Dir(exe), "sample-device-plugin"),
 		"the kubelet's sample-device-plugin binary")
 	flag.DurationVar(&c.settle, "settle", 5*time.Second, "footprint: how long after registering the idle window starts")
+	flag.DurationVar(&c.gap, "gap", 0, "health: idle time before each change")
 	flag.DurationVar(&c.idle, "idle", time.Minute, "footprint: how long both plugins idle before it is measured")
 	flag.BoolVar(&c.smoke, "smoke", false, "check correctness only: no settling, a 1 s idle window, N of at most 20 (2 for restart)")
 	flag.Usage = func() {
@@ -321,28 +322,33 @@ func (b *bench) withLogs(err error) error {
 	return errors.New(sb.String())
 }
 
+// snapshot reads /proc for both plugins.
+func (b *bench) snapshot() (map[*pluginProc]procStat, error) {
+	out := map[*pluginProc]procStat{}
+	for _, p := range b.plugins() {
+		s, err := readProcStat(p.cmd.Process.Pid)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = s
+	}
+	return out, nil
+}
+
 // footprint measures both plugins idle, then across N Allocate calls each,
 // alternating which plugin goes first.
 func (b *bench) footprint() (string, error) {
 	time.Sleep(b.cfg.settle) // part of what is measured: start-up work is not idling
-	before := map[*pluginProc]procStat{}
-	for _, p := range b.plugins() {
-		s, err := readProcStat(p.cmd.Process.Pid)
-		if err != nil {
-			return "", err
-		}
-		before[p] = s
+	before, err := b.snapshot()
+	if err != nil {
+		return "", err
 	}
 	idleStart := time.Now()
 	time.Sleep(b.cfg.idle) // the measurement window itself, not a synchronisation
 	idleFor := time.Since(idleStart)
-	idle := map[*pluginProc]procStat{}
-	for _, p := range b.plugins() {
-		s, err := readProcStat(p.cmd.Process.Pid)
-		if err != nil {
-			return "", err
-		}
-		idle[p] = s
+	idle, err := b.snapshot()
+	if err != nil {
+		return "", err
 	}
 
 	latencies := map[*pluginProc][]time.Duration{}
@@ -359,13 +365,9 @@ func (b *bench) footprint() (string, error) {
 			latencies[p] = append(latencies[p], d)
 		}
 	}
-	after := map[*pluginProc]procStat{}
-	for _, p := range b.plugins() {
-		s, err := readProcStat(p.cmd.Process.Pid)
-		if err != nil {
-			return "", err
-		}
-		after[p] = s
+	after, err := b.snapshot()
+	if err != nil {
+		return "", err
 	}
 
 	o, s := b.ours, b.sample
@@ -425,6 +427,7 @@ func (b *bench) health() (string, error) {
 	var down, up []time.Duration
 	for i := 0; i < b.cfg.n; i++ {
 		for _, unhealthy := range []bool{true, false} {
+			time.Sleep(b.cfg.gap) // idle between changes, as on a real node
 			want := pluginapi.Healthy
 			if unhealthy {
 				want = pluginapi.Unhealthy

@@ -16,7 +16,9 @@ namespace {
 // kubelet that leaves while nothing changes is noticed this late, and a
 // restarted kubelet announces itself sooner through its new kubelet.sock.
 // (gRPC's callback API would report it at once, but in gRPC 1.51 its pollers
-// also delayed the first Allocate after a registration by ~100 ms.)
+// sleep 100 ms after each idle second, and a call arriving while they all
+// sleep waits: Allocate calls made a second after a registration took
+// ~100 ms.)
 constexpr std::chrono::seconds kCancelCheck{5};
 
 }  // namespace

@@ -6,7 +6,8 @@
 //	agent-bench [flags] footprint N   RSS and CPU idle, then across N Allocate calls each,
 //	                                  and the Allocate latency of those calls
 //	agent-bench [flags] health N      device file removed -> kubelet sees Unhealthy (and back), N times
-//	agent-bench [flags] restart N     new kubelet.sock -> plugin registered again, N times
+//	agent-bench [flags] restart N     new kubelet.sock -> plugin registered again, N times, and
+//	                                  the first Allocate after each
 //
 // It prints a Markdown result for bench/RESULTS.md on stdout and exits
 // non-zero when a plugin misbehaves (no registration, a failed Allocate, a
@@ -351,19 +352,9 @@ func (b *bench) footprint() (string, error) {
 		return "", err
 	}
 
-	latencies := map[*pluginProc][]time.Duration{}
-	for i := 0; i < b.cfg.n; i++ {
-		order := b.plugins()
-		if i%2 == 1 {
-			order[0], order[1] = order[1], order[0]
-		}
-		for _, p := range order {
-			d, err := b.allocate(p, p.devices[i%len(p.devices)])
-			if err != nil {
-				return "", fmt.Errorf("Allocate call %d of %s: %w", i+1, p.name, err)
-			}
-			latencies[p] = append(latencies[p], d)
-		}
+	latencies, err := b.allocateEach(b.cfg.n)
+	if err != nil {
+		return "", err
 	}
 	after, err := b.snapshot()
 	if err != nil {
@@ -397,6 +388,26 @@ func (b *bench) footprint() (string, error) {
 		fmt.Fprintf(&sb, "| p%.0f | %s | %s | %s |\n", q, us(a), us(c), ratio(float64(a), float64(c)))
 	}
 	return sb.String(), nil
+}
+
+// allocateEach makes n Allocate calls to each plugin, alternating which goes
+// first, and returns their latencies.
+func (b *bench) allocateEach(n int) (map[*pluginProc][]time.Duration, error) {
+	latencies := map[*pluginProc][]time.Duration{}
+	for i := 0; i < n; i++ {
+		order := b.plugins()
+		if i%2 == 1 {
+			order[0], order[1] = order[1], order[0]
+		}
+		for _, p := range order {
+			d, err := b.allocate(p, p.devices[i%len(p.devices)])
+			if err != nil {
+				return nil, fmt.Errorf("Allocate call %d of %s: %w", i+1, p.name, err)
+			}
+			latencies[p] = append(latencies[p], d)
+		}
+	}
+	return latencies, nil
 }
 
 // allocate asks p for one device the way the device manager does, through
@@ -472,6 +483,7 @@ func (b *bench) health() (string, error) {
 // N times, timing each plugin's new registration from the new server's start.
 func (b *bench) restart() (string, error) {
 	delays := map[*pluginProc][]time.Duration{}
+	firstAllocate := map[*pluginProc][]time.Duration{}
 	for i := 0; i < b.cfg.n; i++ {
 		if err := b.server.Stop(logger); err != nil {
 			return "", err
@@ -486,6 +498,12 @@ func (b *bench) restart() (string, error) {
 				return "", fmt.Errorf("restart %d: %w", i+1, err)
 			}
 			delays[p] = append(delays[p], p.conn.At.Sub(start))
+			// What a pod admitted right after the restart waits for.
+			d, err := b.allocate(p, p.devices[0])
+			if err != nil {
+				return "", fmt.Errorf("first Allocate after restart %d: %w", i+1, err)
+			}
+			firstAllocate[p] = append(firstAllocate[p], d)
 		}
 	}
 	o, s := b.ours, b.sample
@@ -495,6 +513,10 @@ func (b *bench) restart() (string, error) {
 	for _, q := range []float64{50, 99} {
 		a, c := percentile(delays[o], q), percentile(delays[s], q)
 		fmt.Fprintf(&sb, "| p%.0f | %s | %s | %s |\n", q, ms(a), ms(c), ratio(float64(a), float64(c)))
+	}
+	for _, q := range []float64{50, 99} {
+		a, c := percentile(firstAllocate[o], q), percentile(firstAllocate[s], q)
+		fmt.Fprintf(&sb, "| first Allocate after it, p%.0f | %s | %s | %s |\n", q, us(a), us(c), ratio(float64(a), float64(c)))
 	}
 	return sb.String(), nil
 }

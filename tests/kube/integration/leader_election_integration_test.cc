@@ -1,28 +1,21 @@
 // Leader election, Events and discovery against a real kube-apiserver
 // (tests/cluster). Leader election runs between separate processes
 // (hf_leader_elect_probe), so a leader can be stopped or killed for real.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <set>
+#include <sstream>
 
 #include "kube/discovery/discovery.h"
 #include "kube/events/event_recorder.h"
 #include "kube/rest/client.h"
 #include "tests/testing/cluster.h"
 
-extern char** environ;
-
 namespace hf::kube {
 namespace {
 
+using hf::testing::ChildProcess;
 using hf::testing::Eventually;
 using hf::testing::LocalCluster;
 using hf::testing::UniqueName;
@@ -33,87 +26,35 @@ using std::chrono::steady_clock;
 // The probe's lease duration.
 constexpr auto kLeaseDuration = seconds(4);
 
-// A probe process whose stdout lines the test reads.
+// A probe process; the test reads the lines it prints (its log).
 class Candidate {
  public:
-  Candidate(const std::string& kubeconfig, const std::string& ns, const std::string& identity) {
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe2 failed";
-      return;
-    }
-    std::vector<std::string> args{HF_LEADER_ELECT_PROBE, kubeconfig, ns, "lock", identity};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
-    fd_ = out[0];
-    if (rc != 0) {
-      ADD_FAILURE() << "cannot start " << args[0] << ": " << std::strerror(rc);
-      pid_ = -1;
-    }
+  Candidate(LocalCluster& cluster, const std::string& ns, const std::string& identity)
+      : proc_(ChildProcess::Start({HF_LEADER_ELECT_PROBE, cluster.kubeconfig(), ns, "lock", identity},
+                                  cluster.dir() + "/" + ns + "-" + identity + ".log")) {
+    if (!proc_) ADD_FAILURE() << "cannot start " << HF_LEADER_ELECT_PROBE;
   }
-  ~Candidate() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      Wait();
-    }
-    if (fd_ >= 0) close(fd_);
-  }
-  Candidate(const Candidate&) = delete;
-  Candidate& operator=(const Candidate&) = delete;
 
-  // Reads stdout until `line` has been printed or `timeout` passes.
+  // Waits until `line` has been printed, or `timeout` passes.
   bool WaitForLine(const std::string& line, milliseconds timeout) {
-    const auto deadline = steady_clock::now() + timeout;
-    for (;;) {
-      if (Saw(line)) return true;
-      auto left = std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
-      if (left.count() <= 0 || !ReadSome(left)) return Saw(line);
-    }
+    return Eventually([&] { return Saw(line); }, timeout, milliseconds(10));
   }
-  // Whether `line` was printed, reading what is already there.
+  // Whether `line` has been printed, as a whole line.
   bool Saw(const std::string& line) {
-    while (ReadSome(milliseconds(0))) {
+    if (!proc_) return false;
+    std::istringstream log(proc_->Log());
+    for (std::string l; std::getline(log, l);) {
+      if (l == line) return true;
     }
-    return lines_.count(line) > 0;
+    return false;
   }
 
-  void Signal(int sig) { kill(pid_, sig); }
+  void Signal(int sig) { proc_->Signal(sig); }
   // The exit code, or 128 + the signal that ended it.
-  int Wait() {
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  int Wait() { return proc_->Wait(); }
 
  private:
-  // Waits up to `timeout` for output; false on timeout or end of output.
-  bool ReadSome(milliseconds timeout) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-    char buf[1024];
-    ssize_t n = read(fd_, buf, sizeof buf);
-    if (n <= 0) return false;
-    partial_.append(buf, static_cast<size_t>(n));
-    for (size_t nl; (nl = partial_.find('\n')) != std::string::npos;) {
-      lines_.insert(partial_.substr(0, nl));
-      partial_.erase(0, nl + 1);
-    }
-    return true;
-  }
-
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::string partial_;
-  std::set<std::string> lines_;
+  std::unique_ptr<ChildProcess> proc_;
 };
 
 // Each test gets a fresh namespace.
@@ -143,9 +84,9 @@ class LeaderElectionIntegrationTest : public NamespacedTest {
   // Starts A, waits until it leads, then starts B and waits until B has seen
   // A as the leader.
   void StartAThenB(std::unique_ptr<Candidate>& a, std::unique_ptr<Candidate>& b) {
-    a = std::make_unique<Candidate>(cluster_.kubeconfig(), ns_, "a");
+    a = std::make_unique<Candidate>(cluster_, ns_, "a");
     ASSERT_TRUE(a->WaitForLine("LEADING", seconds(30)));
-    b = std::make_unique<Candidate>(cluster_.kubeconfig(), ns_, "b");
+    b = std::make_unique<Candidate>(cluster_, ns_, "b");
     ASSERT_TRUE(b->WaitForLine("LEADER a", seconds(30)));
   }
 };

@@ -44,33 +44,12 @@ func randomSerial() (*big.Int, error) {
 }
 
 func newCA(commonName string) (*keyPair, error) {
-	key, err := newKey()
-	if err != nil {
-		return nil, err
-	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+	return sign(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: commonName},
-		NotBefore:             now.Add(-certBackdate),
-		NotAfter:              now.Add(certValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &keyPair{cert: cert, key: key}, nil
+	}, nil)
 }
 
 // certSpec describes a leaf certificate. Kubernetes reads a client's user name
@@ -84,26 +63,33 @@ type certSpec struct {
 }
 
 func (ca *keyPair) issue(spec certSpec) (*keyPair, error) {
+	return sign(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: spec.commonName, Organization: spec.organizations},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{spec.usage},
+		DNSNames:    spec.dnsNames,
+		IPAddresses: spec.ips,
+	}, ca)
+}
+
+// sign makes a new key and a certificate for it from tmpl, with a random
+// serial and the validity above filled in, signed by parent, or self-signed
+// when parent is nil.
+func sign(tmpl *x509.Certificate, parent *keyPair) (*keyPair, error) {
 	key, err := newKey()
 	if err != nil {
 		return nil, err
 	}
-	serial, err := randomSerial()
-	if err != nil {
+	if tmpl.SerialNumber, err = randomSerial(); err != nil {
 		return nil, err
 	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: spec.commonName, Organization: spec.organizations},
-		NotBefore:    now.Add(-certBackdate),
-		NotAfter:     now.Add(certValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{spec.usage},
-		DNSNames:     spec.dnsNames,
-		IPAddresses:  spec.ips,
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-certBackdate), now.Add(certValidity)
+	issuer, signer := tmpl, crypto.Signer(key)
+	if parent != nil {
+		issuer, signer = parent.cert, parent.key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
 	if err != nil {
 		return nil, err
 	}

@@ -27,9 +27,11 @@ namespace hf::e2e {
 namespace {
 
 namespace fs = std::filesystem;
+using hf::testing::At;
 using hf::testing::ChildProcess;
 using hf::testing::Eventually;
 using hf::testing::LocalCluster;
+using hf::testing::StringAt;
 using hf::testing::UniqueName;
 using kube::Json;
 using std::chrono::seconds;
@@ -44,21 +46,6 @@ constexpr int kNodes = 3;
 constexpr int kDevicesPerNode = 4;  // the sample pool's simulated.count
 
 std::string Source(const std::string& rel) { return std::string(HF_SOURCE_DIR) + "/" + rel; }
-
-// j[a][b]... or null when any step is missing, so polls never throw.
-Json At(const Json& j, std::initializer_list<const char*> path) {
-  const Json* cur = &j;
-  for (const char* k : path) {
-    if (!cur->is_object() || !cur->contains(k)) return Json();
-    cur = &(*cur)[k];
-  }
-  return *cur;
-}
-
-std::string StringAt(const Json& j, std::initializer_list<const char*> path) {
-  Json v = At(j, path);
-  return v.is_string() ? v.get<std::string>() : "";
-}
 
 std::string Tail(const std::string& path, size_t lines = 40) {
   std::ifstream in(path);

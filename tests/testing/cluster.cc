@@ -238,6 +238,25 @@ std::string ChildProcess::Log() const {
   return ss.str();
 }
 
+kube::Json At(const kube::Json& j, std::initializer_list<const char*> path) {
+  const kube::Json* cur = &j;
+  for (const char* k : path) {
+    if (!cur->is_object() || !cur->contains(k)) return kube::Json();
+    cur = &(*cur)[k];
+  }
+  return *cur;
+}
+
+int IntAt(const kube::Json& j, std::initializer_list<const char*> path) {
+  kube::Json v = At(j, path);
+  return v.is_number_integer() ? v.get<int>() : 0;
+}
+
+std::string StringAt(const kube::Json& j, std::initializer_list<const char*> path) {
+  kube::Json v = At(j, path);
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
 std::string UniqueName(const std::string& prefix) {
   static std::atomic<int> counter{0};
   return prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(counter.fetch_add(1));

@@ -4,12 +4,14 @@
 // CTest starts it once for all integration tests and passes HF_CLUSTER_DIR;
 // a test binary run by hand starts its own and stops it at exit.
 //
-// Also: Eventually, the bounded wait-until integration tests synchronise with.
+// Also: Eventually, the bounded wait-until integration tests synchronise with,
+// and null-safe JSON path lookups for polling objects.
 #ifndef HF_TESTS_TESTING_CLUSTER_H_
 #define HF_TESTS_TESTING_CLUSTER_H_
 
 #include <chrono>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -87,6 +89,12 @@ class ChildProcess {
   int exit_code_ = -1;
   bool exited_ = false;
 };
+
+// j[a][b]... or null when any step is missing, so polls never throw.
+kube::Json At(const kube::Json& j, std::initializer_list<const char*> path);
+// The int, or string, at that path; 0 or "" when absent or of another type.
+int IntAt(const kube::Json& j, std::initializer_list<const char*> path);
+std::string StringAt(const kube::Json& j, std::initializer_list<const char*> path);
 
 // A name unique to this process and call, for namespaces and objects.
 std::string UniqueName(const std::string& prefix);

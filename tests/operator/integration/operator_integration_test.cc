@@ -19,26 +19,13 @@
 namespace hf::controller {
 namespace {
 
+using hf::testing::At;
 using hf::testing::ChildProcess;
 using hf::testing::Eventually;
+using hf::testing::IntAt;
 using hf::testing::LocalCluster;
 using hf::testing::UniqueName;
 using kube::Json;
-
-// j[a][b]... or null when any step is missing, so polls never throw.
-Json At(const Json& j, std::initializer_list<const char*> path) {
-  const Json* cur = &j;
-  for (const char* k : path) {
-    if (!cur->is_object() || !cur->contains(k)) return Json();
-    cur = &(*cur)[k];
-  }
-  return *cur;
-}
-
-int IntAt(const Json& j, std::initializer_list<const char*> path) {
-  Json v = At(j, path);
-  return v.is_number_integer() ? v.get<int>() : 0;
-}
 
 class OperatorIntegrationTest : public ::testing::Test {
  protected:

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"hashfoundry.com/device-operator/tests/cluster/internal/proc"
 )
 
 // procStat is what /proc says about one process at one moment.
@@ -52,14 +54,11 @@ func (s procStat) hwmMiB() float64    { return float64(s.hwmKiB) / 1024 }
 
 func readProcStat(pid int) (procStat, error) {
 	var s procStat
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	fields, err := proc.StatFields(pid)
 	if err != nil {
 		return s, err
 	}
-	// Fields are counted from the last ')', since the command name may hold
-	// spaces: fields[0] is field 3, so utime (14) and stime (15) are 11, 12.
-	text := string(data)
-	fields := strings.Fields(text[strings.LastIndexByte(text, ')')+1:])
+	// fields[0] is field 3, so utime (14) and stime (15) are 11 and 12.
 	if len(fields) < 13 {
 		return s, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
@@ -73,7 +72,7 @@ func readProcStat(pid int) (procStat, error) {
 	if s.threadCPU, err = readThreadCPU(pid); err != nil {
 		return s, err
 	}
-	data, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return s, err
 	}

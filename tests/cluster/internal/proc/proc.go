@@ -1,6 +1,7 @@
 // Package proc records the processes `cluster up` starts and tells whether
 // they still run. It is shared by the cluster tool and its test, which checks
-// that `cluster down` really ended them.
+// that `cluster down` really ended them, and agent-bench reads CPU times
+// through StatFields.
 package proc
 
 import (
@@ -30,20 +31,29 @@ func Identify(name string, pid int) (Process, error) {
 	return Process{Name: name, PID: pid, StartTime: start}, err
 }
 
-// stat returns a process's state letter and start time.
-func stat(pid int) (state byte, startTime uint64, err error) {
+// StatFields returns the fields of /proc/PID/stat from field 3 (state) on:
+// field N of proc(5) is StatFields(pid)[N-3]. The command name (field 2) is
+// parenthesised and may itself contain spaces and parentheses, so fields are
+// counted from the last ')'.
+func StatFields(pid int) ([]string, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	// The command name (field 2) is parenthesised and may itself contain
-	// spaces and parentheses, so fields are counted from the last ')'.
 	s := string(data)
 	end := strings.LastIndexByte(s, ')')
 	if end < 0 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return nil, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
-	fields := strings.Fields(s[end+1:])
+	return strings.Fields(s[end+1:]), nil
+}
+
+// stat returns a process's state letter and start time.
+func stat(pid int) (state byte, startTime uint64, err error) {
+	fields, err := StatFields(pid)
+	if err != nil {
+		return 0, 0, err
+	}
 	// fields[0] is field 3 (state), so field 22 (starttime) is fields[19].
 	if len(fields) < 20 || len(fields[0]) != 1 {
 		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)

@@ -69,13 +69,17 @@ grpc::Status BuildAllocateResponse(const DeviceSet& devices, const v1beta1::Allo
     envs["HASHFOUNDRY_DEVICE_IDS"] = ids;
     envs["HASHFOUNDRY_DEVICE_COUNT"] = std::to_string(req.devices_ids_size());
     (*out->mutable_annotations())[kDeviceIdsAnnotation] = ids;
+    const Device& first = *devices.Find(req.devices_ids(0));
+    envs["HASHFOUNDRY_DEVICE_ID"] = req.devices_ids(0);
+    if (!first.nodes.empty()) envs["HASHFOUNDRY_DEVICE_PATH"] = first.nodes.front().container_path;
     std::set<std::string> listed;  // host paths already handed over
     for (int i = 0; i < req.devices_ids_size(); ++i) {
       const std::string& id = req.devices_ids(i);
       const Device& d = *devices.Find(id);
       if (!d.nodes.empty()) envs["HASHFOUNDRY_DEVICE_" + std::to_string(i) + "_PATH"] = d.nodes.front().container_path;
       if (options.cdi) {
-        out->add_cdi_devices()->set_name(options.resource_name + "=" + id);
+        // BuildCdiSpec lists only devices with nodes.
+        if (!d.nodes.empty()) out->add_cdi_devices()->set_name(options.resource_name + "=" + id);
         continue;
       }
       for (const DeviceNode& node : d.nodes) {

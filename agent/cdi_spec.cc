@@ -14,6 +14,7 @@ nlohmann::json BuildCdiSpec(const DeviceSet& set, std::string_view resource_name
   nlohmann::json devices = nlohmann::json::array();
   for (const DeviceSet::Advertised& a : set.advertised()) {
     const Device& d = set.devices()[a.device];
+    if (d.nodes.empty()) continue;
     nlohmann::json edits = nlohmann::json::object();
     nlohmann::json nodes = nlohmann::json::array();
     nlohmann::json mounts = nlohmann::json::array();
@@ -28,8 +29,6 @@ nlohmann::json BuildCdiSpec(const DeviceSet& set, std::string_view resource_name
     }
     if (!nodes.empty()) edits["deviceNodes"] = std::move(nodes);
     if (!mounts.empty()) edits["mounts"] = std::move(mounts);
-    edits["env"] = {"HASHFOUNDRY_DEVICE_ID=" + a.id};
-    if (!d.nodes.empty()) edits["env"].push_back("HASHFOUNDRY_DEVICE_PATH=" + d.nodes.front().container_path);
     devices.push_back({{"name", a.id}, {"containerEdits", std::move(edits)}});
   }
   return {{"cdiVersion", kCdiVersion}, {"kind", std::string(resource_name)}, {"devices", std::move(devices)}};

@@ -1,8 +1,13 @@
 // The CDI (Container Device Interface) spec the agent writes when CDI is on:
 // kind <resource name> (hashfoundry.com/custom-device), one CDI device per
-// advertised id with that device's container edits (device nodes, bind
-// mounts for regular files, the HASHFOUNDRY_DEVICE_PATH env). Allocate then
-// answers with CDI names <kind>=<id> and the runtime applies the edits.
+// advertised id with that device's container edits: device nodes, and bind
+// mounts for regular files. No env: a container with several devices would
+// get each device's value for the same name, and which one wins is up to
+// the runtime; the Allocate response's env (allocate_response.h) is the one
+// source of HASHFOUNDRY_DEVICE_*. A device without nodes has no edits, and
+// CDI refuses a device with empty edits, so it is left out (Allocate names
+// no CDI device for it). Allocate answers with CDI names <kind>=<id> and the
+// runtime applies the edits.
 //
 // The file is <cdi dir>/<resource name with '/' as '-'>.json, replaced
 // atomically (written beside it, then renamed) so a runtime never reads

@@ -1,10 +1,14 @@
-// BuildAllocateResponse and PreferredAllocation on random input: whatever
-// arrives, the answer is either an error status or a response that keeps
-// the invariants the kubelet relies on.
+// BuildAllocateResponse's env contract, and BuildAllocateResponse and
+// PreferredAllocation on random input: whatever arrives, the answer is
+// either an error status or a response that keeps the invariants the
+// kubelet (and a workload reading the env) relies on.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "agent/allocate_response.h"
 #include "agent/preferred_allocation.h"
@@ -38,6 +42,78 @@ std::string RandomId(std::mt19937& rng) {
   return std::string("\0\xff", 2);
 }
 
+v1beta1::AllocateRequest Request(const std::vector<std::vector<std::string>>& containers) {
+  v1beta1::AllocateRequest req;
+  for (const auto& ids : containers) {
+    auto* r = req.add_container_requests();
+    for (const auto& id : ids) r->add_devices_ids(id);
+  }
+  return req;
+}
+
+using Envs = std::map<std::string, std::string>;
+
+Envs EnvsOf(const v1beta1::ContainerAllocateResponse& c) { return Envs(c.envs().begin(), c.envs().end()); }
+
+// The seed's workloads read HASHFOUNDRY_DEVICE_ID and _PATH; with several
+// devices they name the first in HASHFOUNDRY_DEVICE_IDS's order (the
+// kubelet's order, not sorted).
+TEST(AllocateEnvTest, SeedVariablesNameTheFirstDevice) {
+  v1beta1::AllocateResponse resp;
+  ASSERT_TRUE(BuildAllocateResponse(Devices(), Request({{"d-3::1", "d-0::0"}, {"d-5::0"}}),
+                                    {"hashfoundry.com/custom-device", false}, &resp)
+                  .ok());
+  ASSERT_EQ(resp.container_responses_size(), 2);
+  EXPECT_EQ(EnvsOf(resp.container_responses(0)), (Envs{{"HASHFOUNDRY_DEVICE_IDS", "d-3::1,d-0::0"},
+                                                         {"HASHFOUNDRY_DEVICE_COUNT", "2"},
+                                                         {"HASHFOUNDRY_DEVICE_ID", "d-3::1"},
+                                                         {"HASHFOUNDRY_DEVICE_PATH", "/dev/d-3"},
+                                                         {"HASHFOUNDRY_DEVICE_0_PATH", "/dev/d-3"},
+                                                         {"HASHFOUNDRY_DEVICE_1_PATH", "/dev/d-0"}}));
+  EXPECT_EQ(EnvsOf(resp.container_responses(1)), (Envs{{"HASHFOUNDRY_DEVICE_IDS", "d-5::0"},
+                                                         {"HASHFOUNDRY_DEVICE_COUNT", "1"},
+                                                         {"HASHFOUNDRY_DEVICE_ID", "d-5::0"},
+                                                         {"HASHFOUNDRY_DEVICE_PATH", "/dev/d-5"},
+                                                         {"HASHFOUNDRY_DEVICE_0_PATH", "/dev/d-5"}}));
+}
+
+// With CDI the runtime applies the spec's edits, which carry no env: the
+// response's env is the same as without CDI.
+TEST(AllocateEnvTest, CdiAnswersTheSameEnv) {
+  v1beta1::AllocateRequest req = Request({{"d-1::0", "d-2::1", "d-1::1"}});
+  v1beta1::AllocateResponse plain;
+  v1beta1::AllocateResponse cdi;
+  ASSERT_TRUE(BuildAllocateResponse(Devices(), req, {"hashfoundry.com/custom-device", false}, &plain).ok());
+  ASSERT_TRUE(BuildAllocateResponse(Devices(), req, {"hashfoundry.com/custom-device", true}, &cdi).ok());
+  EXPECT_EQ(EnvsOf(cdi.container_responses(0)), EnvsOf(plain.container_responses(0)));
+  EXPECT_EQ(cdi.container_responses(0).envs().at("HASHFOUNDRY_DEVICE_ID"), "d-1::0");
+  EXPECT_EQ(cdi.container_responses(0).envs().at("HASHFOUNDRY_DEVICE_PATH"), "/dev/d-1");
+  EXPECT_EQ(cdi.container_responses(0).cdi_devices_size(), 3);
+  EXPECT_EQ(cdi.container_responses(0).mounts_size(), 0);
+}
+
+// A device without nodes (PCI without VFIO): its id, no path, and no CDI
+// device (the spec does not list it).
+TEST(AllocateEnvTest, ADeviceWithoutNodesHasNoPath) {
+  Device bare;
+  bare.id = "0000:af:00.0";
+  Device file;
+  file.id = "sim-0";
+  file.nodes.push_back({"/h/sim-0", "/dev/sim-0", NodeKind::kFile});
+  DeviceSet set({bare, file}, 1);
+  v1beta1::AllocateResponse resp;
+  ASSERT_TRUE(
+      BuildAllocateResponse(set, Request({{"0000:af:00.0", "sim-0"}}), {"hashfoundry.com/custom-device", true}, &resp)
+          .ok());
+  const auto& c = resp.container_responses(0);
+  EXPECT_EQ(EnvsOf(c), (Envs{{"HASHFOUNDRY_DEVICE_IDS", "0000:af:00.0,sim-0"},
+                            {"HASHFOUNDRY_DEVICE_COUNT", "2"},
+                            {"HASHFOUNDRY_DEVICE_ID", "0000:af:00.0"},
+                            {"HASHFOUNDRY_DEVICE_1_PATH", "/dev/sim-0"}}));
+  ASSERT_EQ(c.cdi_devices_size(), 1);
+  EXPECT_EQ(c.cdi_devices(0).name(), "hashfoundry.com/custom-device=sim-0");
+}
+
 TEST(RandomInputTest, AllocateAnswersOrRefuses) {
   DeviceSet set = Devices();
   std::mt19937 rng(42);
@@ -64,6 +140,8 @@ TEST(RandomInputTest, AllocateAnswersOrRefuses) {
       const auto& out = resp.container_responses(c);
       EXPECT_EQ(out.envs().at("HASHFOUNDRY_DEVICE_COUNT"),
                 std::to_string(req.container_requests(c).devices_ids_size()));
+      EXPECT_EQ(out.envs().at("HASHFOUNDRY_DEVICE_ID"), req.container_requests(c).devices_ids(0));
+      EXPECT_EQ(out.envs().at("HASHFOUNDRY_DEVICE_PATH"), out.envs().at("HASHFOUNDRY_DEVICE_0_PATH"));
       for (const std::string& id : req.container_requests(c).devices_ids()) {
         ASSERT_NE(set.Find(id), nullptr);
         EXPECT_TRUE(set.Find(id)->healthy);

@@ -190,6 +190,8 @@ TEST_F(PluginServerTest, AllocateMountsFilesAndPassesDeviceNodes) {
   const auto& c = resp.container_responses(0);
   EXPECT_THAT(c.envs(), UnorderedElementsAre(Pair("HASHFOUNDRY_DEVICE_IDS", "sim-1,accel0"),
                                              Pair("HASHFOUNDRY_DEVICE_COUNT", "2"),
+                                             Pair("HASHFOUNDRY_DEVICE_ID", "sim-1"),
+                                             Pair("HASHFOUNDRY_DEVICE_PATH", "/dev/sim-1"),
                                              Pair("HASHFOUNDRY_DEVICE_0_PATH", "/dev/sim-1"),
                                              Pair("HASHFOUNDRY_DEVICE_1_PATH", "/dev/accel0")));
   EXPECT_THAT(c.annotations(), UnorderedElementsAre(Pair(kDeviceIdsAnnotation, "sim-1,accel0")));

@@ -121,6 +121,18 @@ StatusOr<ListPage> Client::List(const GroupVersionResource& gvr, const std::stri
   if (doc->contains("items") && (*doc)["items"].is_array()) {
     page.items = std::move((*doc)["items"].get_ref<Json::array_t&>());
   }
+  // The server leaves apiVersion and kind off list items. Put them back, so
+  // an item reads like the same object from a GET or a watch event: callers
+  // compare cached objects with desired ones, and a missing kind would look
+  // like drift after every re-list.
+  std::string kind = doc->value("kind", "");
+  if (kind.size() > 4 && kind.compare(kind.size() - 4, 4, "List") == 0) kind.resize(kind.size() - 4);
+  const std::string api_version = doc->value("apiVersion", "");
+  for (auto& item : page.items) {
+    if (!item.is_object()) continue;
+    if (!kind.empty() && !item.contains("kind")) item["kind"] = kind;
+    if (!api_version.empty() && !item.contains("apiVersion")) item["apiVersion"] = api_version;
+  }
   return page;
 }
 

@@ -109,6 +109,21 @@ TEST_F(ClientTest, ListPagesWithSelectorsAndMetadataOnly) {
   EXPECT_NE(reqs[0].accept.find("as=PartialObjectMetadataList"), std::string::npos);
 }
 
+TEST_F(ClientTest, ListItemsGetTheListsKindAndApiVersion) {
+  // The server leaves them off list items; a cached item compared with a
+  // desired object would otherwise differ after every re-list.
+  transport_->Respond("GET /apis/apps/v1/daemonsets", 200,
+                      R"({"apiVersion":"apps/v1","kind":"DaemonSetList","metadata":{"resourceVersion":"7"},)"
+                      R"("items":[{"metadata":{"name":"a"}},{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"b"}}]})");
+  auto page = client_.List(resources::DaemonSets(), "");
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->items.size(), 2u);
+  for (const auto& item : page->items) {
+    EXPECT_EQ(item.value("kind", ""), "DaemonSet");
+    EXPECT_EQ(item.value("apiVersion", ""), "apps/v1");
+  }
+}
+
 TEST_F(ClientTest, ApplySendsFieldManagerForceAndApplyContentType) {
   transport_->Respond("PATCH /apis/hashfoundry.com/v1alpha1/devicepools/p/status?fieldManager=op&force=true", 200,
                       "{}");

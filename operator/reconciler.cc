@@ -65,8 +65,11 @@ DevicePoolReconciler::Selection DevicePoolReconciler::Select(const api::DevicePo
 StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const std::set<std::string>& wanted) {
   const std::string key = api::NodeSelectionLabel(pool);
   const std::string value(api::kNodeSelectionLabelValue);
-  std::set<std::string> have;
+  // The pool owns its label key whatever the value: a node carrying the key
+  // with another value is set to `value` if wanted and cleared if not.
+  std::set<std::string> have, carrying;
   for (const auto& n : d_.caches.nodes.store().ByIndex(kByPoolLabelIndex, key)) {
+    carrying.insert(n->metadata.name);
     if (n->metadata.labels.at(key) == value) have.insert(n->metadata.name);
   }
   struct Change {
@@ -77,7 +80,7 @@ StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const st
   for (const auto& n : wanted) {
     if (!have.count(n)) changes.push_back({n, true});
   }
-  for (const auto& n : have) {
+  for (const auto& n : carrying) {
     if (!wanted.count(n)) changes.push_back({n, false});
   }
   if (changes.empty()) return static_cast<int>(have.size());
@@ -102,7 +105,7 @@ StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const st
       ++count;
       ++added;
     } else {
-      --count;
+      if (have.count(changes[i].node)) --count;
       ++removed;
     }
   }

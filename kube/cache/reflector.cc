@@ -96,7 +96,7 @@ Status Reflector::WatchOnce(std::stop_token stop) {
 }
 
 void Reflector::Run(std::stop_token stop) {
-  Clock::Duration backoff = opts_.initial_backoff;
+  Clock::Duration backoff = opts_.backoff.initial;
   bool need_list = true;
   while (!stop.stop_requested()) {
     auto started = clock_.Now();
@@ -109,7 +109,7 @@ void Reflector::Run(std::stop_token stop) {
     }
     if (st.ok()) {
       need_list = false;
-      backoff = opts_.initial_backoff;
+      backoff = opts_.backoff.initial;
       continue;
     }
     if (IsGone(st)) {
@@ -117,10 +117,11 @@ void Reflector::Run(std::stop_token stop) {
       need_list = true;
       continue;
     }
+    RetryPlan plan = PlanRetry(st, backoff, opts_.backoff);
     spdlog::warn("reflector {}: {} failed: {}; retrying in {} ms", gvr_.String(), need_list ? "list" : "watch",
-                 st.ToString(), std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count());
-    Backoff(backoff, stop);
-    backoff = std::min(backoff * 2, opts_.max_backoff);
+                 st.ToString(), std::chrono::duration_cast<std::chrono::milliseconds>(plan.wait).count());
+    Backoff(plan.wait, stop);
+    backoff = plan.next_backoff;
   }
 }
 

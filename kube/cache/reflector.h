@@ -15,6 +15,7 @@
 #include <string>
 
 #include "kube/clock.h"
+#include "kube/rest/backoff.h"
 #include "kube/rest/client.h"
 
 namespace hf::kube {
@@ -26,8 +27,7 @@ struct ListWatchOptions {
   bool metadata_only = false;  // PartialObjectMetadata lists and watches
   int64_t page_size = 500;
   int watch_timeout_seconds = 300;
-  Clock::Duration initial_backoff = std::chrono::milliseconds(200);
-  Clock::Duration max_backoff = std::chrono::seconds(30);
+  BackoffPolicy backoff;  // after a failed list or watch
 };
 
 // What the reflector feeds. A list arrives as Begin/Item.../End and replaces

@@ -128,6 +128,34 @@ TEST_F(InformerTest, BacksOffOnFailureThenRecovers) {
   EXPECT_TRUE(inf->HasSynced());
 }
 
+// An API server restart: unreachable for a while, then "storage is
+// (re)initializing" with Retry-After. The reflector must be back within
+// about a second of the server, not after a 30 s backoff.
+TEST(PlanRetryTest, UnreachableAndRetryAfterStayBounded) {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  BackoffPolicy o;
+  Clock::Duration backoff = o.initial;
+  Status refused(Reason::kTransport, "connect: connection refused");
+  for (int i = 0; i < 20; ++i) {
+    RetryPlan p = PlanRetry(refused, backoff, o);
+    EXPECT_LE(p.wait, seconds(1)) << "attempt " << i;
+    backoff = p.next_backoff;
+  }
+  Status initializing(Reason::kTooManyRequests, "storage is (re)initializing", 429);
+  initializing.set_retry_after(seconds(30));
+  RetryPlan p = PlanRetry(initializing, backoff, o);
+  EXPECT_EQ(p.wait, seconds(2));
+  initializing.set_retry_after(seconds(1));
+  EXPECT_EQ(PlanRetry(initializing, backoff, o).wait, seconds(1));
+  // A server that answers with errors still backs off exponentially.
+  Status internal(Reason::kInternalError, "boom", 500);
+  backoff = o.initial;
+  for (int i = 0; i < 20; ++i) backoff = PlanRetry(internal, backoff, o).next_backoff;
+  EXPECT_EQ(backoff, o.max);
+  EXPECT_EQ(PlanRetry(internal, milliseconds(400), o).wait, milliseconds(400));
+}
+
 TEST(StoreTest, IndexFollowsUpdatesAndRemovals) {
   Store<Compact> store;
   store.AddIndex("pool", [](const Compact& c) { return std::vector<std::string>{c.metadata.labels.at("pool")}; });

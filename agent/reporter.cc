@@ -1,6 +1,7 @@
 #include "agent/reporter.h"
 
 #include <algorithm>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -21,21 +22,77 @@ Reporter::~Reporter() { Stop(); }
 void Reporter::Start() { thread_ = std::thread([this] { Run(); }); }
 
 void Reporter::Stop() {
-  if (!thread_.joinable()) return;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    stopping_ = true;
+  if (thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
   }
-  cv_.notify_all();
-  thread_.join();
+  // The watch started on the loop's thread, which has ended.
+  if (watch_thread_.joinable()) {
+    watch_thread_.request_stop();
+    watch_thread_.join();
+  }
 }
 
 void Reporter::Poke() {
   {
     std::lock_guard<std::mutex> l(mu_);
     dirty_ = true;
+    urgent_ = true;
   }
   cv_.notify_all();
+}
+
+void Reporter::Rewrite() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    dirty_ = true;
+    urgent_ = true;
+    rewrite_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Reporter::OnServerCopy(const api::DevicePoolNode& seen) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Before the first write the server may hold an earlier run's report;
+    // the first Sync replaces it anyway. Conditions are not compared: their
+    // times round-trip at second precision.
+    if (!last_written_) return;
+    const auto& w = *last_written_;
+    const auto& s = seen.status;
+    if (s.devices == w.devices && s.counts == w.counts && s.registered == w.registered &&
+        s.agent_version == w.agent_version) {
+      return;
+    }
+  }
+  spdlog::warn("DevicePoolNode {} was changed by someone else; writing it again", seen.metadata.name);
+  Rewrite();
+}
+
+void Reporter::StartWatch() {
+  const std::string name = api::DevicePoolNodeName(options_.identity.pool, options_.identity.node);
+  kube::ListWatchOptions lw;
+  lw.field_selector = "metadata.name=" + name;
+  watch_ = std::make_unique<kube::SharedInformer<api::DevicePoolNode>>(
+      *client_, api::DevicePoolNodes(), lw,
+      [](const nlohmann::json& obj) -> std::optional<api::DevicePoolNode> {
+        auto n = api::DecodeDevicePoolNode(obj);
+        if (!n.ok()) return std::nullopt;
+        return std::move(*n);
+      },
+      clock_);
+  watch_->AddEventHandler({[this](const api::DevicePoolNode& n) { OnServerCopy(n); },
+                           [this](const api::DevicePoolNode&, const api::DevicePoolNode& n) { OnServerCopy(n); },
+                           [this, name](const api::DevicePoolNode&) {
+                             spdlog::warn("DevicePoolNode {} was deleted; writing it again", name);
+                             Rewrite();
+                           }});
+  watch_thread_ = std::jthread([w = watch_.get()](std::stop_token stop) { w->Run(stop); });
 }
 
 kube::Status Reporter::Sync() {
@@ -47,6 +104,7 @@ kube::Status Reporter::Sync() {
     kube::StatusOr<std::shared_ptr<kube::Client>> client = client_factory_();
     if (!client.ok()) return client.status();
     client_ = *client;
+    if (options_.watch) StartWatch();
   }
   kube::ApplyOptions object_opts{kFieldManager, /*force=*/true};
   kube::ApplyOptions status_opts{kFieldManager, /*force=*/true, "status"};
@@ -75,31 +133,49 @@ kube::Status Reporter::Sync() {
 
 void Reporter::Run() {
   std::unique_lock<std::mutex> l(mu_);
+  const kube::BackoffPolicy& policy = options_.backoff;
   kube::Clock::TimePoint next_resync = clock_.Now();
   kube::Clock::TimePoint retry_at = clock_.Now();
-  std::chrono::milliseconds backoff = options_.initial_backoff;
+  kube::Clock::TimePoint last_attempt = clock_.Now() - policy.initial;
+  kube::Clock::Duration backoff = policy.initial;
   while (!stopping_) {
+    if (urgent_) {
+      // A new change goes out at once, even after a long backoff, but
+      // attempts stay at least policy.initial apart.
+      urgent_ = false;
+      retry_at = std::min(retry_at, last_attempt + policy.initial);
+      backoff = policy.initial;
+    }
     kube::Clock::TimePoint now = clock_.Now();
     if (now < retry_at || (!dirty_ && now < next_resync)) {
       clock_.WaitUntil(l, cv_, dirty_ ? retry_at : std::max(next_resync, retry_at));
       continue;
     }
     dirty_ = false;
+    const bool rewrite = std::exchange(rewrite_, false);
     l.unlock();
+    if (rewrite) {
+      object_applied_ = false;
+      written_.reset();
+    }
     kube::Status st = Sync();
+    std::optional<api::DevicePoolNodeStatus> written = written_;
     l.lock();
     now = clock_.Now();
+    last_attempt = now;
     next_resync = now + options_.resync;
     if (st.ok()) {
-      backoff = options_.initial_backoff;
+      last_written_ = std::move(written);
+      backoff = policy.initial;
       retry_at = now;
     } else {
+      kube::RetryPlan plan = kube::PlanRetry(st, backoff, policy);
       spdlog::warn("writing DevicePoolNode {}: {}; retrying in {} ms",
                    api::DevicePoolNodeName(options_.identity.pool, options_.identity.node), st.ToString(),
-                   backoff.count());
+                   std::chrono::duration_cast<std::chrono::milliseconds>(plan.wait).count());
       dirty_ = true;
-      retry_at = now + backoff;
-      backoff = std::min(backoff * 2, options_.max_backoff);
+      retry_at = now + plan.wait;
+      backoff = plan.next_backoff;
     }
   }
 }

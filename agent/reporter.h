@@ -4,8 +4,14 @@
 // manager devicepool-agent: the object once (metadata and spec, owned by the
 // pool), then the status subresource. It syncs when poked (devices, health,
 // registration or the allocated count changed) and every `resync` as a
-// backstop. If the API server is unreachable it retries with exponential
-// backoff; the kubelet side never waits for it.
+// backstop. A failed write is retried (kube::PlanRetry: at least once a
+// second while the server is unreachable, exponential backoff while it
+// answers with errors), and a new change cuts a long backoff short, so a
+// change reaches the server within about a second of its return. The
+// kubelet side never waits for any of it.
+//
+// With `watch`, the reporter also watches its own DevicePoolNode: deleted,
+// or its status changed by someone else, it is written again at once.
 //
 // Thread-safety: Start and Stop from one thread; Poke from any thread; Sync
 // is for the loop (and tests) only.
@@ -22,7 +28,9 @@
 
 #include "agent/agent_metrics.h"
 #include "agent/node_report.h"
+#include "kube/cache/shared_informer.h"
 #include "kube/clock.h"
+#include "kube/rest/backoff.h"
 #include "kube/rest/client.h"
 #include "kube/status.h"
 
@@ -31,8 +39,8 @@ namespace hf::agent {
 struct ReporterOptions {
   ReportIdentity identity;
   std::chrono::milliseconds resync{std::chrono::seconds(30)};
-  std::chrono::milliseconds initial_backoff{std::chrono::seconds(1)};
-  std::chrono::milliseconds max_backoff{std::chrono::seconds(60)};
+  kube::BackoffPolicy backoff{std::chrono::seconds(1), std::chrono::seconds(60)};
+  bool watch = false;  // watch the own object (the agent does; unit tests choose)
 };
 
 class Reporter {
@@ -56,11 +64,17 @@ class Reporter {
   // Something the report shows may have changed.
   void Poke();
 
+  // The object on the server is gone or not what was written: write it all
+  // again, now.
+  void Rewrite();
+
   // Observes and, if the status differs from the last one written, writes.
   kube::Status Sync();
 
  private:
   void Run();
+  void StartWatch();
+  void OnServerCopy(const api::DevicePoolNode& seen);
 
   const ReporterOptions options_;
   const ClientFactory client_factory_;
@@ -73,10 +87,16 @@ class Reporter {
   bool object_applied_ = false;
   std::optional<api::DevicePoolNodeStatus> written_;
 
+  std::unique_ptr<kube::SharedInformer<api::DevicePoolNode>> watch_;
+  std::jthread watch_thread_;
+
   std::mutex mu_;
   std::condition_variable cv_;
   bool dirty_ = true;       // guarded by mu_
+  bool rewrite_ = false;    // guarded by mu_: forget what was written
+  bool urgent_ = false;     // guarded by mu_: a change arrived; cut the backoff short
   bool stopping_ = false;   // guarded by mu_
+  std::optional<api::DevicePoolNodeStatus> last_written_;  // guarded by mu_: for the watch's comparison
   std::thread thread_;
 };
 

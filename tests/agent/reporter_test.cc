@@ -35,8 +35,9 @@ class ReporterTest : public ::testing::Test {
     devices_ = s;
   }
 
-  std::unique_ptr<Reporter> NewReporter(bool client_ok = true) {
+  std::unique_ptr<Reporter> NewReporter(bool client_ok = true, bool watch = false) {
     ReporterOptions options{{"gpu", "uid-1", "n1"}};
+    options.watch = watch;
     return std::make_unique<Reporter>(
         options,
         [this, client_ok]() -> kube::StatusOr<std::shared_ptr<kube::Client>> {
@@ -54,6 +55,23 @@ class ReporterTest : public ::testing::Test {
   }
 
   std::vector<kube::HttpRequest> Requests() const { return transport_->requests(); }
+
+  // Requests that are writes (PATCH), leaving out the watch's reads.
+  std::vector<kube::HttpRequest> Writes() const {
+    std::vector<kube::HttpRequest> out;
+    for (auto& r : transport_->requests()) {
+      if (r.method == "PATCH") out.push_back(r);
+    }
+    return out;
+  }
+
+  // Waits until `n` writes were sent.
+  void WaitForWrites(size_t n) {
+    for (size_t seen = Requests().size();; ++seen) {
+      if (Writes().size() >= n) return;
+      transport_->WaitForRequests(seen + 1);
+    }
+  }
 
   std::shared_ptr<kube::testing::FakeTransport> transport_ = std::make_shared<kube::testing::FakeTransport>();
   kube::FakeClock clock_;
@@ -155,6 +173,89 @@ TEST_F(ReporterTest, LoopWritesOnPokeAndBacksOffOnErrors) {
   clock_.Step(std::chrono::seconds(1));
   transport_->WaitForRequests(4);
   EXPECT_EQ(nlohmann::json::parse(Requests()[3].body)["status"]["registered"], false);
+  reporter->Stop();
+}
+
+// After an outage the backoff may have grown long; a new change must not wait
+// for it (the finding: 12.3 s, up to 60 s, before the status was right).
+TEST_F(ReporterTest, ANewChangeCutsALongBackoffShort) {
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 200, "{}");
+  auto reporter = NewReporter();
+  reporter->Start();
+  WaitForWrites(2);
+  SetDevices(false);
+  // The server answers with errors: 1, 2, 4, 8, 16 s of backoff.
+  size_t writes = 2;
+  for (int i = 0; i < 6; ++i) transport_->Respond(kStatusPatch, 500, "boom");
+  reporter->Poke();
+  for (int wait = 1; wait <= 16; wait *= 2) {
+    WaitForWrites(++writes);
+    clock_.BlockUntilWaiters(1);
+    clock_.Step(std::chrono::seconds(wait));
+  }
+  WaitForWrites(++writes);  // the sixth failure; the next retry is 32 s away
+  clock_.BlockUntilWaiters(1);
+  transport_->Respond(kStatusPatch, 200, "{}");
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    registered_ = false;  // the next change
+  }
+  reporter->Poke();
+  clock_.BlockUntilWaiters(1);
+  clock_.Step(std::chrono::seconds(1));
+  WaitForWrites(++writes);
+  auto status = nlohmann::json::parse(Writes().back().body)["status"];
+  EXPECT_EQ(status["devices"][0]["health"], "Unhealthy");
+  EXPECT_EQ(status["registered"], false);
+  reporter->Stop();
+}
+
+// While the server cannot be reached, retries come every second, so the
+// report is current about a second after the server is back.
+TEST_F(ReporterTest, AnUnreachableServerIsTriedEverySecond) {
+  auto reporter = NewReporter();
+  reporter->Start();
+  // Nothing scripted: every request fails as a connection would.
+  for (size_t n = 1; n < 8; ++n) {
+    transport_->WaitForRequests(n);
+    clock_.BlockUntilWaiters(1);
+    clock_.Step(std::chrono::seconds(1));
+  }
+  transport_->WaitForRequests(8);
+  clock_.BlockUntilWaiters(1);
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 200, "{}");
+  clock_.Step(std::chrono::seconds(1));
+  WaitForWrites(10);
+  EXPECT_EQ(Writes().back().path.find(kStatusPatch + 6), 0u) << Writes().back().path;
+  reporter->Stop();
+}
+
+// The finding: a DevicePoolNode deleted by hand stayed gone until a device
+// happened to change. The reporter watches its object and writes it again.
+TEST_F(ReporterTest, WatchWritesADeletedObjectAgain) {
+  const std::string obj =
+      R"({"apiVersion":"hashfoundry.com/v1alpha1","kind":"DevicePoolNode","metadata":{"name":"gpu.n1",)"
+      R"("resourceVersion":"5"},"spec":{"pool":"gpu","node":"n1"}})";
+  transport_->Respond("GET /apis/hashfoundry.com/v1alpha1/devicepoolnodes?fieldSelector=metadata.name%3Dgpu.n1", 200,
+                      R"({"metadata":{"resourceVersion":"5"},"items":[]})");
+  kube::testing::FakeStream events;
+  events.chunks = {R"({"type":"DELETED","object":)" + obj + "}\n"};
+  events.hold_open = true;
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 200, "{}");
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 200, "{}");
+  auto reporter = NewReporter(/*client_ok=*/true, /*watch=*/true);
+  reporter->Start();
+  WaitForWrites(2);
+  // The deletion arrives only now, after the first write.
+  transport_->RespondStream("GET /apis/hashfoundry.com/v1alpha1/devicepoolnodes?watch=true", events);
+  WaitForWrites(4);
+  auto writes = Writes();
+  EXPECT_THAT(writes[2].path, ::testing::Not(HasSubstr("/status")));
+  EXPECT_THAT(writes[3].path, HasSubstr("/status"));
   reporter->Stop();
 }
 

@@ -95,6 +95,7 @@ kube::Status Agent::Run(std::stop_token stop) {
   std::unique_ptr<Reporter> reporter;
   if (config_.report) {
     ReporterOptions options{{config_.pool, config_.pool_uid, config_.node_name}, config_.health_interval};
+    options.watch = true;  // a DevicePoolNode deleted or edited by hand is written again
     reporter = std::make_unique<Reporter>(
         options, [kubeconfig = config_.kubeconfig] { return NewClient(kubeconfig); },
         [&store, &registrar, &allocations, discovery] {

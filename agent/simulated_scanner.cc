@@ -56,6 +56,12 @@ kube::StatusOr<std::vector<Device>> SimulatedScanner::Scan() {
   return devices;
 }
 
+std::vector<std::string> SimulatedScanner::WatchDirs() const {
+  std::string parent = std::filesystem::path(dev_root_).parent_path().string();
+  if (parent.empty() || parent == dev_root_) return {dev_root_};
+  return {dev_root_, parent};
+}
+
 std::string SimulatedScanner::Describe() const {
   return "simulated: " + std::to_string(count_) + " files " + dev_root_ + "/" + prefix_ + "-<n>";
 }

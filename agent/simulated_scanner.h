@@ -26,7 +26,9 @@ class SimulatedScanner final : public Scanner {
 
   kube::Status Prepare() override;
   kube::StatusOr<std::vector<Device>> Scan() override;
-  std::vector<std::string> WatchDirs() const override { return {dev_root_}; }
+  // The directory and its parent: a directory removed and created again is
+  // seen at once, not only at the next interval.
+  std::vector<std::string> WatchDirs() const override;
   std::string Describe() const override;
 
  private:

@@ -144,8 +144,11 @@ Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg) {
   Json mounts = Json::array({Mount("device-plugins", cfg.kubelet_plugins_dir, false),
                              Mount("pod-resources", cfg.pod_resources_dir, true)});
   if (std::holds_alternative<api::SimulatedDiscovery>(s.discovery)) {
-    volumes.push_back(HostPathVolume("devices", SimulatedDir(pool, cfg), "DirectoryOrCreate"));
-    mounts.push_back(Mount("devices", SimulatedDir(pool, cfg), false));
+    // The parent, not the pool's own directory: a bind mount of a directory
+    // that is removed and created again would keep showing the removed one,
+    // and the agent would never see its devices again.
+    volumes.push_back(HostPathVolume("devices", cfg.simulated_root, "DirectoryOrCreate"));
+    mounts.push_back(Mount("devices", cfg.simulated_root, false));
   } else {
     volumes.push_back(HostPathVolume("dev", "/dev", "Directory"));
     mounts.push_back(Mount("dev", "/dev", true));

@@ -1,6 +1,7 @@
 #include "operator/caches.h"
 
 #include "api/names.h"
+#include "operator/desired.h"
 
 namespace hf::controller {
 
@@ -21,6 +22,57 @@ std::optional<PoolEntry> DecodePoolEntry(const nlohmann::json& obj) {
 std::optional<NodeEntry> DecodeNodeEntry(const nlohmann::json& obj) {
   NodeEntry e{kube::ObjectMeta::FromJson(obj, false)};
   if (e.metadata.name.empty()) return std::nullopt;
+  const auto status = obj.find("status");
+  if (status == obj.end() || !status->is_object()) return e;
+  if (auto conds = status->find("conditions"); conds != status->end() && conds->is_array()) {
+    for (const auto& c : *conds) {
+      if (c.is_object() && c.value("type", "") == "Ready") e.ready = c.value("status", "");
+    }
+  }
+  if (auto alloc = status->find("allocatable"); alloc != status->end() && alloc->is_object()) {
+    for (const auto& [name, q] : alloc->items()) {
+      if (name.find('/') != std::string::npos && q.is_string()) e.allocatable[name] = q.get<std::string>();
+    }
+  }
+  return e;
+}
+
+std::optional<AgentPodEntry> DecodeAgentPodEntry(const nlohmann::json& obj) {
+  AgentPodEntry e{kube::ObjectMeta::FromJson(obj, true)};
+  if (e.metadata.name.empty()) return std::nullopt;
+  if (auto it = e.metadata.annotations.find(kTemplateHashAnnotation); it != e.metadata.annotations.end()) {
+    e.template_hash = it->second;
+  }
+  e.metadata.annotations.clear();
+  const nlohmann::json empty = nlohmann::json::object();
+  const auto& spec = obj.contains("spec") && obj["spec"].is_object() ? obj["spec"] : empty;
+  e.node = spec.value("nodeName", "");
+  const auto& status = obj.contains("status") && obj["status"].is_object() ? obj["status"] : empty;
+  if (auto conds = status.find("conditions"); conds != status.end() && conds->is_array()) {
+    for (const auto& c : *conds) {
+      if (c.is_object() && c.value("type", "") == "Ready") e.ready = c.value("status", "") == "True";
+    }
+  }
+  if (auto cs = status.find("containerStatuses"); cs != status.end() && cs->is_array()) {
+    for (const auto& c : *cs) {
+      if (!c.is_object() || c.value("name", "") != "agent") continue;
+      if (c.contains("restartCount") && c["restartCount"].is_number_integer()) e.restarts = c["restartCount"].get<int>();
+      if (c.contains("state") && c["state"].is_object() && c["state"].contains("waiting") &&
+          c["state"]["waiting"].is_object()) {
+        e.waiting_reason = c["state"]["waiting"].value("reason", "");
+      }
+      if (c.contains("lastState") && c["lastState"].is_object() && c["lastState"].contains("terminated") &&
+          c["lastState"]["terminated"].is_object()) {
+        const auto& t = c["lastState"]["terminated"];
+        int code = t.contains("exitCode") && t["exitCode"].is_number_integer() ? t["exitCode"].get<int>() : 0;
+        std::string reason = t.value("reason", "");
+        std::string message = t.value("message", "");
+        while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+        e.last_exit = "exit code " + std::to_string(code) + (reason.empty() ? "" : " (" + reason + ")") +
+                      (message.empty() ? "" : ": " + message);
+      }
+    }
+  }
   return e;
 }
 
@@ -47,6 +99,10 @@ void AddIndexes(Caches& caches) {
   });
   caches.pool_nodes.AddIndex(kByPoolIndex, [](const api::DevicePoolNode& n) {
     return std::vector<std::string>{n.spec.pool};
+  });
+  caches.agent_pods.AddIndex(kByPoolIndex, [](const AgentPodEntry& p) {
+    auto it = p.metadata.labels.find(std::string(api::kPoolLabel));
+    return it == p.metadata.labels.end() ? std::vector<std::string>{} : std::vector<std::string>{it->second};
   });
   auto by_owner = [](const ChildEntry& c) {
     const auto* ref = c.metadata.ControllerRef();

@@ -7,6 +7,7 @@
 #define HF_OPERATOR_CACHES_H_
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -28,10 +29,31 @@ struct PoolEntry {
 };
 std::optional<PoolEntry> DecodePoolEntry(const nlohmann::json& obj);
 
+// A Node: labels (no annotations), its Ready condition and its allocatable
+// extended resources. Heartbeats change none of these, so an update that
+// leaves the entry equal concerns no pool.
 struct NodeEntry {
   kube::ObjectMeta metadata;
+  std::string ready;  // the Ready condition's status, "" when absent
+  std::map<std::string, std::string> allocatable;  // only names with a '/'
+  bool SameAs(const NodeEntry& o) const {
+    return metadata.labels == o.metadata.labels && ready == o.ready && allocatable == o.allocatable;
+  }
 };
 std::optional<NodeEntry> DecodeNodeEntry(const nlohmann::json& obj);
+
+// An agent pod: where it runs and how its agent container is doing.
+struct AgentPodEntry {
+  kube::ObjectMeta metadata;  // labels include hashfoundry.com/pool
+  std::string node;           // spec.nodeName
+  std::string template_hash;  // the hashfoundry.com/template-hash annotation
+  bool ready = false;
+  int restarts = 0;
+  std::string waiting_reason;
+  std::string last_exit;  // "exit code N (Reason): message" of lastState.terminated
+  bool operator==(const AgentPodEntry&) const = default;
+};
+std::optional<AgentPodEntry> DecodeAgentPodEntry(const nlohmann::json& obj);
 
 // A child (DaemonSet, ServiceAccount, ...) as the server holds it, without
 // managedFields, to compare with what we would apply.
@@ -45,7 +67,7 @@ std::optional<api::DevicePoolNode> DecodePoolNodeEntry(const nlohmann::json& obj
 
 // Index names.
 inline constexpr char kByPoolLabelIndex[] = "pool-labels";  // nodes: each devicepool.hashfoundry.com/<pool> key
-inline constexpr char kByPoolIndex[] = "pool";              // devicepoolnodes: spec.pool
+inline constexpr char kByPoolIndex[] = "pool";              // devicepoolnodes: spec.pool; agent pods: pool label
 inline constexpr char kByOwnerIndex[] = "owner";            // children: controller owner's name
 
 struct Caches {
@@ -56,6 +78,7 @@ struct Caches {
   kube::SharedInformer<ChildEntry>& service_accounts;
   kube::SharedInformer<ChildEntry>& services;
   kube::SharedInformer<ChildEntry>& bindings;
+  kube::SharedInformer<AgentPodEntry>& agent_pods;
 };
 
 // Adds the indexes above to informers built by the caller.

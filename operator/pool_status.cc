@@ -1,5 +1,9 @@
 #include "operator/pool_status.h"
 
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
 #include "api/names.h"
 
 namespace hf::controller {
@@ -28,6 +32,52 @@ std::string JoinFirst(const std::vector<std::string>& items, size_t max) {
   return out;
 }
 
+// At most `max` bytes, never splitting a UTF-8 sequence: the CRD bounds
+// messages, and a write the server refuses would freeze the whole status.
+std::string Truncate(std::string s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  s.resize(cut);
+  return s;
+}
+
+constexpr size_t kProblemMessageMax = 1024;  // the CRD's maxLength
+
+int Rank(std::string_view reason) {
+  static constexpr std::string_view kOrder[] = {kNodeNotReady,       kAgentCrashLooping, kAgentNotRunning,
+                                                kAgentNotReady,      kReportMissing,     kAgentNotRegistered,
+                                                kDevicesUnhealthy,   kConflict};
+  for (size_t i = 0; i < std::size(kOrder); ++i) {
+    if (kOrder[i] == reason) return static_cast<int>(i);
+  }
+  return static_cast<int>(std::size(kOrder));
+}
+
+// Collects a node's problems; Finish makes one entry of them.
+struct NodeProblems {
+  std::string node;
+  std::vector<std::pair<std::string_view, std::string>> items;  // reason, message
+
+  void Add(std::string_view reason, std::string message) { items.emplace_back(reason, std::move(message)); }
+
+  api::ProblemNode Finish() const {
+    std::string_view worst = items.front().first;
+    std::string message;
+    for (const auto& [reason, msg] : items) {
+      if (Rank(reason) < Rank(worst)) worst = reason;
+      message += (message.empty() ? "" : "; ") + msg;
+    }
+    return {node, std::string(worst), Truncate(std::move(message), kProblemMessageMax)};
+  }
+};
+
+bool CrashLooping(const AgentPod& pod) {
+  return pod.waiting_reason == "CrashLoopBackOff" || (pod.restarts >= 2 && !pod.ready);
+}
+
+std::string Plural(int n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
+
 }  // namespace
 
 api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed& seen,
@@ -39,43 +89,91 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
   st.nodes.selected = seen.selected;
   st.nodes.labelled = seen.labelled;
 
-  std::vector<std::string> unregistered, unhealthy;
-  for (const auto& r : seen.reports) {
-    if (r.status.registered) ++st.nodes.registered;
-    st.devices.total += r.status.counts.total;
-    st.devices.healthy += r.status.counts.healthy;
-    st.devices.allocated += r.status.counts.allocated;
-    int bad = r.status.counts.total - r.status.counts.healthy;
-    if (bad > 0) {
-      unhealthy.push_back(r.spec.node);
-      st.problem_nodes.push_back({r.spec.node, "DevicesUnhealthy",
-                                  std::to_string(bad) + " of " + std::to_string(r.status.counts.total) +
-                                      " devices unhealthy"});
+  std::vector<NodeProblems> problems;
+  std::vector<std::string> unregistered, unhealthy, not_ready_nodes, crashing;
+  std::string first_crash;  // the first crash-looping node's message
+  int agents_ready = 0;
+  for (const auto& [name, n] : seen.nodes) {
+    NodeProblems p{name, {}};
+    const bool node_ready = n.ready == "True";
+    const bool running = n.agent && !n.agent->terminating;
+    if (!node_ready) {
+      not_ready_nodes.push_back(name);
+      p.Add(kNodeNotReady, "the Node's Ready condition is " + (n.ready.empty() ? std::string("missing") : n.ready) +
+                               ": its report is stale");
     }
-    if (!r.status.registered) {
-      unregistered.push_back(r.spec.node);
-      st.problem_nodes.push_back({r.spec.node, "AgentNotRegistered", "the agent is not registered with the kubelet"});
+    if (!n.agent) {
+      p.Add(kAgentNotRunning, "no agent pod runs on the node");
+    } else if (n.agent->terminating) {
+      p.Add(kAgentNotRunning, "agent pod " + n.agent->name + " is terminating");
+    } else if (CrashLooping(*n.agent)) {
+      crashing.push_back(name);
+      std::string msg = "agent pod " + n.agent->name + " is crash-looping (" + Plural(n.agent->restarts, "restart") +
+                        ")" + (n.agent->last_exit.empty() ? "" : "; last exit: " + n.agent->last_exit);
+      if (first_crash.empty()) first_crash = name + ": " + msg;
+      p.Add(kAgentCrashLooping, std::move(msg));
+    } else if (!n.agent->ready) {
+      p.Add(kAgentNotReady, "agent pod " + n.agent->name + " is not ready" +
+                                (n.agent->waiting_reason.empty() ? "" : " (" + n.agent->waiting_reason + ")") +
+                                (n.agent->last_exit.empty() ? "" : "; last exit: " + n.agent->last_exit));
     }
+    if (node_ready && running && n.agent->ready && n.agent->current) ++agents_ready;
+
+    if (!n.report) {
+      if (running) p.Add(kReportMissing, "the agent has not written its DevicePoolNode");
+    } else {
+      const auto& r = *n.report;
+      // Devices exist and stay allocated while a node is away, but only a
+      // live agent can vouch for their health or its registration.
+      const bool fresh = node_ready && running;
+      st.devices.total += r.status.counts.total;
+      st.devices.allocated += r.status.counts.allocated;
+      if (fresh) {
+        st.devices.healthy += r.status.counts.healthy;
+        if (r.status.registered) {
+          ++st.nodes.registered;
+          if (n.agent->ready) ++st.nodes.ready;
+        } else {
+          unregistered.push_back(name);
+          p.Add(kAgentNotRegistered, "the agent is not registered with the kubelet");
+        }
+        int bad = r.status.counts.total - r.status.counts.healthy;
+        if (bad > 0) {
+          unhealthy.push_back(name);
+          p.Add(kDevicesUnhealthy,
+                std::to_string(bad) + " of " + std::to_string(r.status.counts.total) + " devices unhealthy");
+        }
+      }
+    }
+    if (!p.items.empty()) problems.push_back(std::move(p));
   }
   std::vector<std::string> conflicted;
   for (const auto& [node, other] : seen.conflicts) {
     conflicted.push_back(node);
-    st.problem_nodes.push_back({node, "Conflict", "claimed by older pool " + other + " with the same resourceName"});
+    problems.push_back({node, {{kConflict, "claimed by older pool " + other + " with the same resourceName"}}});
   }
+  for (const auto& p : problems) st.problem_nodes.push_back(p.Finish());
+  // One entry per node (the CRD's list-map key), the most severe first.
+  std::stable_sort(st.problem_nodes.begin(), st.problem_nodes.end(),
+                   [](const api::ProblemNode& a, const api::ProblemNode& b) {
+                     return std::make_pair(Rank(a.reason), a.node) < std::make_pair(Rank(b.reason), b.node);
+                   });
   if (st.problem_nodes.size() > api::kMaxProblemNodes) st.problem_nodes.resize(api::kMaxProblemNodes);
 
-  bool rolled_out = false;
+  bool ds_observed = false;
   if (seen.daemon_set) {
     const auto& ds = *seen.daemon_set;
     auto status = ds.value("status", nlohmann::json::object());
-    st.daemon_set = {Int(status, "desiredNumberScheduled"), Int(status, "updatedNumberScheduled"),
-                     Int(status, "numberReady"), Int(status, "numberAvailable")};
+    const int desired = Int(status, "desiredNumberScheduled");
+    // Counts never exceed what they count: the DaemonSet controller still
+    // counts the pod of a deleted Node until it is garbage collected.
+    st.daemon_set = {desired, std::min(Int(status, "updatedNumberScheduled"), desired),
+                     std::min(Int(status, "numberReady"), desired), std::min(Int(status, "numberAvailable"), desired)};
     auto md = ds.value("metadata", nlohmann::json::object());
-    bool observed = Int(status, "observedGeneration") >= Int(md, "generation");
-    rolled_out = observed && st.daemon_set.updated == st.daemon_set.desired &&
-                 st.daemon_set.available == st.daemon_set.desired && st.daemon_set.desired == seen.labelled;
+    ds_observed = Int(status, "observedGeneration") >= Int(md, "generation");
   }
-  st.nodes.ready = std::min(st.daemon_set.ready, st.nodes.registered);
+  const bool rolled_out =
+      ds_observed && agents_ready == seen.labelled && static_cast<int>(seen.nodes.size()) == seen.labelled;
 
   if (!conflicted.empty()) {
     Set(st, api::kConditionConflict, true, "NodesClaimedByOlderPool",
@@ -100,28 +198,50 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
         gen, now);
   }
 
-  bool registered_all = st.nodes.registered == seen.labelled && static_cast<int>(seen.reports.size()) == seen.labelled;
-  bool degraded = !seen.error.empty() || !unhealthy.empty() || (rolled_out && !unregistered.empty());
+  bool registered_all = st.nodes.registered == seen.labelled;
+  bool degraded = !seen.error.empty() || !crashing.empty() || !not_ready_nodes.empty() || !unhealthy.empty() ||
+                  (rolled_out && !unregistered.empty());
   if (!seen.error.empty()) {
     Set(st, api::kConditionDegraded, true, "ReconcileError", seen.error, gen, now);
+  } else if (!crashing.empty()) {
+    Set(st, api::kConditionDegraded, true, std::string(kAgentCrashLooping),
+        "the agent is crash-looping on " + JoinFirst(crashing, 5) + "; " + first_crash, gen, now);
+  } else if (!not_ready_nodes.empty()) {
+    Set(st, api::kConditionDegraded, true, "NodesNotReady",
+        "node(s) " + JoinFirst(not_ready_nodes, 5) +
+            " are not Ready; their devices are not counted as healthy until the node is back",
+        gen, now);
   } else if (!unhealthy.empty()) {
-    Set(st, api::kConditionDegraded, true, "DevicesUnhealthy",
+    Set(st, api::kConditionDegraded, true, std::string(kDevicesUnhealthy),
         std::to_string(st.devices.total - st.devices.healthy) + " unhealthy device(s) on " + JoinFirst(unhealthy, 5),
         gen, now);
   } else if (rolled_out && !unregistered.empty()) {
-    Set(st, api::kConditionDegraded, true, "AgentNotRegistered",
+    Set(st, api::kConditionDegraded, true, std::string(kAgentNotRegistered),
         "the agent is not registered with the kubelet on " + JoinFirst(unregistered, 5), gen, now);
   } else {
     Set(st, api::kConditionDegraded, false, "AsExpected", "all devices healthy", gen, now);
   }
 
   if (seen.labelled == 0) {
-    Set(st, api::kConditionProgressing, false, "NoMatchingNodes", "no node matches the nodeSelector", gen, now);
+    std::string msg =
+        seen.selected > 0
+            ? "every node the nodeSelector matches is held by an older pool; nothing to run"
+            : "no node matches the nodeSelector" +
+                  (seen.node_selector.empty() ? std::string() : " (" + seen.node_selector + ")") +
+                  "; label the nodes that have the devices, e.g. kubectl label node <node> " +
+                  (seen.node_selector.empty() ? std::string("<key>=<value>") : seen.node_selector);
+    Set(st, api::kConditionProgressing, false, "NoMatchingNodes", msg, gen, now);
     Set(st, api::kConditionReady, !degraded, degraded ? "Degraded" : "NoMatchingNodes",
-        degraded ? "see the Degraded condition" : "no node matches the nodeSelector; nothing to run", gen, now);
+        degraded ? "see the Degraded condition" : msg, gen, now);
   } else if (!rolled_out || !registered_all) {
-    std::string msg = std::to_string(st.daemon_set.available) + "/" + std::to_string(seen.labelled) +
-                      " agents available, " + std::to_string(st.nodes.registered) + " registered with the kubelet";
+    std::string msg = std::to_string(agents_ready) + "/" + std::to_string(seen.labelled) + " agents ready, " +
+                      std::to_string(st.nodes.registered) + " registered with the kubelet";
+    // Say why, not only that: the first problem node and what is wrong there.
+    for (const auto& p : st.problem_nodes) {
+      if (p.reason == kConflict) continue;
+      msg += "; " + p.node + ": " + p.message;
+      break;
+    }
     Set(st, api::kConditionProgressing, true, "RollingOut", msg, gen, now);
     Set(st, api::kConditionReady, false, "AgentsNotReady", msg, gen, now);
   } else {

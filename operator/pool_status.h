@@ -20,20 +20,54 @@
 
 namespace hf::controller {
 
+// An agent pod as the status needs it.
+struct AgentPod {
+  std::string name;
+  bool ready = false;        // its Ready condition
+  bool current = true;       // runs the DaemonSet's current pod template
+  bool terminating = false;  // has a deletionTimestamp
+  int restarts = 0;
+  std::string waiting_reason;  // the agent container's state.waiting.reason, e.g. CrashLoopBackOff
+  std::string last_exit;       // its lastState.terminated: exit code and termination message
+};
+
+// What is known about one node the pool wants to run on.
+struct ObservedNode {
+  // The Node's Ready condition status: "True", "False", "Unknown", or "" when
+  // the Node reports none.
+  std::string ready = "True";
+  std::optional<AgentPod> agent;               // the agent pod bound to it
+  std::optional<api::DevicePoolNode> report;   // its DevicePoolNode
+};
+
 struct Observed {
   int selected = 0;  // nodes matching the selector
   int labelled = 0;  // of those, carrying the pool label now
   // Nodes an older pool with the same resource name keeps, and that pool.
   std::map<std::string, std::string> conflicts;  // node -> pool
-  // The DevicePoolNodes of labelled nodes.
-  std::vector<api::DevicePoolNode> reports;
+  // Every node the pool wants (selected and not held by an older pool).
+  std::map<std::string, ObservedNode> nodes;
   // The DaemonSet as the server holds it; nullopt before it exists.
   std::optional<nlohmann::json> daemon_set;
+  std::string node_selector;       // the pool's selector, as a labelSelector string
   bool monitoring_wanted = false;  // ServiceMonitor or PrometheusRule enabled
   bool monitoring_served = false;  // their CRDs are installed
   std::string error;               // a reconcile step failed, or ""
 };
 
+// Per-node problems, most severe first; a node with several is listed once
+// under the most severe reason, with every message.
+inline constexpr std::string_view kNodeNotReady = "NodeNotReady";
+inline constexpr std::string_view kAgentCrashLooping = "AgentCrashLooping";
+inline constexpr std::string_view kAgentNotRunning = "AgentNotRunning";
+inline constexpr std::string_view kAgentNotReady = "AgentNotReady";
+inline constexpr std::string_view kReportMissing = "ReportMissing";
+inline constexpr std::string_view kAgentNotRegistered = "AgentNotRegistered";
+inline constexpr std::string_view kDevicesUnhealthy = "DevicesUnhealthy";
+inline constexpr std::string_view kConflict = "Conflict";
+
+// Only a report from a Ready node with a running agent pod counts as
+// registered or healthy: anything else is stale.
 api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed& seen,
                                     std::chrono::system_clock::time_point now);
 

@@ -325,11 +325,33 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   Status cleanup = CleanupReports(pool.metadata.name, sel.wanted);
   if (!cleanup.ok() && seen.error.empty()) seen.error = "removing stale DevicePoolNodes: " + cleanup.ToString();
 
-  for (const auto& r : d_.caches.pool_nodes.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
-    if (sel.wanted.count(r->spec.node)) seen.reports.push_back(*r);
-  }
+  seen.node_selector = pool.spec.node_selector.ToSelectorString();
+  std::string template_hash;
   if (auto ds = d_.caches.daemon_sets.Get(Key(d_.config.namespace_, ChildName(pool.metadata.name)))) {
     seen.daemon_set = ds->object;
+    const Json* h = &ds->object;
+    for (const char* k : {"spec", "template", "metadata", "annotations", kTemplateHashAnnotation}) {
+      h = h->is_object() && h->contains(k) ? &(*h)[k] : nullptr;
+      if (h == nullptr) break;
+    }
+    if (h != nullptr && h->is_string()) template_hash = h->get<std::string>();
+  }
+  for (const auto& n : sel.wanted) {
+    ObservedNode& o = seen.nodes[n];
+    if (auto node = d_.caches.nodes.Get(n)) o.ready = node->ready;
+  }
+  for (const auto& r : d_.caches.pool_nodes.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
+    if (auto it = seen.nodes.find(r->spec.node); it != seen.nodes.end()) it->second.report = *r;
+  }
+  for (const auto& p : d_.caches.agent_pods.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
+    auto it = seen.nodes.find(p->node);
+    if (it == seen.nodes.end()) continue;
+    AgentPod pod{p->metadata.name, p->ready,       p->template_hash == template_hash, p->metadata.deleting,
+                 p->restarts,      p->waiting_reason, p->last_exit};
+    // During a replacement the old pod may still be terminating: the live
+    // one speaks for the node.
+    auto& have = it->second.agent;
+    if (!have || (have->terminating && !pod.terminating)) have = std::move(pod);
   }
 
   st = WriteStatus(*entry, ComputeStatus(pool, seen, now));

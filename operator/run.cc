@@ -67,15 +67,18 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   kube::ListWatchOptions metadata_only{.metadata_only = true};
 
   Informer<PoolEntry> pools(client, api::DevicePools(), {}, DecodePoolEntry);
-  Informer<NodeEntry> nodes(client, kube::resources::Nodes(), metadata_only, DecodeNodeEntry);
+  // Whole Nodes on the wire, for the Ready condition and allocatable; the
+  // cache keeps only what NodeEntry holds.
+  Informer<NodeEntry> nodes(client, kube::resources::Nodes(), {}, DecodeNodeEntry);
   Informer<api::DevicePoolNode> reports(client, api::DevicePoolNodes(), {}, DecodePoolNodeEntry);
   Informer<ChildEntry> daemon_sets(client, kube::resources::DaemonSets(), ns_children, DecodeChildEntry);
   Informer<ChildEntry> accounts(client, kube::resources::ServiceAccounts(), ns_children, DecodeChildEntry);
   Informer<ChildEntry> services(client, kube::resources::Services(), ns_children, DecodeChildEntry);
   Informer<ChildEntry> bindings(client, kube::resources::ClusterRoleBindings(), cluster_children, DecodeChildEntry);
+  Informer<AgentPodEntry> agent_pods(client, kube::resources::Pods(), ns_children, DecodeAgentPodEntry);
   // CRDs, metadata only: to notice monitoring.coreos.com arrive or leave.
   Informer<NodeEntry> crds(client, kube::resources::CustomResourceDefinitions(), metadata_only, DecodeNodeEntry);
-  Caches caches{pools, nodes, reports, daemon_sets, accounts, services, bindings};
+  Caches caches{pools, nodes, reports, daemon_sets, accounts, services, bindings, agent_pods};
   AddIndexes(caches);
 
   // A short cache: reconciles are event-driven, so this bounds discovery
@@ -107,14 +110,14 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
                            }
                          },
                          [&](const PoolEntry&) { EnqueueAll(controller, pools); }});
-  // Nodes: only label changes matter; heartbeats are ignored.
+  // Nodes: labels, readiness and allocatable matter; heartbeats are ignored.
   controller.AddSyncable(&nodes);
   nodes.AddEventHandler(
       {[&](const NodeEntry& n) {
          for (const auto& r : PoolsForNode(pools, n)) controller.Enqueue(r);
        },
        [&](const NodeEntry& a, const NodeEntry& b) {
-         if (a.metadata.labels == b.metadata.labels) return;
+         if (a.SameAs(b)) return;
          for (const auto& r : PoolsForNode(pools, a)) controller.Enqueue(r);
          for (const auto& r : PoolsForNode(pools, b)) controller.Enqueue(r);
        },
@@ -130,6 +133,11 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
     return std::vector<Request>{{"", ref->name}};
   };
   for (auto* inf : {&daemon_sets, &accounts, &services, &bindings}) controller.Watch<ChildEntry>(*inf, owner);
+  controller.Watch<AgentPodEntry>(agent_pods, [](const AgentPodEntry& p) {
+    auto it = p.metadata.labels.find(std::string(api::kPoolLabel));
+    if (it == p.metadata.labels.end()) return std::vector<Request>{};
+    return std::vector<Request>{{"", it->second}};
+  });
   auto monitoring_crd = [&](const NodeEntry& crd) {
     const std::string& n = crd.metadata.name;
     if (n == "servicemonitors.monitoring.coreos.com" || n == "prometheusrules.monitoring.coreos.com") {
@@ -151,6 +159,7 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   mgr.AddInformer(accounts);
   mgr.AddInformer(services);
   mgr.AddInformer(bindings);
+  mgr.AddInformer(agent_pods);
   mgr.AddInformer(crds);
   mgr.AddLeaderRunnable("devicepool controller", [&controller](std::stop_token st) { controller.Start(st); });
 

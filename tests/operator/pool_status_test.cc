@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "api/names.h"
 
 namespace hf::controller {
@@ -45,11 +47,36 @@ ConditionStatus Cond(const api::DevicePoolStatus& st, std::string_view type, std
   return c->status;
 }
 
-TEST(PoolStatusTest, ReadyWhenRolledOutAndRegistered) {
+// A node the pool wants, with a Ready Node, a ready current agent pod and
+// its report.
+ObservedNode Healthy(const std::string& name, int total = 4, int healthy = 4, bool registered = true,
+                     int allocated = 0) {
+  ObservedNode n;
+  n.agent = AgentPod{"agent-" + name, true};
+  n.report = Report(name, total, healthy, registered, allocated);
+  return n;
+}
+
+Observed Seen(std::map<std::string, ObservedNode> nodes, int ds_ready = -1) {
   Observed seen;
-  seen.selected = seen.labelled = 2;
-  seen.reports = {Report("a", 4, 4, true, 1), Report("b", 4, 4, true)};
-  seen.daemon_set = DaemonSet(2, 2, 2, 2);
+  seen.selected = seen.labelled = static_cast<int>(nodes.size());
+  seen.nodes = std::move(nodes);
+  int n = seen.labelled;
+  seen.daemon_set = DaemonSet(n, n, ds_ready < 0 ? n : ds_ready, ds_ready < 0 ? n : ds_ready);
+  return seen;
+}
+
+bool ValidUtf8(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+TEST(PoolStatusTest, ReadyWhenRolledOutAndRegistered) {
+  Observed seen = Seen({{"a", Healthy("a", 4, 4, true, 1)}, {"b", Healthy("b")}});
   auto st = ComputeStatus(Pool(), seen, kNow);
   EXPECT_EQ(st.observed_generation, 2);
   EXPECT_EQ(Cond(st, api::kConditionReady), ConditionStatus::kTrue);
@@ -64,9 +91,7 @@ TEST(PoolStatusTest, ReadyWhenRolledOutAndRegistered) {
 }
 
 TEST(PoolStatusTest, ProgressingDuringRolloutAndOldGeneration) {
-  Observed seen;
-  seen.selected = seen.labelled = 2;
-  seen.reports = {Report("a", 4, 4, true), Report("b", 4, 4, true)};
+  Observed seen = Seen({{"a", Healthy("a")}, {"b", Healthy("b")}});
   seen.daemon_set = DaemonSet(2, 2, 2, 2, /*gen=*/2, /*observed=*/1);
   std::string reason;
   auto st = ComputeStatus(Pool(), seen, kNow);
@@ -76,10 +101,7 @@ TEST(PoolStatusTest, ProgressingDuringRolloutAndOldGeneration) {
 }
 
 TEST(PoolStatusTest, UnhealthyDevicesDegradeAndNameTheNode) {
-  Observed seen;
-  seen.selected = seen.labelled = 2;
-  seen.reports = {Report("a", 4, 3, true), Report("b", 4, 4, true)};
-  seen.daemon_set = DaemonSet(2, 2, 2, 2);
+  Observed seen = Seen({{"a", Healthy("a", 4, 3)}, {"b", Healthy("b")}});
   std::string reason;
   auto st = ComputeStatus(Pool(), seen, kNow);
   EXPECT_EQ(Cond(st, api::kConditionDegraded, &reason), ConditionStatus::kTrue);
@@ -93,7 +115,6 @@ TEST(PoolStatusTest, UnhealthyDevicesDegradeAndNameTheNode) {
 TEST(PoolStatusTest, ConflictsAndMonitoring) {
   Observed seen;
   seen.selected = 3;
-  seen.labelled = 1;
   seen.conflicts = {{"b", "older"}, {"c", "older"}};
   seen.monitoring_wanted = true;
   std::string reason;
@@ -104,25 +125,30 @@ TEST(PoolStatusTest, ConflictsAndMonitoring) {
   EXPECT_EQ(Cond(st, api::kConditionMonitoringAvailable, &reason), ConditionStatus::kFalse);
   EXPECT_EQ(reason, "CRDsNotInstalled");
   EXPECT_EQ(st.problem_nodes.size(), 2u);
-}
-
-TEST(PoolStatusTest, NoNodesIsReadyAndSaysWhy) {
-  std::string reason;
-  auto st = ComputeStatus(Pool(), Observed{}, kNow);
   EXPECT_EQ(Cond(st, api::kConditionReady, &reason), ConditionStatus::kTrue);
   EXPECT_EQ(reason, "NoMatchingNodes");
+  EXPECT_NE(api::FindCondition(st.conditions, api::kConditionReady)->message.find("older pool"), std::string::npos);
+}
+
+TEST(PoolStatusTest, NoNodesIsReadyAndSaysHowToLabelOne) {
+  std::string reason;
+  Observed seen;
+  seen.node_selector = "hashfoundry.com/custom-device=enabled";
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(Cond(st, api::kConditionReady, &reason), ConditionStatus::kTrue);
+  EXPECT_EQ(reason, "NoMatchingNodes");
+  EXPECT_NE(api::FindCondition(st.conditions, api::kConditionReady)
+                ->message.find("kubectl label node <node> hashfoundry.com/custom-device=enabled"),
+            std::string::npos);
 }
 
 TEST(PoolStatusTest, SameInputsGiveAnEqualStatusLater) {
-  Observed seen;
-  seen.selected = seen.labelled = 1;
-  seen.reports = {Report("a", 4, 4, true)};
-  seen.daemon_set = DaemonSet(1, 1, 1, 1);
+  Observed seen = Seen({{"a", Healthy("a")}});
   auto pool = Pool();
   pool.status = ComputeStatus(pool, seen, kNow);
   // An hour later, nothing changed: no new transition times, so no write.
   EXPECT_EQ(ComputeStatus(pool, seen, kNow + std::chrono::hours(1)), pool.status);
-  seen.reports[0].status.counts.healthy = 3;
+  seen.nodes["a"].report->status.counts.healthy = 3;
   auto changed = ComputeStatus(pool, seen, kNow + std::chrono::hours(1));
   EXPECT_NE(api::FindCondition(changed.conditions, api::kConditionDegraded)->last_transition_time,
             api::FindCondition(pool.status.conditions, api::kConditionDegraded)->last_transition_time);
@@ -140,6 +166,159 @@ TEST(PoolStatusTest, ErrorsAndInvalidSpecs) {
   EXPECT_EQ(Cond(bad, api::kConditionInvalid), ConditionStatus::kTrue);
   EXPECT_EQ(Cond(bad, api::kConditionReady, &reason), ConditionStatus::kFalse);
   EXPECT_EQ(reason, "InvalidSpec");
+}
+
+// The finding behind this test: unhealthy devices and an unregistered agent
+// on one node gave two problemNodes entries with the same key, which the
+// CRD's list-map refuses, so every status write failed and the pool stayed
+// Ready=True.
+TEST(PoolStatusTest, OneProblemEntryPerNodeWithEveryMessage) {
+  Observed seen = Seen({{"a", Healthy("a", 4, 3, /*registered=*/false)}, {"b", Healthy("b")}});
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  ASSERT_EQ(st.problem_nodes.size(), 1u);
+  EXPECT_EQ(st.problem_nodes[0].node, "a");
+  EXPECT_EQ(st.problem_nodes[0].reason, "AgentNotRegistered");
+  EXPECT_NE(st.problem_nodes[0].message.find("not registered"), std::string::npos);
+  EXPECT_NE(st.problem_nodes[0].message.find("1 of 4 devices unhealthy"), std::string::npos);
+}
+
+// Every combination of per-node problems gives a status the CRD accepts:
+// unique node keys, at most ten entries, bounded valid UTF-8 messages, and
+// counts that never exceed what they count. (The API server itself checks
+// the same combinations in the operator's integration tests.)
+TEST(PoolStatusTest, EveryCombinationOfNodeProblemsIsWritable) {
+  const std::vector<std::string> node_ready = {"True", "False", "Unknown", ""};
+  enum AgentState { kNone, kReady, kNotReady, kCrashing, kTerminating, kOld };
+  enum ReportState { kNoReport, kGood, kUnregistered, kUnhealthy, kBoth };
+  std::set<std::string> reasons = {"NodeNotReady",       "AgentCrashLooping", "AgentNotRunning", "AgentNotReady",
+                                   "ReportMissing",      "AgentNotRegistered", "DevicesUnhealthy", "Conflict"};
+  int combos = 0;
+  for (size_t nr = 0; nr < node_ready.size(); ++nr) {
+    for (int ag = kNone; ag <= kOld; ++ag) {
+      for (int rp = kNoReport; rp <= kBoth; ++rp) {
+        Observed seen;
+        // Twelve nodes in this state, plus conflicts, so the list overflows.
+        for (int i = 0; i < 12; ++i) {
+          std::string name = "node-" + std::to_string(i);
+          ObservedNode n;
+          n.ready = node_ready[nr];
+          if (ag != kNone) {
+            // A long multi-byte termination message, to be cut safely.
+            n.agent = AgentPod{"agent-" + name, ag == kReady || ag == kOld, ag != kOld, ag == kTerminating,
+                               ag == kCrashing ? 7 : 0, ag == kCrashing ? "CrashLoopBackOff" : "",
+                               ag == kCrashing ? "exit code 2 (Error): " + std::string(600, 'x') + "\u00e9\u00e9\u00e9" +
+                                                     std::string(600, 'y')
+                                               : ""};
+          }
+          if (rp != kNoReport) {
+            n.report = Report(name, 4, rp == kUnhealthy || rp == kBoth ? 1 : 4, rp == kGood || rp == kUnhealthy, 2);
+          }
+          seen.nodes[name] = n;
+        }
+        seen.selected = 14;
+        seen.labelled = 12;
+        seen.conflicts = {{"node-0", "older"}, {"z-node", "older"}};  // node-0 too: keys must stay unique
+        seen.daemon_set = DaemonSet(12, 13, 14, 15);  // the DaemonSet may over-count
+        auto st = ComputeStatus(Pool(), seen, kNow);
+        ++combos;
+        SCOPED_TRACE("ready=" + node_ready[nr] + " agent=" + std::to_string(ag) + " report=" + std::to_string(rp));
+        std::set<std::string> keys;
+        for (const auto& p : st.problem_nodes) {
+          EXPECT_TRUE(keys.insert(p.node).second) << "duplicate problemNodes key " << p.node;
+          EXPECT_TRUE(reasons.count(p.reason)) << p.reason;
+          EXPECT_LE(p.message.size(), 1024u);
+          EXPECT_TRUE(ValidUtf8(p.message));
+        }
+        EXPECT_LE(st.problem_nodes.size(), api::kMaxProblemNodes);
+        EXPECT_LE(st.nodes.registered, st.nodes.labelled);
+        EXPECT_LE(st.nodes.ready, st.nodes.registered);
+        EXPECT_LE(st.devices.healthy, st.devices.total);
+        EXPECT_LE(st.daemon_set.updated, st.daemon_set.desired);
+        EXPECT_LE(st.daemon_set.ready, st.daemon_set.desired);
+        EXPECT_LE(st.daemon_set.available, st.daemon_set.desired);
+        for (const auto& c : st.conditions) {
+          EXPECT_LE(c.message.size(), 32768u);
+          EXPECT_TRUE(ValidUtf8(c.message));
+        }
+        bool all_good = nr == 0 && ag == kReady && rp == kGood;
+        EXPECT_EQ(Cond(st, api::kConditionReady) == ConditionStatus::kTrue, all_good);
+      }
+    }
+  }
+  EXPECT_EQ(combos, 4 * 6 * 5);
+}
+
+TEST(PoolStatusTest, StaleReportsOfANodeNotReadyCountAsNeitherRegisteredNorHealthy) {
+  Observed seen = Seen({{"a", Healthy("a", 4, 4, true, 1)}, {"b", Healthy("b")}});
+  seen.nodes["a"].ready = "Unknown";
+  std::string reason;
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(st.devices.total, 8);
+  EXPECT_EQ(st.devices.healthy, 4);
+  EXPECT_EQ(st.devices.allocated, 1);  // pods keep their devices while the node is away
+  EXPECT_EQ(st.nodes.registered, 1);
+  EXPECT_EQ(st.nodes.ready, 1);
+  EXPECT_EQ(Cond(st, api::kConditionDegraded, &reason), ConditionStatus::kTrue);
+  EXPECT_EQ(reason, "NodesNotReady");
+  EXPECT_EQ(Cond(st, api::kConditionReady), ConditionStatus::kFalse);
+  ASSERT_EQ(st.problem_nodes.size(), 1u);
+  EXPECT_EQ(st.problem_nodes[0].reason, "NodeNotReady");
+  EXPECT_NE(st.problem_nodes[0].message.find("Ready condition is Unknown"), std::string::npos);
+}
+
+TEST(PoolStatusTest, AStoppedAgentsReportIsStale) {
+  Observed seen = Seen({{"a", Healthy("a")}, {"b", Healthy("b")}});
+  seen.nodes["a"].agent.reset();
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(st.nodes.registered, 1);
+  EXPECT_EQ(st.devices.healthy, 4);
+  ASSERT_EQ(st.problem_nodes.size(), 1u);
+  EXPECT_EQ(st.problem_nodes[0].reason, "AgentNotRunning");
+  std::string reason;
+  EXPECT_EQ(Cond(st, api::kConditionReady, &reason), ConditionStatus::kFalse);
+  EXPECT_EQ(reason, "AgentsNotReady");
+  EXPECT_NE(api::FindCondition(st.conditions, api::kConditionReady)->message.find("1/2 agents ready"),
+            std::string::npos);
+}
+
+TEST(PoolStatusTest, ACrashLoopingAgentDegradesWithItsTerminationMessage) {
+  Observed seen = Seen({{"a", Healthy("a")}, {"b", ObservedNode{}}});
+  seen.nodes["b"].agent = AgentPod{"agent-b", false, true, false, 4, "CrashLoopBackOff",
+                                   "exit code 2 (Error): --health-interval: \"0s\" is not a positive duration"};
+  std::string reason;
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(Cond(st, api::kConditionDegraded, &reason), ConditionStatus::kTrue);
+  EXPECT_EQ(reason, "AgentCrashLooping");
+  const auto& degraded = api::FindCondition(st.conditions, api::kConditionDegraded)->message;
+  EXPECT_NE(degraded.find("is not a positive duration"), std::string::npos) << degraded;
+  EXPECT_EQ(Cond(st, api::kConditionReady, &reason), ConditionStatus::kFalse);
+  EXPECT_EQ(reason, "AgentsNotReady");
+  const auto& ready = api::FindCondition(st.conditions, api::kConditionReady)->message;
+  EXPECT_NE(ready.find("b: agent pod agent-b is crash-looping (4 restarts)"), std::string::npos) << ready;
+  ASSERT_EQ(st.problem_nodes.size(), 1u);
+  EXPECT_EQ(st.problem_nodes[0].reason, "AgentCrashLooping");
+}
+
+// A deleted Node's pod is still counted by the DaemonSet controller until it
+// is garbage collected: it must not show as "3/2 agents available".
+TEST(PoolStatusTest, CountsNeverExceedWhatTheyCount) {
+  Observed seen = Seen({{"a", Healthy("a")}, {"b", Healthy("b")}});
+  seen.daemon_set = DaemonSet(2, 3, 3, 3);
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(st.daemon_set.desired, 2);
+  EXPECT_EQ(st.daemon_set.available, 2);
+  EXPECT_EQ(st.daemon_set.updated, 2);
+  EXPECT_EQ(Cond(st, api::kConditionReady), ConditionStatus::kTrue);
+}
+
+TEST(PoolStatusTest, AnAgentOfAnOldTemplateIsStillRollingOut) {
+  Observed seen = Seen({{"a", Healthy("a")}, {"b", Healthy("b")}});
+  seen.nodes["b"].agent->current = false;
+  std::string reason;
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(Cond(st, api::kConditionProgressing, &reason), ConditionStatus::kTrue);
+  EXPECT_EQ(reason, "RollingOut");
+  EXPECT_EQ(st.nodes.ready, 2);  // the old agent still serves
 }
 
 }  // namespace

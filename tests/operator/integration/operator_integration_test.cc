@@ -173,7 +173,8 @@ TEST_F(OperatorIntegrationTest, CreatesEveryChildOwnedByThePool) {
   }));
   std::string msg;
   EXPECT_EQ(Condition(pool, "Ready", &msg), "False");  // no kubelets run the agents here
-  EXPECT_NE(msg.find("0/2 agents available"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("0/2 agents ready"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no agent pod runs on the node"), std::string::npos) << msg;
   // True or False depending on whether the monitoring CRDs are installed.
   EXPECT_NE(Condition(pool, "MonitoringAvailable"), "");
   auto ev = client_->Raw("GET", "/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=regarding.name%3D" + pool);

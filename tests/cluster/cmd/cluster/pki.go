@@ -184,7 +184,14 @@ type clusterPKI struct {
 	servingCert, servingKey string
 	saKey, saPublicKey      string // service-account token signing pair
 	adminCert, adminKey     string
+	// The apiserver's client certificate for kubelets (logs, exec).
+	kubeletClientCert, kubeletClientKey string
 }
+
+// kubeletClientUser is the apiserver's identity towards kubelets; RBAC
+// grants it system:kubelet-api-admin (see bindKubeletClient), as kubeadm
+// grants its apiserver-kubelet-client.
+const kubeletClientUser = "kube-apiserver-kubelet-client"
 
 // writeClusterPKI creates a fresh CA and everything issued from it, plus a
 // kubeconfig for each client identity.
@@ -209,6 +216,14 @@ func writeClusterPKI(l layout, apiserverURL string) (clusterPKI, error) {
 		return files, err
 	}
 	if files.servingCert, files.servingKey, err = serving.write(dir, apiserver); err != nil {
+		return files, err
+	}
+
+	kubeletClient, err := clientCert(ca, kubeletClientUser)
+	if err != nil {
+		return files, err
+	}
+	if files.kubeletClientCert, files.kubeletClientKey, err = kubeletClient.write(dir, kubeletClientUser); err != nil {
 		return files, err
 	}
 

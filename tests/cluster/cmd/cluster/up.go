@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -230,6 +232,14 @@ func (cp *controlPlane) start(ctx context.Context, apiserverArgs []string) error
 		// "kubernetes" Service's endpoints to 127.0.0.1 fails on every
 		// resync; nothing could reach them through the Service IP anyway.
 		"--endpoint-reconciler-type=none",
+		// Logs and exec go to the node's kubelet API: every (simulated)
+		// node is at 127.0.0.1 on a port of its own, and has no resolvable
+		// host name. Its serving certificate is issued by the cluster CA
+		// (the kubelet-serving signer), so the apiserver verifies it.
+		"--kubelet-preferred-address-types=InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP",
+		"--kubelet-certificate-authority=" + pki.caCert,
+		"--kubelet-client-certificate=" + pki.kubeletClientCert,
+		"--kubelet-client-key=" + pki.kubeletClientKey,
 	}
 	if err := cp.run(apiserver, append(args, apiserverArgs...)...); err != nil {
 		return err
@@ -243,6 +253,9 @@ func (cp *controlPlane) start(ctx context.Context, apiserverArgs []string) error
 		return err == nil && strings.TrimSpace(string(body)) == "ok"
 	}); err != nil {
 		return fmt.Errorf("waiting for %s /readyz: %w", apiserver, err)
+	}
+	if err := bindKubeletClient(ctx, admin); err != nil {
+		return err
 	}
 
 	// The controller manager exits if the apiserver is not healthy within
@@ -336,6 +349,21 @@ func (cp *controlPlane) waitFor(ctx context.Context, ready func(context.Context)
 		case <-tick.C:
 		}
 	}
+}
+
+// bindKubeletClient lets the apiserver's kubelet client identity use the
+// kubelet API (nodes/proxy, nodes/log, ...), which kubelets authorise by
+// SubjectAccessReview.
+func bindKubeletClient(ctx context.Context, admin kubernetes.Interface) error {
+	_, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: kubeletClientUser},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:kubelet-api-admin"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: kubeletClientUser}},
+	}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("binding %s to system:kubelet-api-admin: %w", kubeletClientUser, err)
+	}
+	return nil
 }
 
 func etcdHealthy(ctx context.Context, url string) bool {

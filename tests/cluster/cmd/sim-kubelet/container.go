@@ -31,6 +31,7 @@ type container struct {
 	inst         *instance
 	restartCount int32
 	lastTerm     *v1.ContainerStateTerminated // of the instance before inst
+	lastLog      string                       // log file of the instance before inst
 	waiting      *v1.ContainerStateWaiting    // why no instance runs, when none does
 	backoff      time.Duration                // next crash back-off
 	notBefore    time.Time                    // no restart before this
@@ -40,6 +41,8 @@ type container struct {
 type instance struct {
 	id        string
 	cmd       *exec.Cmd
+	spec      execSpec // what it runs with: env, working directory, mounts
+	logFile   string   // its output, on the host
 	startedAt time.Time
 	exited    chan struct{}
 
@@ -70,8 +73,9 @@ func (c *container) exitedInstance() *v1.ContainerStateTerminated {
 // launch starts a new instance: container-exec in a new mount namespace and
 // process group, output appended to the container's log file. It returns
 // once the container's binary has been exec'ed, or with the reason it could
-// not be.
-func (c *container) launch(spec execSpec, specFile, logFile, id string) (*instance, error) {
+// not be. msgFile is the host file mounted at the container's
+// terminationMessagePath ("" when it has none).
+func (c *container) launch(spec execSpec, specFile, logFile, msgFile, id string) (*instance, error) {
 	data, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err
@@ -120,9 +124,9 @@ func (c *container) launch(spec execSpec, specFile, logFile, id string) (*instan
 		_ = cmd.Wait()
 		return nil, errors.New(string(msg))
 	}
-	inst := &instance{id: id, cmd: cmd, startedAt: time.Now(), exited: make(chan struct{})}
+	inst := &instance{id: id, cmd: cmd, spec: spec, logFile: logFile, startedAt: time.Now(), exited: make(chan struct{})}
 	go func() {
-		err := cmd.Wait()
+		_ = cmd.Wait()
 		term := &v1.ContainerStateTerminated{
 			ExitCode:    int32(cmd.ProcessState.ExitCode()),
 			StartedAt:   metav1.NewTime(inst.startedAt.Truncate(time.Second)),
@@ -135,10 +139,8 @@ func (c *container) launch(spec execSpec, specFile, logFile, id string) (*instan
 		term.Reason = "Completed"
 		if term.ExitCode != 0 {
 			term.Reason = "Error"
-			if err != nil {
-				term.Message = err.Error()
-			}
 		}
+		term.Message = terminationMessage(msgFile, c.spec.TerminationMessagePolicy, term.ExitCode, logFile)
 		c.mu.Lock()
 		inst.term = term
 		c.mu.Unlock()
@@ -288,7 +290,7 @@ func (c *container) begin(inst *instance) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inst != nil {
-		c.lastTerm = c.inst.term
+		c.lastTerm, c.lastLog = c.inst.term, c.inst.logFile
 		c.restartCount++
 	}
 	c.inst = inst

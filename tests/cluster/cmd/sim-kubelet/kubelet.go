@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -144,10 +145,29 @@ func run(o *options) error {
 	if err != nil {
 		return fmt.Errorf("--http-address: %w", err)
 	}
+	defer ln.Close()
+	tlsLn, plainLn := splitTLS(ln)
 	srv := &http.Server{Handler: httpHandler(restartReq), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = srv.Serve(plainLn) }()
 	defer srv.Close()
 	httpPort := ln.Addr().(*net.TCPAddr).Port
+	certs, err := startServingCertificate(ctx, k)
+	if err != nil {
+		return fmt.Errorf("kubelet serving certificate: %w", err)
+	}
+	defer certs.Stop()
+	caPEM, err := clusterCA(cfg)
+	if err != nil {
+		return fmt.Errorf("--kubeconfig: %w", err)
+	}
+	api, err := newKubeletAPI(ctx, k, pods, caPEM, certs)
+	if err != nil {
+		return fmt.Errorf("kubelet API: %w", err)
+	}
+	defer api.stop()
+	apiSrv := &http.Server{Handler: api.handler, TLSConfig: api.tlsConfig, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = apiSrv.ServeTLS(tlsLn, "", "") }()
+	defer apiSrv.Close()
 
 	ns := &nodeStatus{o: o, client: client, devices: k.devices, httpPort: int32(httpPort)}
 	node, err := ns.register(ctx)
@@ -236,6 +256,18 @@ loop:
 	}
 	klog.InfoS("Stopped; the Node object stays, NotReady", "node", o.nodeName)
 	return nil
+}
+
+// clusterCA is the CA the node's kubeconfig trusts for the API server: the
+// cluster's, which also issued the API server's kubelet client certificate.
+func clusterCA(cfg *rest.Config) ([]byte, error) {
+	if len(cfg.CAData) > 0 {
+		return cfg.CAData, nil
+	}
+	if cfg.CAFile == "" {
+		return nil, errors.New("no certificate authority to verify clients of the kubelet API with")
+	}
+	return os.ReadFile(cfg.CAFile)
 }
 
 func nodeRef(node *v1.Node) *v1.ObjectReference {

@@ -148,13 +148,10 @@ func (n *nodeStatus) desiredStatus(prev *v1.NodeStatus, devCapacity, devAllocata
 		}
 	}
 	return v1.NodeStatus{
-		Capacity:    capacity,
-		Allocatable: allocatable,
-		Conditions:  conditions,
-		Addresses: []v1.NodeAddress{
-			{Type: v1.NodeInternalIP, Address: "127.0.0.1"},
-			{Type: v1.NodeHostName, Address: n.o.nodeName},
-		},
+		Capacity:        capacity,
+		Allocatable:     allocatable,
+		Conditions:      conditions,
+		Addresses:       nodeAddresses(n.o.nodeName),
 		DaemonEndpoints: v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: n.httpPort}},
 		NodeInfo: v1.NodeSystemInfo{
 			MachineID:               "sim-" + n.o.nodeName,

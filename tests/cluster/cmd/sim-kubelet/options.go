@@ -19,9 +19,10 @@ Simulates one node: registers it, keeps it Ready, runs the real kubelet device
 manager (plugins register at DIR/var/lib/kubelet/device-plugins/kubelet.sock,
 seen as /var/lib/kubelet/device-plugins inside the node), runs DaemonSet pods
 as local processes and admits every other pod through the device manager.
-Needs root: it uses private mount namespaces. SIGHUP (or POST /restart on
---http-address) simulates a kubelet restart; SIGTERM stops its pods' processes
-and leaves the Node object behind, NotReady.
+Serves the kubelet API (kubectl logs and exec through the API server) on
+--http-address. Needs root: it uses private mount namespaces. SIGHUP (or POST
+/restart on --http-address) simulates a kubelet restart; SIGTERM stops its
+pods' processes and leaves the Node object behind, NotReady.
 
 `
 
@@ -55,7 +56,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig authenticating as system:node:<node-name>, from `cluster node-kubeconfig` (required)")
 	fs.StringVar(&o.recorderKubeconfig, "recorder-kubeconfig", "", "admin kubeconfig used only to write the "+allocationAnnotation+" annotation on admitted pods (node credentials cannot annotate pods); empty: no annotation")
 	fs.StringVar(&o.imageBinDir, "image-bin-dir", "", "directory standing in for container images: a container whose command is /some/path/NAME runs DIR/NAME")
-	fs.StringVar(&o.httpAddress, "http-address", "127.0.0.1:0", "serves /healthz, /metrics (kubelet metrics) and POST /restart; its port is published as the Node's kubelet endpoint")
+	fs.StringVar(&o.httpAddress, "http-address", "127.0.0.1:0", "the Node's kubelet endpoint: the kubelet API (logs, exec) over TLS, and /healthz, /metrics (kubelet metrics) and POST /restart in plain HTTP, on one port")
 	fs.StringVar(&labels, "node-labels", "", "labels to register the Node with, k=v,k2=v2")
 	fs.StringVar(&cpu, "cpu", "4", "CPU capacity to report")
 	fs.StringVar(&memory, "memory", "8Gi", "memory capacity to report")

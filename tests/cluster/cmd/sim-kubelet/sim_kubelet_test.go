@@ -38,6 +38,7 @@ import (
 // simNode is a sim-kubelet under test, with the control plane it joined.
 type simNode struct {
 	name, root, dir string
+	bin             string // the cluster's binaries, kubectl among them
 	admin           *kubernetes.Clientset
 	adminConfig     *rest.Config
 	cmd             *exec.Cmd
@@ -150,6 +151,25 @@ func TestSimKubelet(t *testing.T) {
 		resp.Body.Close()
 	})
 
+	t.Run("kubectl logs and exec reach the container through the API server", func(t *testing.T) {
+		out, err := n.kubectl("logs", "-n", "sim", agent.Name)
+		if err != nil || !strings.Contains(out, "fakeplugin started on node "+n.name) {
+			t.Errorf("kubectl logs: %v\n%s", err, out)
+		}
+		// The command sees the container's volumes (/report is mounted in
+		// its mount namespace only) and environment.
+		out, err = n.kubectl("exec", "-n", "sim", agent.Name, "--", "/bin/sh", "-c",
+			`echo hi && test -s /report/report.json && echo "$NODE_NAME"`)
+		if err != nil || out != "hi\n"+n.name+"\n" {
+			t.Errorf("kubectl exec: %v\n%q", err, out)
+		}
+		// Its exit status comes back too.
+		if out, err := n.kubectl("exec", "-n", "sim", agent.Name, "--", "/bin/sh", "-c", "exit 7"); err == nil ||
+			!strings.Contains(out, "command terminated with exit code 7") {
+			t.Errorf("kubectl exec of a failing command: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("device plugin resources reach the Node's capacity", func(t *testing.T) {
 		eventually(t, 30*time.Second, "allocatable example.com/widget=2", func() (bool, error) {
 			return nodeResource(ctx, n, "allocatable", resourceName) == "2", nil
@@ -231,24 +251,40 @@ func TestSimKubelet(t *testing.T) {
 
 	t.Run("a crashing container backs off", func(t *testing.T) {
 		ds := fakePluginDaemonSet("crasher", "")
-		ds.Spec.Template.Spec.Containers[0].Args = append(ds.Spec.Template.Spec.Containers[0].Args, "--exit-code=3")
+		ds.Spec.Template.Spec.Containers[0].Args = append(ds.Spec.Template.Spec.Containers[0].Args,
+			"--exit-code=3", "--termination-message=boom: no devices")
 		mustCreate(t, func() error {
 			_, err := n.admin.AppsV1().DaemonSets("sim").Create(ctx, ds, metav1.CreateOptions{})
 			return err
 		})
 		var sawBackOff bool
+		var crasher *v1.Pod
 		eventually(t, time.Minute, "two restarts with CrashLoopBackOff between", func() (bool, error) {
 			p := daemonSetPod(ctx, n.admin, "crasher")
 			if p == nil || len(p.Status.ContainerStatuses) == 0 {
 				return false, nil
 			}
+			crasher = p
 			s := p.Status.ContainerStatuses[0]
 			if s.State.Waiting != nil && s.State.Waiting.Reason == "CrashLoopBackOff" {
 				sawBackOff = true
+				if podReady(p) || s.Ready {
+					t.Errorf("Ready while in CrashLoopBackOff: %+v", p.Status.Conditions)
+				}
 			}
 			last := s.LastTerminationState.Terminated
 			return sawBackOff && s.RestartCount >= 2 && last != nil && last.ExitCode == 3 && p.Status.Phase == v1.PodRunning, nil
 		})
+		// What the kubelet reports: reason Error, and the message the
+		// container wrote to its terminationMessagePath.
+		last := crasher.Status.ContainerStatuses[0].LastTerminationState.Terminated
+		if last.Reason != "Error" || last.Message != "boom: no devices" {
+			t.Errorf("last termination: reason %q, message %q", last.Reason, last.Message)
+		}
+		out, err := n.kubectl("logs", "-n", "sim", crasher.Name, "--previous")
+		if err != nil || !strings.Contains(out, "fakeplugin started on node "+n.name) {
+			t.Errorf("kubectl logs --previous: %v\n%s", err, out)
+		}
 		if err := n.admin.AppsV1().DaemonSets("sim").Delete(ctx, "crasher", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -311,8 +347,13 @@ func startSimNode(t *testing.T) *simNode {
 	}
 	t.Cleanup(func() { _ = exec.Command("../../bin/cluster", "down", clusterDir).Run() })
 	tool("up", clusterDir)
+	binDir, err := exec.Command("../../bin/cluster", "bin-dir").Output()
+	if err != nil {
+		t.Fatalf("cluster bin-dir: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(binDir)), "\n")
+	n.bin = lines[len(lines)-1]
 	admin := filepath.Join(clusterDir, "admin.kubeconfig")
-	var err error
 	if n.adminConfig, err = clientcmd.BuildConfigFromFlags("", admin); err != nil {
 		t.Fatal(err)
 	}
@@ -354,6 +395,14 @@ func startSimNode(t *testing.T) *simNode {
 		return false, nil
 	})
 	return n
+}
+
+// kubectl runs the cluster's kubectl as admin and returns its combined
+// output.
+func (n *simNode) kubectl(args ...string) (string, error) {
+	out, err := exec.Command(filepath.Join(n.bin, "kubectl"),
+		append([]string{"--kubeconfig", filepath.Join(n.dir, "cluster", "admin.kubeconfig")}, args...)...).CombinedOutput()
+	return string(out), err
 }
 
 // stop sends SIGTERM and waits for a clean exit; harmless once stopped.

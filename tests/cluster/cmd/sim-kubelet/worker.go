@@ -35,6 +35,7 @@ type podWorker struct {
 	gone   bool // deleted from the API server
 	active bool // admitted and not terminated: holds its devices
 	ids    map[string]string
+	procs  []*container // every container, once admitted, of a pod run as processes
 
 	// Owned by the run goroutine.
 	admitted, finished, killed, deleteSent bool
@@ -101,6 +102,26 @@ func (w *podWorker) containerIDs() map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// processContainer is the container of that name of a pod run as
+// processes; nil when there is none (the kubelet API asks from other
+// goroutines).
+func (w *podWorker) processContainer(name string) *container {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.procs {
+		if c.spec.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (w *podWorker) processContainers() []*container {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.procs
 }
 
 func (w *podWorker) setContainerID(name, id string) {
@@ -203,6 +224,11 @@ func (w *podWorker) admit(ctx context.Context, pod *v1.Pod) bool {
 	}
 	for _, c := range pod.Spec.Containers {
 		w.containers = append(w.containers, &container{spec: c, wake: w.wake})
+	}
+	if w.processes {
+		w.mu.Lock()
+		w.procs = w.allContainers()
+		w.mu.Unlock()
 	}
 	klog.InfoS("Pod admitted", "pod", klog.KObj(pod), "runsProcesses", w.processes)
 	return true
@@ -405,11 +431,19 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *container) {
 		{Name: "PATH", Value: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		{Name: "HOSTNAME", Value: pod.Name},
 	}
-	spec := execSpec{Path: bin, Args: argv, Env: envList(append(procEnv, allEnv...)), Dir: c.spec.WorkingDir, Mounts: mounts}
 	n := c.nextRestartNumber()
+	msgFile, err := w.terminationMessageFile(pod, c, n)
+	if err != nil {
+		fail("CreateContainerError", err.Error())
+		return
+	}
+	if msgFile != "" {
+		mounts = append(mounts, bindMount{Source: msgFile, Target: c.spec.TerminationMessagePath})
+	}
+	spec := execSpec{Path: bin, Args: argv, Env: envList(append(procEnv, allEnv...)), Dir: c.spec.WorkingDir, Mounts: mounts}
 	logFile := o.hostPath(filepath.Join("/var/log/pods", fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID), c.spec.Name, fmt.Sprintf("%d.log", n)))
 	specFile := filepath.Join(w.k.volumes.podDir(pod), "sim", fmt.Sprintf("%s-%d.json", c.spec.Name, n))
-	inst, err := c.launch(spec, specFile, logFile, id)
+	inst, err := c.launch(spec, specFile, logFile, msgFile, id)
 	if err != nil {
 		klog.InfoS("Container failed to start", "pod", klog.KObj(pod), "container", c.spec.Name, "err", err)
 		w.k.events.Event(pod, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
@@ -464,6 +498,26 @@ func (w *podWorker) mounts(pod *v1.Pod, c *container, env []kubecontainer.EnvVar
 		out = append(out, bindMount{Source: w.k.o.hostPath(d.PathOnHost), Target: d.PathInContainer, ReadOnly: !strings.Contains(d.Permissions, "w")})
 	}
 	return out, nil
+}
+
+// terminationMessageFile creates the empty host file that instance n of c
+// sees at its terminationMessagePath, as the kubelet does (under the pod's
+// directory, writable by any user); "" when the container names no path.
+func (w *podWorker) terminationMessageFile(pod *v1.Pod, c *container, n int32) (string, error) {
+	if c.spec.TerminationMessagePath == "" {
+		return "", nil
+	}
+	dir := filepath.Join(w.k.volumes.podDir(pod), "containers", c.spec.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("termination-log-%d", n))
+	if err := os.WriteFile(path, nil, 0o666); err != nil {
+		return "", err
+	}
+	// Not narrowed by the umask: a container running as another user
+	// writes it too.
+	return path, os.Chmod(path, 0o666)
 }
 
 func (w *podWorker) allContainers() []*container {

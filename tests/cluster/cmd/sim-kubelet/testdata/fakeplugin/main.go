@@ -2,8 +2,10 @@
 // DaemonSet pod: it reports what it sees of its container (args, env,
 // service-account files) to a JSON file, serves /readyz and /healthz, and
 // runs the kubelet's own device plugin test stub, which registers with the
-// kubelet and registers again after a kubelet restart. With --exit-code it
-// writes its report and exits at once, to crash on purpose.
+// kubelet and registers again after a kubelet restart. It prints one line
+// naming its node (for log tests). With --exit-code it writes its report,
+// then --termination-message to /dev/termination-log, and exits at once, to
+// crash on purpose.
 package main
 
 import (
@@ -40,14 +42,21 @@ func main() {
 	devices := flag.Int("devices", 2, "devices to advertise")
 	reportFile := flag.String("report", "", "where to write what the container sees")
 	exitCode := flag.Int("exit-code", -1, "exit with this code right after the report")
-	flag.String("node", "", "the node name, to see $(VAR) expansion in args")
+	terminationMessage := flag.String("termination-message", "", "with --exit-code, written to /dev/termination-log first")
+	node := flag.String("node", "", "the node name, to see $(VAR) expansion in args")
 	flag.Parse()
 
+	fmt.Printf("fakeplugin started on node %s\n", *node)
 	if err := writeReport(*reportFile); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	if *exitCode >= 0 {
+		if *terminationMessage != "" {
+			if err := os.WriteFile("/dev/termination-log", []byte(*terminationMessage), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}
 		os.Exit(*exitCode)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)

@@ -12,7 +12,9 @@
 #include "agent/cdi_spec.h"
 #include "agent/device_store.h"
 #include "agent/health_monitor.h"
+#include "agent/host_cleanup.h"
 #include "agent/plugin_server.h"
+#include "agent/pool_watch.h"
 #include "agent/registrar.h"
 #include "agent/reporter.h"
 #include "agent/version.h"
@@ -127,6 +129,8 @@ kube::Status Agent::Run(std::stop_token stop) {
   spdlog::info("serving /healthz, /readyz and /metrics on port {}", http.port());
   allocations.Start();
   if (reporter) reporter->Start();
+  PoolWatch pool_watch(config_.pool);  // for the host clean-up at shutdown
+  if (config_.report) pool_watch.Start(config_);
   // Serve before registering: the kubelet dials back during Register. A
   // failure here is retried by the registrar.
   if (kube::Status st = server.Start(); !st.ok()) spdlog::error("cannot serve the device plugin API: {}", st.message());
@@ -145,6 +149,9 @@ kube::Status Agent::Run(std::stop_token stop) {
   allocations.Stop();
   monitor.Stop();
   http.Stop();
+  pool_watch.Stop();
+  // Only a deleted pool's files go; a restart or an upgrade keeps them.
+  if (config_.report) CleanUpHostIfPoolDeleted(config_, pool_watch.Last());
   return kube::Status::Ok();
 }
 

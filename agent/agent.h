@@ -3,7 +3,8 @@
 // registers (and re-registers) with the kubelet, keeps the DevicePoolNode
 // report current, writes the CDI spec when asked to, and serves /healthz,
 // /readyz and /metrics, until `stop` is requested; then it stops serving
-// the kubelet and removes its socket, leaving the devices alone.
+// the kubelet and removes its socket, leaving the devices alone unless its
+// pool was deleted (host_cleanup.h).
 //
 // Readiness: registered with the kubelet, and a discovery scan succeeded
 // (finding zero devices counts).

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -366,6 +367,120 @@ TEST_F(E2eTest, SeedPodsGetUniqueDevicesFromTheScheduler) {
       << Get(api::DevicePools(), "", kPool)["status"].dump(2);
 }
 
+// The HASHFOUNDRY_* variables a script refers to ($VAR, ${VAR}, $(VAR)).
+std::set<std::string> VariablesUsed(const std::string& script) {
+  static const std::regex ref(R"(\$[{(]?(HASHFOUNDRY_[A-Z0-9_]+))");
+  std::set<std::string> out;
+  for (auto it = std::sregex_iterator(script.begin(), script.end(), ref); it != std::sregex_iterator(); ++it) {
+    out.insert((*it)[1]);
+  }
+  return out;
+}
+
+// Everything a container's shell runs: command, args and postStart.
+std::string Scripts(const Json& container) {
+  std::string all;
+  for (const char* key : {"command", "args"}) {
+    for (const auto& part : container.value(key, Json::array())) all += part.get<std::string>() + "\n";
+  }
+  for (const auto& part : At(container, {"lifecycle", "postStart", "exec", "command"}).is_array()
+                              ? At(container, {"lifecycle", "postStart", "exec", "command"})
+                              : Json::array()) {
+    all += part.get<std::string>() + "\n";
+  }
+  return all;
+}
+
+// sim-kubelet does not run busybox or nginx; it records what the kubelet's
+// device manager got back from the agent's Allocate (the env and mounts a
+// runtime would give the container). Each of the seed's workloads must find
+// there every variable its script prints, with values that hold: the seed's
+// HASHFOUNDRY_DEVICE_ID is a device the container got, not shared with
+// another container on the node, and the first of HASHFOUNDRY_DEVICE_IDS;
+// HASHFOUNDRY_DEVICE_PATH is that device's mount, a file on the node; and
+// the scripts' `ls /dev/hashfoundry-device-*` finds HASHFOUNDRY_DEVICE_COUNT
+// files.
+TEST_F(E2eTest, SeedWorkloadsSeeEveryVariableTheyPrint) {
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+  auto k = Kubectl({"apply", "-f", Source("tests/e2e/testdata/namespace.yaml")});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  k = Kubectl({"apply", "-f", Source("tests/e2e/testdata/test-device-usage.yaml")});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  std::vector<Json> pods;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        pods = List(kube::resources::Pods(), kSeedNamespace, "");
+        if (pods.size() != 4) return false;
+        for (const auto& p : pods) {
+          if (StringAt(p, {"metadata", "annotations", kAllocationAnnotation}).empty()) return false;
+        }
+        return true;
+      },
+      seconds(120)))
+      << Kubectl({"get", "pods", "-A", "-o", "wide"}).output << Logs();
+
+  // What each script prints beyond what it names: `env | grep HASHFOUNDRY`
+  // prints them all, so the single pod must see the whole contract.
+  const std::set<std::string> contract{"HASHFOUNDRY_DEVICE_IDS", "HASHFOUNDRY_DEVICE_COUNT", "HASHFOUNDRY_DEVICE_ID",
+                                       "HASHFOUNDRY_DEVICE_PATH", "HASHFOUNDRY_DEVICE_0_PATH"};
+  std::set<std::string> held;  // node/device of every HASHFOUNDRY_DEVICE_ID
+  std::set<std::string> workloads;
+  for (const auto& p : pods) {
+    const std::string name = p["metadata"]["name"];
+    SCOPED_TRACE(name);
+    const std::string node = StringAt(p, {"spec", "nodeName"});
+    std::string root;
+    for (const auto& n : nodes_) {
+      if (n.name == node) root = n.root;
+    }
+    ASSERT_FALSE(root.empty()) << "scheduled to " << node;
+    const Json spec = At(p, {"spec", "containers"}).at(0);
+    std::string script = Scripts(spec);
+    std::set<std::string> used = VariablesUsed(script);
+    if (name == "device-test-single") {
+      workloads.insert("single");
+      ASSERT_NE(script.find("env | grep HASHFOUNDRY"), std::string::npos) << script;
+      used.insert(contract.begin(), contract.end());
+    } else if (name == "device-test-multi") {
+      workloads.insert("multi");
+      EXPECT_EQ(used, (std::set<std::string>{"HASHFOUNDRY_DEVICE_COUNT", "HASHFOUNDRY_DEVICE_ID"}));
+    } else {
+      workloads.insert("deployment");
+      // postStart's $HASHFOUNDRY_DEVICE_ID; the env's $(HASHFOUNDRY_DEVICE_ID)
+      // is checked in SeedPodsGetUniqueDevicesFromTheScheduler.
+      EXPECT_EQ(used, (std::set<std::string>{"HASHFOUNDRY_DEVICE_ID"}));
+    }
+    Json rec = Json::parse(StringAt(p, {"metadata", "annotations", kAllocationAnnotation}));
+    ASSERT_EQ(rec["containers"].size(), 1u) << rec.dump(2);
+    const Json& c = rec["containers"][0];
+    const Json& env = c["env"];
+    for (const auto& v : used) EXPECT_TRUE(env.contains(v)) << v << " is not in the container's env: " << c.dump(2);
+
+    std::vector<std::string> ids = c["devices"].value(kResource, std::vector<std::string>{});
+    ASSERT_FALSE(ids.empty()) << rec.dump(2);
+    const std::string id = env.value("HASHFOUNDRY_DEVICE_ID", "");
+    EXPECT_EQ(env.value("HASHFOUNDRY_DEVICE_IDS", "").substr(0, id.size() + 1), id + (ids.size() > 1 ? "," : ""));
+    EXPECT_NE(std::find(ids.begin(), ids.end(), id), ids.end()) << id;
+    EXPECT_TRUE(held.insert(node + "/" + id).second) << id << " is another container's HASHFOUNDRY_DEVICE_ID on " << node;
+    // The device files the scripts list and read.
+    std::map<std::string, std::string> host_of;  // container path -> host path
+    for (const auto& m : c["mounts"]) host_of[m["containerPath"]] = m["hostPath"];
+    int listed = 0;
+    for (const auto& [in_container, on_host] : host_of) {
+      if (in_container.rfind("/dev/hashfoundry-device-", 0) != 0) continue;
+      ++listed;
+      EXPECT_TRUE(fs::is_regular_file(root + on_host)) << on_host;
+    }
+    EXPECT_EQ(std::to_string(listed), env.value("HASHFOUNDRY_DEVICE_COUNT", ""));
+    const std::string path = env.value("HASHFOUNDRY_DEVICE_PATH", "");
+    EXPECT_EQ(path, "/dev/" + id);  // simulated device ids are their file names
+    ASSERT_TRUE(host_of.count(path)) << path << " is not mounted";
+    EXPECT_EQ(fs::path(host_of[path]).filename(), id);
+  }
+  EXPECT_EQ(workloads, (std::set<std::string>{"single", "multi", "deployment"}));
+  EXPECT_EQ(held.size(), 4u);
+}
+
 TEST_F(E2eTest, LosingADeviceDegradesThePoolUntilItIsBack) {
   ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
   const SimNode& n = nodes_[0];
@@ -440,6 +555,91 @@ TEST_F(E2eTest, DeletingThePoolRemovesLabelsDaemonSetAndReports) {
       seconds(60)));
   for (const auto& n : nodes_) {
     EXPECT_TRUE(Eventually([&] { return NodeResource(n.name, "allocatable") == "0"; }, seconds(60))) << n.name;
+  }
+}
+
+// The pool's traces on a node: its simulated device files and its CDI spec.
+std::string DeviceFile(const std::string& root, int i) {
+  return root + "/var/lib/hashfoundry/devices/" + kPool + "/hashfoundry-device-" + std::to_string(i);
+}
+std::string CdiSpecFile(const std::string& root) { return root + "/var/run/cdi/hashfoundry.com-custom-device.json"; }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// An agent restart and an upgrade (a new agent template: CDI turned on)
+// stop the agents with SIGTERM while the pool lives: the device files stay,
+// the very same files (a mark written into them survives; a file the next
+// agent made anew would not have it). Deleting the pool then removes the
+// device files and the CDI spec from every node.
+TEST_F(E2eTest, PoolFilesOutliveAgentRestartsAndGoWithThePool) {
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+  for (const auto& n : nodes_) {
+    for (int i = 0; i < kDevicesPerNode; ++i) {
+      std::ofstream(DeviceFile(n.root, i), std::ios::app) << "mark " << n.name << "\n";
+    }
+  }
+  auto marked = [&] {
+    for (const auto& n : nodes_) {
+      for (int i = 0; i < kDevicesPerNode; ++i) {
+        if (ReadFile(DeviceFile(n.root, i)).find("mark " + n.name) == std::string::npos) {
+          ADD_FAILURE() << DeviceFile(n.root, i) << " was removed or rewritten";
+          return false;
+        }
+      }
+    }
+    return true;
+  };
+
+  // A restart: the agent pod deleted, the DaemonSet makes a new one.
+  const SimNode& n = nodes_[0];
+  const std::string old_uid = StringAt(AgentPod(n.name), {"metadata", "uid"});
+  auto k = Kubectl({"delete", "pod", "-n", release_, StringAt(AgentPod(n.name), {"metadata", "name"})});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        Json agent = AgentPod(n.name);
+        return !agent.is_null() && StringAt(agent, {"metadata", "uid"}) != old_uid &&
+               StringAt(agent, {"status", "phase"}) == "Running";
+      },
+      seconds(120)))
+      << Logs();
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+  EXPECT_TRUE(marked());
+
+  // An upgrade: every agent replaced by one with --cdi=true.
+  k = Kubectl({"patch", "devicepool", kPool, "--type=merge", "-p", R"({"spec":{"cdi":{"enabled":true}}})"});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        for (const auto& node : nodes_) {
+          if (!fs::exists(CdiSpecFile(node.root))) return false;
+        }
+        return true;
+      },
+      seconds(180)))
+      << Logs();
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+  EXPECT_TRUE(marked());
+
+  k = Kubectl({"delete", "devicepool", kPool, "--timeout=120s"});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  ASSERT_TRUE(Eventually(
+      [&] { return List(kube::resources::Pods(), release_, std::string(api::kPoolLabel) + "=" + kPool).empty(); },
+      seconds(60)));
+  for (const auto& node : nodes_) {
+    SCOPED_TRACE(node.name);
+    // The agent removed them before its pod's deletion was confirmed.
+    for (int i = 0; i < kDevicesPerNode; ++i) EXPECT_FALSE(fs::exists(DeviceFile(node.root, i)));
+    EXPECT_FALSE(fs::exists(CdiSpecFile(node.root)));
+    // The pool's directory is gone, or (the hostPath volume's mount point)
+    // empty.
+    const std::string dir = node.root + "/var/lib/hashfoundry/devices/" + kPool;
+    EXPECT_TRUE(!fs::exists(dir) || fs::is_empty(dir)) << dir;
   }
 }
 

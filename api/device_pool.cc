@@ -20,27 +20,96 @@ void Assign(std::optional<U> v, T* out) {
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsHexDigit(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 
-// [a-z0-9]([-a-z0-9]*[a-z0-9])?
-bool IsDnsLabel(std::string_view s) {
-  if (s.empty() || !IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; });
-}
+bool AllOf(std::string_view s, bool (*pred)(char)) { return std::all_of(s.begin(), s.end(), pred); }
 
-// DNS labels joined by dots (length is checked by the caller).
-bool IsDnsSubdomain(std::string_view s) {
+// Splits on `sep`, keeping empty parts.
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> parts;
   for (size_t start = 0;;) {
-    size_t dot = s.find('.', start);
-    if (!IsDnsLabel(s.substr(start, dot == std::string_view::npos ? dot : dot - start))) return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
+    size_t end = s.find(sep, start);
+    parts.push_back(s.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) return parts;
+    start = end + 1;
   }
 }
 
-// ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], the name part of a qualified name.
-bool IsQualifiedNamePart(std::string_view s) {
-  if (s.empty() || !IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; });
+// The image reference grammar of distribution/reference, which the kubelet
+// parses images with. path-component: [a-z0-9]+ joined by '.', '_', '__' or
+// runs of '-'.
+bool IsPathComponent(std::string_view s) {
+  if (s.empty() || !IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
+  for (size_t i = 0; i < s.size();) {
+    if (IsLowerAlnum(s[i])) {
+      ++i;
+      continue;
+    }
+    size_t start = i;
+    while (i < s.size() && s[i] == '-') ++i;
+    if (i == start) {  // '.', '_' or '__'
+      if (s[i] == '.') {
+        ++i;
+      } else if (s[i] == '_') {
+        i += s.substr(i, 2) == "__" ? 2 : 1;
+      } else {
+        return false;
+      }
+    }
+    if (i >= s.size() || !IsLowerAlnum(s[i])) return false;
+  }
+  return true;
+}
+
+// ([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]) joined by dots, or an
+// IPv6 address in brackets; then an optional :port.
+bool IsRegistryDomain(std::string_view s) {
+  std::string_view port;
+  if (!s.empty() && s.front() == '[') {
+    size_t close = s.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    std::string_view ip = s.substr(1, close - 1);
+    if (!std::all_of(ip.begin(), ip.end(), [](char c) { return IsHexDigit(c) || c == ':'; })) return false;
+    port = s.substr(close + 1);
+  } else {
+    size_t colon = s.find(':');
+    for (std::string_view label : Split(s.substr(0, colon), '.')) {
+      if (label.empty() || !IsAlnum(label.front()) || !IsAlnum(label.back())) return false;
+      if (!std::all_of(label.begin(), label.end(), [](char c) { return IsAlnum(c) || c == '-'; })) return false;
+    }
+    if (colon != std::string_view::npos) port = s.substr(colon);
+  }
+  return port.empty() || (port.size() > 1 && port.front() == ':' && AllOf(port.substr(1), IsDigit));
+}
+
+// [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
+bool IsTag(std::string_view s) {
+  if (s.empty() || s.size() > 128 || s.front() == '.' || s.front() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return IsAlnum(c) || c == '_' || c == '.' || c == '-'; });
+}
+
+// algorithm ':' hex, algorithm being [A-Za-z][A-Za-z0-9]* joined by one of
+// -_+. and hex at least 32 hexadecimal digits.
+bool IsDigest(std::string_view s) {
+  size_t colon = s.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view algorithm = s.substr(0, colon);
+  std::string_view hex = s.substr(colon + 1);
+  if (hex.size() < 32 || !AllOf(hex, IsHexDigit)) return false;
+  bool component_start = true;
+  for (char c : algorithm) {
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (component_start) {
+      if (!alpha) return false;
+      component_start = false;
+    } else if (c == '-' || c == '_' || c == '+' || c == '.') {
+      component_start = true;
+    } else if (!IsAlnum(c)) {
+      return false;
+    }
+  }
+  return !component_start;
 }
 
 bool IsHex4(std::string_view s) {
@@ -49,11 +118,19 @@ bool IsHex4(std::string_view s) {
          });
 }
 
-void DecodeDuration(const Field& f, std::string* out) {
+// Zero means "at once" for an alert's "for", but no interval can be zero.
+enum class Zero { kAllowed, kRefused };
+
+void DecodeDuration(const Field& f, std::string* out, Zero zero) {
   std::optional<std::string> s = f.String();
   if (!s) return;
-  if (!ParseDuration(*s)) {
-    f.Invalid("\"" + *s + "\" is not a duration such as 30s, 5m or 1h30m (units ms, s, m, h)");
+  std::optional<std::chrono::milliseconds> d = ParseDuration(*s);
+  if (!d) {
+    f.Invalid("\"" + s->substr(0, 64) + "\" is not a duration such as 30s, 5m or 1h30m (units ms, s, m, h)");
+    return;
+  }
+  if (zero == Zero::kRefused && d->count() == 0) {
+    f.Invalid("must be above 0, e.g. 30s");
     return;
   }
   *out = std::move(*s);
@@ -92,8 +169,8 @@ Discovery DecodeDiscovery(const Field& f) {
     for (const Field& glob : paths["globs"].Items()) {
       std::optional<std::string> g = glob.String();
       if (!g) continue;
-      if (g->empty() || g->front() != '/') {
-        glob.Invalid("each glob must be an absolute path (start with '/')");
+      if (kube::Status st = ValidateDeviceGlob(*g); !st.ok()) {
+        glob.Invalid(st.message());
         continue;
       }
       d.globs.push_back(std::move(*g));
@@ -146,6 +223,7 @@ Toleration DecodeToleration(const Field& f) {
   Toleration t;
   if (!f.IsObject()) return t;
   Assign(f["key"].String(), &t.key);
+  if (kube::Status st = ValidateLabelKey(t.key); !t.key.empty() && !st.ok()) f["key"].Invalid(st.message());
   Assign(f["operator"].Enum<std::string_view>({{"Exists", "Exists"}, {"Equal", "Equal"}}), &t.op);
   Assign(f["value"].String(), &t.value);
   Assign(f["effect"].Enum<std::string_view>(
@@ -155,6 +233,7 @@ Toleration DecodeToleration(const Field& f) {
   // The same rules core validation applies to a pod's tolerations, so the
   // DaemonSet built from them is accepted.
   if (t.op == "Exists" && !t.value.empty()) f.Invalid("a toleration's value must be empty when its operator is Exists");
+  if (kube::Status st = ValidateLabelValue(t.value); t.op != "Exists" && !st.ok()) f["value"].Invalid(st.message());
   if (t.key.empty() && t.op != "Exists") f.Invalid("a toleration without a key must have operator Exists");
   if (t.toleration_seconds && t.effect != "NoExecute") {
     f.Invalid("a toleration's tolerationSeconds needs effect NoExecute");
@@ -166,6 +245,9 @@ AgentSpec DecodeAgent(const Field& f) {
   AgentSpec a;
   if (!f.IsObject()) return a;
   a.image = f["image"].String();
+  if (kube::Status st = a.image ? ValidateImageReference(*a.image) : kube::Status::Ok(); !st.ok()) {
+    f["image"].Invalid(st.message());
+  }
   a.image_pull_policy = f["imagePullPolicy"].Enum<PullPolicy>(
       {{"Always", PullPolicy::kAlways}, {"IfNotPresent", PullPolicy::kIfNotPresent}, {"Never", PullPolicy::kNever}});
   for (const Field& secret : f["imagePullSecrets"].Items()) {
@@ -178,6 +260,10 @@ AgentSpec DecodeAgent(const Field& f) {
   }
   for (const Field& t : f["tolerations"].Items()) a.tolerations.push_back(DecodeToleration(t));
   a.priority_class_name = f["priorityClassName"].String();
+  if (a.priority_class_name && !IsDnsSubdomain(*a.priority_class_name)) {
+    f["priorityClassName"].Invalid(
+        "must be a PriorityClass name: a lower-case DNS subdomain, e.g. system-node-critical");
+  }
   Assign(f["logLevel"].Enum<LogLevel>({{"debug", LogLevel::kDebug},
                                         {"info", LogLevel::kInfo},
                                         {"warn", LogLevel::kWarn},
@@ -188,10 +274,12 @@ AgentSpec DecodeAgent(const Field& f) {
 
 void DecodeMaxUnavailable(const Field& f, IntOrPercent* out) {
   if (!f.present()) return;
-  constexpr char kWhat[] = "must be a non-negative integer or a percentage from 0% to 100%";
+  // The API server refuses a DaemonSet whose maxUnavailable is 0 (without
+  // maxSurge), and a managed rollout needs room for one node at least.
+  constexpr char kWhat[] = "must be a positive integer or a percentage from 1% to 100%";
   if (!f.json()->is_string()) {
     std::optional<int64_t> n = f.json()->is_number() ? f.Int() : std::nullopt;
-    if (n && *n >= 0) {
+    if (n && *n >= 1) {
       *out = {*n, false};
     } else if (f.json()->is_number_integer() || !f.json()->is_number()) {
       f.Invalid(kWhat);  // Int() has already complained about a fraction
@@ -202,11 +290,11 @@ void DecodeMaxUnavailable(const Field& f, IntOrPercent* out) {
   std::string_view digits(s);
   bool percent = !digits.empty() && digits.back() == '%';
   if (percent) digits.remove_suffix(1);
-  // As the CRD's ^(100|[1-9]?[0-9])%$: no sign, no leading zero.
+  // As the CRD's ^(100|[1-9][0-9]?)%$: no sign, no leading zero, not 0%.
   bool numeric = !digits.empty() && digits.size() <= 3 && (digits.size() == 1 || digits[0] != '0') &&
                  std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
   int64_t value = numeric ? std::stoll(std::string(digits)) : -1;
-  if (!percent || !numeric || value > 100) {
+  if (!percent || !numeric || value < 1 || value > 100) {
     f.Invalid(kWhat);
     return;
   }
@@ -218,17 +306,17 @@ MonitoringSpec DecodeMonitoring(const Field& f) {
   if (!f.IsObject()) return m;
   if (Field sm = f["serviceMonitor"]; sm.IsObject()) {
     Assign(sm["enabled"].Bool(), &m.service_monitor.enabled);
-    DecodeDuration(sm["interval"], &m.service_monitor.interval);
-    m.service_monitor.labels = sm["labels"].StringMap();
+    DecodeDuration(sm["interval"], &m.service_monitor.interval, Zero::kRefused);
+    m.service_monitor.labels = internal::DecodeLabels(sm["labels"]);
   }
   if (Field pr = f["prometheusRule"]; pr.IsObject()) {
     PrometheusRuleSpec& p = m.prometheus_rule;
     Assign(pr["enabled"].Bool(), &p.enabled);
-    p.labels = pr["labels"].StringMap();
-    DecodeDuration(pr["pluginDownFor"], &p.plugin_down_for);
-    DecodeDuration(pr["unhealthyFor"], &p.unhealthy_for);
+    p.labels = internal::DecodeLabels(pr["labels"]);
+    DecodeDuration(pr["pluginDownFor"], &p.plugin_down_for, Zero::kAllowed);
+    DecodeDuration(pr["unhealthyFor"], &p.unhealthy_for, Zero::kAllowed);
     Assign(pr["allocationHighRatio"].Number(0, 1), &p.allocation_high_ratio);
-    DecodeDuration(pr["allocationHighFor"], &p.allocation_high_for);
+    DecodeDuration(pr["allocationHighFor"], &p.allocation_high_for, Zero::kAllowed);
   }
   return m;
 }
@@ -251,7 +339,9 @@ DevicePoolSpec DecodeSpec(const Field& f) {
                                                          {"none", AllocationPolicy::kNone}}),
            &s.allocation.policy);
   }
-  if (Field health = f["health"]; health.IsObject()) DecodeDuration(health["interval"], &s.health.interval);
+  if (Field health = f["health"]; health.IsObject()) {
+    DecodeDuration(health["interval"], &s.health.interval, Zero::kRefused);
+  }
   if (Field cdi = f["cdi"]; cdi.IsObject()) Assign(cdi["enabled"].Bool(), &s.cdi.enabled);
   s.agent = DecodeAgent(f["agent"]);
   if (Field rollout = f["rollout"]; rollout.IsObject()) {
@@ -376,10 +466,79 @@ kube::Status ValidateResourceName(std::string_view name) {
   return kube::Status::Ok();
 }
 
+kube::Status ValidateImageReference(std::string_view image) {
+  auto invalid = [&](std::string_view what) {
+    return kube::Status(kube::Reason::kInvalid, "\"" + std::string(image.substr(0, 64)) +
+                                                    (image.size() > 64 ? "...\"" : "\"") +
+                                                    " is not an image reference: " + std::string(what));
+  };
+  std::string_view name = image;
+  if (size_t at = name.find('@'); at != std::string_view::npos) {
+    if (!IsDigest(name.substr(at + 1))) return invalid("the digest must be <algorithm>:<at least 32 hex digits>");
+    name = name.substr(0, at);
+  }
+  size_t colon = name.rfind(':');
+  size_t slash = name.rfind('/');
+  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
+    if (!IsTag(name.substr(colon + 1))) {
+      return invalid("the tag must be at most 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'");
+    }
+    name = name.substr(0, colon);
+  }
+  if (name.size() > 255) return invalid("the repository name must be at most 255 characters");
+  std::vector<std::string_view> parts = Split(name, '/');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    bool registry = i == 0 && parts.size() > 1 && IsRegistryDomain(parts[i]);
+    if (!registry && !IsPathComponent(parts[i])) {
+      return invalid(
+          "expected [registry[:port]/]name[:tag][@digest] with a lower-case name of letters and digits joined by "
+          "'.', '_', '__' or '-', e.g. registry.example.com/hashfoundry/device-operator:v1");
+    }
+  }
+  return kube::Status::Ok();
+}
+
+kube::Status ValidateDeviceGlob(std::string_view glob) {
+  auto invalid = [&](std::string_view what) {
+    return kube::Status(kube::Reason::kInvalid, "\"" + std::string(glob.substr(0, 64)) +
+                                                    (glob.size() > 64 ? "...\"" : "\"") + " " + std::string(what));
+  };
+  if (glob.substr(0, 5) != "/dev/" && glob.substr(0, 5) != "/sys/") {
+    return invalid("is not under /dev or /sys: each glob must be an absolute path below one of them, e.g. /dev/fpga*");
+  }
+  auto forbidden = [](char c) { return c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f; };
+  if (std::any_of(glob.begin(), glob.end(), forbidden)) {
+    return invalid("must not contain a backslash or control characters");
+  }
+  // glob() reads directories with their "." and ".." entries, and only a
+  // literal leading '.' matches them; so no segment may start with '.'.
+  for (std::string_view segment : Split(glob.substr(1), '/')) {
+    if (segment.empty() || segment.front() == '.') {
+      return invalid("must be a normalised path: no empty segment and none starting with '.' (no . or ..)");
+    }
+  }
+  // Brace groups expand to their alternatives; keeping '.', '/' and
+  // nesting out of them keeps the expansions as tame as the glob itself.
+  for (size_t i = 0; i < glob.size(); ++i) {
+    if (glob[i] == '}') return invalid("has a '}' without its '{'");
+    if (glob[i] != '{') continue;
+    size_t close = glob.find('}', i);
+    if (close == std::string_view::npos) return invalid("has a '{' without its '}'");
+    for (std::string_view alternative : Split(glob.substr(i + 1, close - i - 1), ',')) {
+      if (alternative.empty() || alternative.find_first_of("{/.") != std::string_view::npos) {
+        return invalid("must have {a,b} groups of non-empty alternatives without '.', '/' or '{'");
+      }
+    }
+    i = close;
+  }
+  return kube::Status::Ok();
+}
+
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   if (s.empty()) return std::nullopt;
-  // Far beyond any sensible interval, and far from overflowing int64 ms.
-  constexpr int64_t kMaxMillis = int64_t{1} << 52;
+  // Go's time.Duration (int64 nanoseconds) ends here; beyond it the API
+  // server's CEL duration() refuses the value, and so do we.
+  constexpr int64_t kMaxMillis = INT64_MAX / 1000000;
   int64_t total = 0;
   size_t i = 0;
   while (i < s.size()) {
@@ -429,6 +588,10 @@ kube::StatusOr<DevicePool> DecodeDevicePool(const nlohmann::json& obj) {
     root["metadata"]["name"].Invalid(
         "must be at most 63 characters: it becomes the name part of the node label key "
         "devicepool.hashfoundry.com/<pool>");
+  } else if (!pool.metadata.name.empty() && !IsDnsLabel(pool.metadata.name)) {
+    root["metadata"]["name"].Invalid(
+        "must be a DNS label (lower-case letters, digits and '-'): it names the agent's Service "
+        "devicepool-<pool>");
   }
   pool.spec = DecodeSpec(root["spec"]);
   pool.status = DecodeStatus(root["status"]);

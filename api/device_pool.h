@@ -4,11 +4,14 @@
 // DecodeDevicePool applies the CRD's defaults, so a pool decoded from a bare
 // spec and one decoded from what the API server stored (after defaulting)
 // are equal, and the CRD's checks on values: types, required fields, enums,
-// ranges, exactly one discovery method, the resourceName, duration, hex id,
-// toleration and selector rules. Size limits (maxItems, maxLength) and label
-// syntax are left to the API server. A malformed object, whatever its JSON,
-// is an Invalid Status naming the field instead of an exception. The
-// operator never writes a pool's spec, so only the status has an encoder.
+// ranges, exactly one discovery method, the resourceName, durations, hex
+// ids, globs, the image, label keys and values, toleration and selector
+// rules. The CRD refuses what the API server or the agent would refuse
+// later (a DaemonSet with maxUnavailable 0, an agent flag), and so does the
+// codec: tests/crds checks the two agree. Size limits (maxItems, maxLength)
+// are left to the API server. A malformed object, whatever its JSON, is an
+// Invalid Status naming the field instead of an exception. The operator
+// never writes a pool's spec, so only the status has an encoder.
 //
 // Thread-safety: plain values and pure functions.
 #ifndef HF_API_DEVICE_POOL_H_
@@ -40,7 +43,8 @@ struct SimulatedDiscovery {
   bool operator==(const SimulatedDiscovery&) const = default;
 };
 
-// Every file an absolute glob matches is a device.
+// Every file a glob under /dev or /sys matches is a device (see
+// ValidateDeviceGlob).
 struct PathsDiscovery {
   std::vector<std::string> globs;  // at least one
   bool operator==(const PathsDiscovery&) const = default;
@@ -102,7 +106,7 @@ struct AgentSpec {
   bool operator==(const AgentSpec&) const = default;
 };
 
-// An IntOrString that is a non-negative count or a 0..100 percentage.
+// An IntOrString that is a positive count or a 1..100 percentage.
 struct IntOrPercent {
   int64_t value = 0;
   bool percent = false;
@@ -244,6 +248,18 @@ nlohmann::json EncodeDevicePoolStatus(const DevicePoolStatus& status);
 // *.kubernetes.io/, not starting with "requests.". Invalid on failure.
 kube::Status ValidateResourceName(std::string_view name);
 
+// An image reference as the kubelet parses it (distribution/reference):
+// [registry[:port]/]name[:tag][@digest], the name lower-case and at most 255
+// characters. Invalid, saying what is wrong, otherwise.
+kube::Status ValidateImageReference(std::string_view image);
+
+// A discovery glob the agent may expand: absolute and under /dev/ or /sys/,
+// normalised (no empty segment, none starting with '.', so no . or .. and
+// no pattern that matches them), no backslash or control characters, and
+// {a,b} groups whose alternatives hold no '.', '/' or '{'. The agent checks where
+// each match really is as well (symlinks); this keeps the spec honest.
+kube::Status ValidateDeviceGlob(std::string_view glob);
+
 namespace internal {
 // Shared with DevicePoolNode, whose status.counts has the same shape.
 DeviceCounts DecodeDeviceCounts(const Field& field);
@@ -251,7 +267,8 @@ nlohmann::json EncodeDeviceCounts(const DeviceCounts& counts);
 }  // namespace internal
 
 // Parses the duration syntax the CRD allows, one or more <digits><unit> with
-// unit ms, s, m or h ("30s", "1h30m"), valid for both Go and Prometheus.
+// unit ms, s, m or h ("30s", "1h30m"), valid for both Go and Prometheus, up
+// to Go's largest time.Duration (about 292 years).
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s);
 
 }  // namespace hf::api

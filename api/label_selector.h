@@ -1,7 +1,9 @@
 // LabelSelector: metav1.LabelSelector, for DevicePool.spec.nodeSelector.
 // Matches() evaluates it locally (the operator matches Nodes from its
 // cache); ToSelectorString() writes it in the API's labelSelector query
-// syntax for list and watch requests.
+// syntax for list and watch requests. Also the label and DNS name syntax
+// the API server enforces (apimachinery's validation package), so that a
+// spec is refused when it is applied rather than when the operator uses it.
 //
 // Thread-safety: plain values; const methods are safe to call concurrently.
 #ifndef HF_API_LABEL_SELECTOR_H_
@@ -9,9 +11,11 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/json_field.h"
+#include "kube/status.h"
 
 namespace hf::api {
 
@@ -45,10 +49,30 @@ struct LabelSelector {
   bool operator==(const LabelSelector&) const = default;
 };
 
+// [a-z0-9]([-a-z0-9]*[a-z0-9])? of at most 63 characters (RFC 1123).
+bool IsDnsLabel(std::string_view s);
+// DNS labels joined by dots, at most 253 characters in all (as
+// apimachinery's IsDNS1123Subdomain, which does not bound each label).
+bool IsDnsSubdomain(std::string_view s);
+// ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]: the name part of a qualified
+// name, without its length limit.
+bool IsQualifiedNamePart(std::string_view s);
+
+// A label key (apimachinery's IsQualifiedName): an optional DNS subdomain
+// prefix of at most 253 characters and '/', then a name of at most 63
+// characters. Invalid, saying what is wrong, otherwise.
+kube::Status ValidateLabelKey(std::string_view key);
+// A label value: empty, or a name part of at most 63 characters.
+kube::Status ValidateLabelValue(std::string_view value);
+
 namespace internal {
-// Decodes and validates a metav1.LabelSelector (operators, and values
-// required for In/NotIn and forbidden for Exists/DoesNotExist).
+// Decodes and validates a metav1.LabelSelector as the API server does:
+// label keys and values, operators, and values required for In/NotIn and
+// forbidden for Exists/DoesNotExist.
 LabelSelector DecodeLabelSelector(const Field& field);
+// An object of labels, each key and value checked as above (e.g. labels
+// the operator puts on the objects it creates).
+std::map<std::string, std::string> DecodeLabels(const Field& field);
 }  // namespace internal
 
 }  // namespace hf::api

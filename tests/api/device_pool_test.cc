@@ -313,7 +313,16 @@ std::vector<BadCase> BadCases() {
       {"bad prefix", WithSpec(R"({"discovery": {"simulated": {"prefix": "Dev_"}}})"),
        "spec.discovery.simulated.prefix: must be a DNS label"},
       {"relative glob", WithSpec(R"({"discovery": {"simulated": null, "paths": {"globs": ["/dev/a", "dev/x*"]}}})"),
-       "spec.discovery.paths.globs[1]: each glob must be an absolute path"},
+       "spec.discovery.paths.globs[1]: \"dev/x*\" is not under /dev or /sys"},
+      {"glob with ..", WithSpec(R"({"discovery": {"simulated": null, "paths": {"globs": ["/dev/../etc/shadow"]}}})"),
+       "spec.discovery.paths.globs[0]: \"/dev/../etc/shadow\" must be a normalised path"},
+      {"glob outside /dev", WithSpec(R"({"discovery": {"simulated": null, "paths": {"globs": ["/etc/shadow"]}}})"),
+       "spec.discovery.paths.globs[0]: \"/etc/shadow\" is not under /dev or /sys"},
+      {"glob matching ..", WithSpec(R"({"discovery": {"simulated": null, "paths": {"globs": ["/dev/.[.]/etc/x"]}}})"),
+       "spec.discovery.paths.globs[0]: \"/dev/.[.]/etc/x\" must be a normalised path"},
+      {"glob brace with ..",
+       WithSpec(R"({"discovery": {"simulated": null, "paths": {"globs": ["/dev/{a,..}/etc/x"]}}})"),
+       "spec.discovery.paths.globs[0]: \"/dev/{a,..}/etc/x\" must have {a,b} groups"},
       {"no globs", WithSpec(R"({"discovery": {"simulated": null, "paths": {"globs": []}}})"),
        "spec.discovery.paths.globs: must have at least one glob"},
       {"globs missing", WithSpec(R"({"discovery": {"simulated": null, "paths": {}}})"),
@@ -328,6 +337,26 @@ std::vector<BadCase> BadCases() {
        "spec.allocation.policy: unsupported value \"spread\": must be one of packed, balanced, none"},
       {"bad health interval", WithSpec(R"({"health": {"interval": "30 seconds"}})"),
        "spec.health.interval: \"30 seconds\" is not a duration"},
+      {"health interval 0s", WithSpec(R"({"health": {"interval": "0s"}})"), "spec.health.interval: must be above 0"},
+      {"health interval beyond Go's durations", WithSpec(R"({"health": {"interval": "2562048h"}})"),
+       "spec.health.interval: \"2562048h\" is not a duration"},
+      {"scrape interval 0ms", WithSpec(R"({"monitoring": {"serviceMonitor": {"interval": "0ms"}}})"),
+       "spec.monitoring.serviceMonitor.interval: must be above 0"},
+      {"image with a space", WithSpec(R"({"agent": {"image": "registry.local/agent :v1"}})"),
+       "spec.agent.image: \"registry.local/agent :v1\" is not an image reference"},
+      {"image upper-case", WithSpec(R"({"agent": {"image": "registry.local/Agent:v1"}})"),
+       "spec.agent.image: \"registry.local/Agent:v1\" is not an image reference"},
+      {"image empty", WithSpec(R"({"agent": {"image": ""}})"), "spec.agent.image: \"\" is not an image reference"},
+      {"bad priorityClassName", WithSpec(R"({"agent": {"priorityClassName": "High_Priority"}})"),
+       "spec.agent.priorityClassName: must be a PriorityClass name"},
+      {"toleration bad key", WithSpec(R"({"agent": {"tolerations": [{"key": "a b", "operator": "Exists"}]}})"),
+       "spec.agent.tolerations[0].key: \"a b\" is not a label key"},
+      {"toleration bad value", WithSpec(R"({"agent": {"tolerations": [{"key": "k", "value": "-v"}]}})"),
+       "spec.agent.tolerations[0].value: \"-v\" is not a label value"},
+      {"monitoring label bad key", WithSpec(R"({"monitoring": {"prometheusRule": {"labels": {"/x": "y"}}}})"),
+       "spec.monitoring.prometheusRule.labels[/x]: \"/x\" is not a label key"},
+      {"pool name with a dot", json::parse(R"({"metadata": {"name": "a.b"}, "spec": {}})"),
+       "metadata.name: must be a DNS label"},
       {"cdi not bool", WithSpec(R"({"cdi": {"enabled": "true"}})"), "spec.cdi.enabled: must be a boolean, not string"},
       {"bad logLevel", WithSpec(R"({"agent": {"logLevel": "trace"}})"),
        "spec.agent.logLevel: unsupported value \"trace\""},
@@ -345,9 +374,13 @@ std::vector<BadCase> BadCases() {
        WithSpec(R"({"agent": {"tolerations": [{"key": "k", "tolerationSeconds": 5}]}})"),
        "spec.agent.tolerations[0]: a toleration's tolerationSeconds needs effect NoExecute"},
       {"maxUnavailable 150%", WithSpec(R"({"rollout": {"maxUnavailable": "150%"}})"),
-       "spec.rollout.maxUnavailable: must be a non-negative integer or a percentage from 0% to 100%"},
+       "spec.rollout.maxUnavailable: must be a positive integer or a percentage from 1% to 100%"},
       {"maxUnavailable -1", WithSpec(R"({"rollout": {"maxUnavailable": -1}})"),
-       "spec.rollout.maxUnavailable: must be a non-negative integer or a percentage"},
+       "spec.rollout.maxUnavailable: must be a positive integer or a percentage"},
+      {"maxUnavailable 0", WithSpec(R"({"rollout": {"maxUnavailable": 0}})"),
+       "spec.rollout.maxUnavailable: must be a positive integer or a percentage"},
+      {"maxUnavailable 0%", WithSpec(R"({"rollout": {"maxUnavailable": "0%"}})"),
+       "spec.rollout.maxUnavailable: must be a positive integer or a percentage"},
       {"maxUnavailable 1.5", WithSpec(R"({"rollout": {"maxUnavailable": 1.5}})"),
        "spec.rollout.maxUnavailable: must be an integer, not number"},
       {"maxUnavailable \"-1\"", WithSpec(R"({"rollout": {"maxUnavailable": "-1"}})"),
@@ -376,6 +409,18 @@ std::vector<BadCase> BadCases() {
        "spec.nodeSelector.matchExpressions[0].key: is required"},
       {"matchLabels value not a string", WithSpec(R"({"nodeSelector": {"matchLabels": {"a": true}}})"),
        "spec.nodeSelector.matchLabels[a]: must be a string, not boolean"},
+      {"matchLabels bad key", WithSpec(R"({"nodeSelector": {"matchLabels": {"zone!": "a"}}})"),
+       "spec.nodeSelector.matchLabels[zone!]: \"zone!\" is not a label key"},
+      {"matchLabels upper-case prefix", WithSpec(R"({"nodeSelector": {"matchLabels": {"Example.com/zone": "a"}}})"),
+       "spec.nodeSelector.matchLabels[Example.com/zone]: \"Example.com/zone\" is not a label key"},
+      {"matchLabels bad value", WithSpec(R"({"nodeSelector": {"matchLabels": {"zone": "a b"}}})"),
+       "spec.nodeSelector.matchLabels[zone]: \"a b\" is not a label value"},
+      {"expression bad key",
+       WithSpec(R"({"nodeSelector": {"matchExpressions": [{"key": "a/b/c", "operator": "Exists"}]}})"),
+       "spec.nodeSelector.matchExpressions[0].key: \"a/b/c\" is not a label key"},
+      {"expression bad value",
+       WithSpec(R"({"nodeSelector": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["ok", "-x"]}]}})"),
+       "spec.nodeSelector.matchExpressions[0].values[1]: \"-x\" is not a label value"},
       {"status count negative", json::parse(R"({"spec": {"resourceName": "a.com/b", "discovery": {"simulated": {}}},
                                                  "status": {"nodes": {"ready": -1}}})"),
        "status.nodes.ready: must be between 0 and 2147483647"},
@@ -464,6 +509,41 @@ TEST(DevicePoolTest, ValidateResourceName) {
   EXPECT_FALSE(ValidateResourceName(std::string(245, 'd') + "/n").ok());
 }
 
+TEST(DevicePoolTest, ValidateImageReference) {
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  for (const std::string& ok : std::vector<std::string>{
+           "agent", "hashfoundry/device-operator", "registry.local/agent:v1", "localhost:5000/a/b_c__d--e.f:1.0-rc_1",
+           "Registry.Example.COM/agent", "[::1]:5000/agent:latest", "agent:5000", "a@sha256:" + std::string(32, 'f'),
+           "ghcr.io/hashfoundry/device-operator:v1@" + digest}) {
+    EXPECT_TRUE(ValidateImageReference(ok).ok()) << ok << ": " << ValidateImageReference(ok).message();
+  }
+  for (const std::string& bad : std::vector<std::string>{
+           "", " agent", "agent ", "registry.local/agent :v1", "Agent", "registry.local/Agent", "a//b", "a/", "/a",
+           "-a", "a-", "a..b", "a___b", "a:", "a:-x", "a@sha256:abc", "a@:" + std::string(32, 'f'), "reg:port/a",
+           "a:b:c", "a\tb", "a/b:" + std::string(129, 't')}) {
+    kube::Status st = ValidateImageReference(bad);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.reason(), kube::Reason::kInvalid) << bad;
+  }
+  EXPECT_TRUE(ValidateImageReference(std::string(255, 'a') + ":v1").ok());
+  EXPECT_FALSE(ValidateImageReference(std::string(256, 'a') + ":v1").ok());
+}
+
+TEST(DevicePoolTest, ValidateDeviceGlob) {
+  for (const char* ok : {"/dev/fpga*", "/dev/infiniband/uverbs*", "/dev/dfl-port.*", "/dev/accel/accel[0-9]*",
+                         "/dev/{fpga,accel}?", "/sys/class/accel/*", "/dev/x{a,b}y{c,d}", "/dev/a,b"}) {
+    EXPECT_TRUE(ValidateDeviceGlob(ok).ok()) << ok << ": " << ValidateDeviceGlob(ok).message();
+  }
+  for (const char* bad : {"", "/", "/dev", "/dev/", "/sys", "dev/x", "/etc/shadow", "/devx/y", "/proc/1/root",
+                          "/dev/../etc/shadow", "/dev/./x", "/dev//x", "/dev/x/", "/dev/.x", "/dev/.[.]/etc",
+                          "/dev/.*", "/dev/{a,..}/x", "/dev/{.,.}./x", "/dev/{a,}", "/dev/{a,b/c}", "/dev/{a{b}}",
+                          "/dev/a}", "/dev/{a", "/dev/\\.\\./x", "/dev/a\nb", "/dev/a\x7f"}) {
+    kube::Status st = ValidateDeviceGlob(bad);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.reason(), kube::Reason::kInvalid) << bad;
+  }
+}
+
 TEST(DevicePoolTest, ParseDuration) {
   using std::chrono::milliseconds;
   EXPECT_EQ(ParseDuration("30s"), milliseconds(30000));
@@ -471,6 +551,10 @@ TEST(DevicePoolTest, ParseDuration) {
   EXPECT_EQ(ParseDuration("1h30m"), milliseconds(5400000));
   EXPECT_EQ(ParseDuration("250ms"), milliseconds(250));
   EXPECT_EQ(ParseDuration("0s"), milliseconds(0));
+  // Go's time.Duration, what the API server's CEL duration() parses into.
+  EXPECT_EQ(ParseDuration("2562047h"), milliseconds(int64_t{2562047} * 3600 * 1000));
+  EXPECT_FALSE(ParseDuration("2562048h").has_value());
+  EXPECT_FALSE(ParseDuration("2562047h48m").has_value());
   for (const char* bad : {"", "30", "s", "1.5h", "-1s", "30 s", "1d", "5M", "99999999999999999999h", "1h "}) {
     EXPECT_FALSE(ParseDuration(bad).has_value()) << bad;
   }

@@ -80,5 +80,53 @@ TEST(LabelSelectorTest, Empty) {
   EXPECT_FALSE((LabelSelector{{}, {Req("a", SelectorOperator::kExists)}}).Empty());
 }
 
+// apimachinery's IsQualifiedName and IsValidLabelValue, case by case.
+TEST(LabelSelectorTest, LabelKeys) {
+  const std::string name63(63, 'n');
+  const std::string prefix253 = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
+                                std::string(61, 'd');
+  ASSERT_EQ(prefix253.size(), 253u);
+  for (const std::string& ok : {std::string("zone"), std::string("a"), std::string("Zone_1.x-Y"),
+                                std::string("hashfoundry.com/custom-device"), std::string("node-role.kubernetes.io/x"),
+                                std::string("a/B"), name63, prefix253 + "/" + name63}) {
+    EXPECT_TRUE(ValidateLabelKey(ok).ok()) << ok << ": " << ValidateLabelKey(ok).message();
+  }
+  for (const std::string& bad :
+       {std::string(""), std::string("/"), std::string("/a"), std::string("a/"), std::string("a/b/c"),
+        std::string("-a"), std::string("a-"), std::string("a b"), std::string("zone!"), std::string("A.com/x"),
+        std::string("a_b.com/x"), std::string("a..b/x"), std::string(".a/x"), name63 + "n",
+        prefix253 + "d/x", std::string("a/") + name63 + "n", std::string("ä")}) {
+    kube::Status st = ValidateLabelKey(bad);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.reason(), kube::Reason::kInvalid) << bad;
+  }
+}
+
+TEST(LabelSelectorTest, LabelValues) {
+  for (const std::string& ok : {std::string(""), std::string("a"), std::string("enabled"), std::string("A.b_c-9"),
+                                std::string(63, 'v')}) {
+    EXPECT_TRUE(ValidateLabelValue(ok).ok()) << ok;
+  }
+  for (const std::string& bad : {std::string(64, 'v'), std::string("-a"), std::string("a."), std::string("a b"),
+                                 std::string("a/b"), std::string("a:b")}) {
+    EXPECT_FALSE(ValidateLabelValue(bad).ok()) << bad;
+  }
+}
+
+TEST(LabelSelectorTest, DnsNames) {
+  EXPECT_TRUE(IsDnsLabel("a-1"));
+  EXPECT_TRUE(IsDnsLabel(std::string(63, 'a')));
+  EXPECT_FALSE(IsDnsLabel(std::string(64, 'a')));
+  EXPECT_FALSE(IsDnsLabel("a.b"));
+  EXPECT_FALSE(IsDnsLabel("A"));
+  EXPECT_FALSE(IsDnsLabel(""));
+  EXPECT_TRUE(IsDnsSubdomain("system-node-critical"));
+  EXPECT_TRUE(IsDnsSubdomain("a.b-c.d"));
+  EXPECT_FALSE(IsDnsSubdomain("a..b"));
+  EXPECT_FALSE(IsDnsSubdomain("a_b"));
+  EXPECT_TRUE(IsDnsSubdomain(std::string(253, 'a')));
+  EXPECT_FALSE(IsDnsSubdomain(std::string(127, 'a') + "." + std::string(126, 'b')));
+}
+
 }  // namespace
 }  // namespace hf::api

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <map>
 
+#include "api/label_selector.h"
 #include "kube/log/logging.h"
 
 namespace hf::agent {
@@ -27,20 +28,6 @@ Status Invalid(std::string_view flag, const std::string& message) {
   return Status(Reason::kInvalid, "--" + std::string(flag) + ": " + message);
 }
 
-bool IsDnsLabel(std::string_view s) {
-  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
-  return std::all_of(s.begin(), s.end(),
-                     [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '-'; });
-}
-
-bool IsPoolName(std::string_view s) {
-  if (s.empty() || s.size() > 63 || !std::isalnum(static_cast<unsigned char>(s.front())) ||
-      !std::isalnum(static_cast<unsigned char>(s.back()))) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(),
-                     [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '-' || c == '.'; });
-}
 
 // "<ipv4>:<port>" or ":<port>", what HttpServer binds.
 bool IsHttpAddress(std::string_view s) {
@@ -145,6 +132,15 @@ FlagSpec Enum(T Config::*field, std::vector<std::pair<std::string_view, T>> valu
           }};
 }
 
+// The same rules as the DevicePool's discovery.paths.globs.
+FlagSpec Glob() {
+  return {false, [](Config& c, std::string_view flag, std::string_view v) {
+            if (Status st = api::ValidateDeviceGlob(v); !st.ok()) return Invalid(flag, st.message());
+            c.path_globs.emplace_back(v);
+            return Status::Ok();
+          }};
+}
+
 FlagSpec Duration(std::chrono::milliseconds Config::*field) {
   return {false, [=](Config& c, std::string_view flag, std::string_view v) {
             std::optional<std::chrono::milliseconds> d = api::ParseDuration(v);
@@ -166,8 +162,8 @@ std::map<std::string, FlagSpec, std::less<>> Flags() {
                                                              {"pci", DiscoveryMode::kPci}})},
       {"simulated-count", Int(&Config::simulated_count, 0, 1024)},
       {"simulated-prefix",
-       Checked(&Config::simulated_prefix, IsDnsLabel, "a DNS label (lower-case letters, digits, '-')")},
-      {"path-glob", Appended(&Config::path_globs, IsAbsolute, "absolute")},
+       Checked(&Config::simulated_prefix, api::IsDnsLabel, "a DNS label (lower-case letters, digits, '-')")},
+      {"path-glob", Glob()},
       {"pci-vendor", Checked(&Config::pci_vendor, IsHexId, hex, Lower)},
       {"pci-device", Appended(&Config::pci_devices, IsHexId, hex, Lower)},
       {"replicas", Int(&Config::replicas, 1, 64)},
@@ -187,6 +183,7 @@ std::map<std::string, FlagSpec, std::less<>> Flags() {
       {"log-format", Checked(&Config::log_format, IsLogFormat, "text or json")},
       {"kubeconfig", String(&Config::kubeconfig)},
       {"report", Bool(&Config::report)},
+      {"termination-log", Checked(&Config::termination_log, IsAbsolute, "an absolute path")},
   };
 }
 
@@ -194,10 +191,10 @@ std::map<std::string, FlagSpec, std::less<>> Flags() {
 Status Validate(const Config& c) {
   if (Status st = api::ValidateResourceName(c.resource_name); !st.ok()) return Invalid("resource-name", st.message());
   if (c.report && c.pool.empty()) return Invalid("pool", "required unless --report=false");
-  // The pool's name is an object name that also becomes a label key's name
-  // part, so the CRD bounds it to 63 characters.
-  if (!c.pool.empty() && !IsPoolName(c.pool)) {
-    return NotA("pool", c.pool, "a DevicePool name (at most 63 lower-case letters, digits, '-', '.')");
+  // The CRD makes a pool's name a DNS label: it becomes a label key's name
+  // part and names the pool's Service.
+  if (!c.pool.empty() && !api::IsDnsLabel(c.pool)) {
+    return NotA("pool", c.pool, "a DevicePool name (a DNS label: at most 63 lower-case letters, digits, '-')");
   }
   if (c.report && c.node_name.empty()) {
     return Invalid("node-name", "required (or set NODE_NAME) unless --report=false");
@@ -239,10 +236,15 @@ kube::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& args, con
   ParsedFlags parsed;
   Config& c = parsed.config;
   bool node_name_set = false;
+  bool check_config = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
     if (arg == "--help" || arg == "-h") return ParsedFlags{Action::kHelp, {}};
     if (arg == "--version") return ParsedFlags{Action::kVersion, {}};
+    if (arg == "--check-config") {
+      check_config = true;
+      continue;
+    }
     if (arg.substr(0, 2) != "--" || arg.size() == 2) {
       return Status(Reason::kInvalid, "unexpected argument " + Quote(arg) + " (flags are --name=value)");
     }
@@ -268,7 +270,24 @@ kube::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& args, con
     if (std::optional<std::string> node = env("NODE_NAME")) c.node_name = *node;
   }
   if (Status st = Validate(c); !st.ok()) return st;
+  if (check_config) parsed.action = Action::kCheckConfig;
   return parsed;
+}
+
+TerminationLog FindTerminationLog(const std::vector<std::string>& args) {
+  constexpr std::string_view kFlag = "--termination-log";
+  TerminationLog log{std::string(kDefaultTerminationLog), false};
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    std::optional<std::string_view> value;
+    if (arg.substr(0, kFlag.size() + 1) == std::string(kFlag) + "=") {
+      value = arg.substr(kFlag.size() + 1);
+    } else if (arg == kFlag && i + 1 < args.size()) {
+      value = args[++i];
+    }
+    if (value && IsAbsolute(*value)) log = {std::string(*value), true};
+  }
+  return log;
 }
 
 std::string Usage() {
@@ -284,7 +303,8 @@ as a device plugin and reports them in its DevicePoolNode.
   --discovery=MODE                simulated | paths | pci (default simulated)
   --simulated-count=N             simulated devices, 0..1024 (default 4)
   --simulated-prefix=PREFIX       simulated device file prefix (default hashfoundry-device)
-  --path-glob=GLOB                absolute glob, repeatable; /dev/... is read under --dev-root
+  --path-glob=GLOB                glob under /dev or /sys, repeatable; read under --dev-root
+                                  and --sys-root, matches resolving outside them are skipped
   --pci-vendor=HEX                PCI vendor id, e.g. 10de
   --pci-device=HEX                PCI device id, repeatable (default: every device of the vendor)
   --replicas=N                    advertise each device N times as <id>::<n>, 1..64 (default 1)
@@ -301,6 +321,10 @@ as a device plugin and reports them in its DevicePoolNode.
   --log-format=FORMAT             text | json (default text)
   --kubeconfig=PATH               default: $KUBECONFIG, in-cluster, ~/.kube/config
   --report=BOOL                   write the DevicePoolNode (default true)
+  --termination-log=PATH          also write a fatal error here (default /dev/termination-log,
+                                  written only if it exists)
+  --check-config                  check the flags as a run would, print "config ok", exit 0
+                                  (2 with the error otherwise)
   --version                       print the version and exit
 )";
 }

@@ -20,6 +20,8 @@ namespace hf::agent {
 
 enum class DiscoveryMode { kSimulated, kPaths, kPci };
 
+inline constexpr std::string_view kDefaultTerminationLog = "/dev/termination-log";
+
 struct Config {
   std::string pool;
   std::string pool_uid;
@@ -29,7 +31,7 @@ struct Config {
   DiscoveryMode discovery = DiscoveryMode::kSimulated;
   int simulated_count = 4;
   std::string simulated_prefix = "hashfoundry-device";
-  std::vector<std::string> path_globs;
+  std::vector<std::string> path_globs;  // each passes api::ValidateDeviceGlob
   std::string pci_vendor;                // 4 lower-case hex digits
   std::vector<std::string> pci_devices;  // empty: every device of the vendor
 
@@ -49,14 +51,18 @@ struct Config {
   std::string log_format = "text";
   std::string kubeconfig;  // empty: $KUBECONFIG, in-cluster, ~/.kube/config
   bool report = true;
+  // Where a fatal error goes besides stderr: Kubernetes' default
+  // terminationMessagePath, shown in the pod's status.
+  std::string termination_log = std::string(kDefaultTerminationLog);
 
   // <kubelet_dir>/<resource name with '/' as '_'>.sock
   std::string SocketPath() const;
   std::string SocketName() const;
 };
 
-// What main does after parsing.
-enum class Action { kRun, kHelp, kVersion };
+// What main does after parsing. kCheckConfig (--check-config) stops after
+// the flags parsed and validated as for a run.
+enum class Action { kRun, kHelp, kVersion, kCheckConfig };
 
 struct ParsedFlags {
   Action action = Action::kRun;
@@ -72,6 +78,15 @@ using GetEnv = std::function<std::optional<std::string>(std::string_view)>;
 // flag, for an unknown flag, a missing or malformed value, or a combination
 // that cannot work (e.g. --discovery=paths without --path-glob).
 kube::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& args, const GetEnv& env);
+
+// Where to write the termination message when ParseFlags failed: the last
+// --termination-log given (whatever else is wrong), else the default; and
+// whether it was given explicitly.
+struct TerminationLog {
+  std::string path;
+  bool explicit_path = false;
+};
+TerminationLog FindTerminationLog(const std::vector<std::string>& args);
 
 // The --help text.
 std::string Usage();

@@ -4,8 +4,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdio>
+#include <fstream>
 #include <map>
+#include <sstream>
+
+#include "tests/agent/testing/temp_dir.h"
 
 namespace hf::agent {
 namespace {
@@ -147,6 +153,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--health-interval=-5s"}, "--health-interval"}, BadCase{{"--pci-vendor=10de1"}, "--pci-vendor"},
         BadCase{{"--pci-vendor=0x10"}, "--pci-vendor"}, BadCase{{"--pci-device=xyzw"}, "--pci-device"},
         BadCase{{"--discovery=paths"}, "--path-glob"}, BadCase{{"--path-glob=dev/fpga*"}, "--path-glob"},
+        BadCase{{"--path-glob=/dev/../etc/shadow"}, "--path-glob: \"/dev/../etc/shadow\" must be a normalised path"},
+        BadCase{{"--path-glob=/etc/shadow"}, "--path-glob: \"/etc/shadow\" is not under /dev or /sys"},
+        BadCase{{"--path-glob=/dev//fpga0"}, "--path-glob"}, BadCase{{"--path-glob=/dev/.[.]/x"}, "--path-glob"},
+        BadCase{{"--path-glob=/dev/{a,..}/x"}, "--path-glob"}, BadCase{{"--health-interval=0ms"}, "--health-interval"},
+        BadCase{{"--health-interval=2562048h"}, "--health-interval"}, BadCase{{"--pool=a.b"}, "--pool"},
+        BadCase{{"--termination-log=relative"}, "--termination-log"},
         BadCase{{"--discovery=pci"}, "--pci-vendor"}, BadCase{{"--resource-name=kubernetes.io/x"}, "--resource-name"},
         BadCase{{"--resource-name=noslash"}, "--resource-name"},
         BadCase{{"--resource-name=requests.example.com/x"}, "--resource-name"},
@@ -159,6 +171,96 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--kubelet-dir=/" + std::string(120, 'k')}, "--kubelet-dir"},
         BadCase{{"--" + std::string(100000, 'x')}, "unknown flag"},
         BadCase{{"--replicas=" + std::string(100000, '9')}, "--replicas"}));
+
+TEST(ConfigTest, GlobsUnderDevAndSys) {
+  auto parsed = ParseFlags({"--pool=gpu", "--node-name=n1", "--discovery=paths", "--path-glob=/dev/{fpga,accel}*",
+                            "--path-glob=/sys/class/accel/accel[0-9]"},
+                           Env());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.path_globs,
+            (std::vector<std::string>{"/dev/{fpga,accel}*", "/sys/class/accel/accel[0-9]"}));
+}
+
+TEST(ConfigTest, CheckConfigValidatesLikeARun) {
+  auto ok = ParseFlags({"--check-config", "--pool=gpu", "--node-name=n1"}, Env());
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->action, Action::kCheckConfig);
+  EXPECT_EQ(ok->config.pool, "gpu");
+  auto bad = ParseFlags({"--check-config", "--pool=gpu"}, Env());
+  ASSERT_FALSE(bad.ok()) << "the same cross-flag rules as a run";
+  EXPECT_THAT(bad.status().message(), HasSubstr("--node-name"));
+}
+
+TEST(ConfigTest, TerminationLog) {
+  auto parsed = ParseFlags({"--pool=gpu", "--node-name=n1"}, Env());
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->config.termination_log, "/dev/termination-log");
+  auto set = ParseFlags({"--pool=gpu", "--node-name=n1", "--termination-log=/tmp/t"}, Env());
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->config.termination_log, "/tmp/t");
+
+  TerminationLog none = FindTerminationLog({"--bogus"});
+  EXPECT_EQ(none.path, "/dev/termination-log");
+  EXPECT_FALSE(none.explicit_path);
+  TerminationLog found = FindTerminationLog({"--replicas=0", "--termination-log", "/a", "--termination-log=/b"});
+  EXPECT_EQ(found.path, "/b");
+  EXPECT_TRUE(found.explicit_path);
+  EXPECT_FALSE(FindTerminationLog({"--termination-log=rel"}).explicit_path);
+  EXPECT_FALSE(FindTerminationLog({"--termination-log"}).explicit_path);
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+RunResult RunAgent(const std::string& args) {
+  RunResult r;
+  FILE* p = popen((std::string(HF_AGENT_BIN) + " " + args + " 2>&1").c_str(), "r");
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(AgentBinaryConfigTest, CheckConfig) {
+  RunResult ok = RunAgent("--check-config --pool=gpu --node-name=n1 --discovery=paths --path-glob=/dev/fpga*");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(ok.output, "config ok\n");
+  RunResult bad = RunAgent("--check-config --pool=gpu --node-name=n1 --health-interval=0s");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--health-interval: \"0s\" is not a positive duration"));
+}
+
+TEST(AgentBinaryConfigTest, FatalErrorsGoToTheTerminationLog) {
+  testing::TempDir t;
+  const std::string log = t.Path("termination-log");
+  RunResult bad = RunAgent("--pool=gpu --node-name=n1 --path-glob=/dev/../etc/shadow --termination-log=" + log);
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  std::string message = ReadFile(log);
+  EXPECT_THAT(message, HasSubstr("--path-glob: \"/dev/../etc/shadow\" must be a normalised path"));
+  EXPECT_EQ(message.find('\n'), message.size() - 1) << "one line: " << message;
+
+  // A check only reports; the termination log is for a container that stops.
+  t.Remove("termination-log");
+  RunResult checked = RunAgent("--check-config --replicas=0 --termination-log=" + log);
+  EXPECT_EQ(checked.exit_code, 2) << checked.output;
+  EXPECT_FALSE(t.Exists("termination-log"));
+
+  // Cannot start: the HTTP address (TEST-NET-1) is none of this host's.
+  RunResult failed = RunAgent("--report=false --http-address=192.0.2.1:1 --kubelet-dir=" + t.Path("kubelet") +
+                              " --dev-root=" + t.Path("dev") + " --termination-log=" + log);
+  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_THAT(ReadFile(log), HasSubstr("cannot run: ")) << failed.output;
+}
 
 TEST(ConfigTest, PoolAndNodeAreRequiredOnlyForTheReport) {
   auto no_pool = ParseFlags({"--node-name=n1"}, Env());

@@ -83,35 +83,88 @@ TEST(SimulatedScannerTest, SpreadsOverNumaNodesOnlyWhenThereAreSeveral) {
   EXPECT_FALSE((*single.Scan())[0].numa_node.has_value());
 }
 
-TEST(PathsScannerTest, MatchesGlobsUnderTheDevRootAndTellsDevicesFromFiles) {
+TEST(PathsScannerTest, MatchesGlobsUnderTheRoots) {
   TempDir t;
-  t.Symlink("/dev/null", "dev/fpga0");  // a real char device, without mknod
   t.WriteFile("dev/fpga1", "");
   t.WriteFile("dev/other", "");
   t.Symlink("/nonexistent", "dev/fpga2");  // dangling: no device
   t.WriteFile("dev/infiniband/uverbs0", "");
-  t.WriteFile("opt/accel/a", "");
-  PathsScanner s(t.Path("dev"), t.Path("sys"), {"/dev/fpga*", "/dev/infiniband/uverbs*", t.Path("opt/accel/*")});
+  t.WriteFile("sys/class/accel/accel0", "");
+  PathsScanner s(t.Path("dev"), t.Path("sys"), {"/dev/fpga*", "/dev/infiniband/uverbs*", "/sys/class/accel/*"});
   auto devices = s.Scan();
   ASSERT_TRUE(devices.ok()) << devices.status().ToString();
-  std::string opt_id = PathsScanner::IdFor(t.Path("dev"), t.Path("opt/accel/a"));
-  EXPECT_THAT(Ids(*devices), ::testing::UnorderedElementsAre("fpga0", "fpga1", "infiniband_uverbs0", opt_id));
-  EXPECT_EQ(opt_id.find('/'), std::string::npos);
+  EXPECT_THAT(Ids(*devices), ::testing::UnorderedElementsAre("fpga1", "infiniband_uverbs0", "sys_class_accel_accel0"));
   for (const Device& d : *devices) {
     ASSERT_EQ(d.nodes.size(), 1u);
-    if (d.id == "fpga0") {
-      EXPECT_EQ(d.nodes[0].kind, NodeKind::kCharDevice);
-      EXPECT_EQ(d.nodes[0].container_path, "/dev/fpga0");
-      EXPECT_EQ(d.nodes[0].host_path, t.Path("dev/fpga0"));
-    } else if (d.id == "fpga1") {
-      EXPECT_EQ(d.nodes[0].kind, NodeKind::kFile);
+    EXPECT_EQ(d.nodes[0].kind, NodeKind::kFile);
+    if (d.id == "fpga1") {
+      EXPECT_EQ(d.nodes[0].container_path, "/dev/fpga1");
+      EXPECT_EQ(d.nodes[0].host_path, t.Path("dev/fpga1"));
     } else if (d.id == "infiniband_uverbs0") {
       EXPECT_EQ(d.nodes[0].container_path, "/dev/infiniband/uverbs0");
     } else {
-      EXPECT_EQ(d.nodes[0].container_path, t.Path("opt/accel/a")) << "outside /dev the path is kept";
+      EXPECT_EQ(d.nodes[0].container_path, "/sys/class/accel/accel0");
+      EXPECT_EQ(d.nodes[0].host_path, t.Path("sys/class/accel/accel0"));
     }
   }
-  EXPECT_THAT(s.WatchDirs(), ::testing::IsSupersetOf({t.Path("dev"), t.Path("dev/infiniband"), t.Path("opt/accel")}));
+  EXPECT_THAT(s.WatchDirs(),
+              ::testing::IsSupersetOf({t.Path("dev"), t.Path("dev/infiniband"), t.Path("sys/class/accel")}));
+}
+
+// The host's /dev/null, found with the real /dev as the root: a char device
+// goes to the runtime as a device node, not a bind mount.
+TEST(PathsScannerTest, TellsDevicesFromFiles) {
+  TempDir t;
+  PathsScanner s("/dev", t.Path("sys"), {"/dev/null"});
+  auto devices = s.Scan();
+  ASSERT_TRUE(devices.ok()) << devices.status().ToString();
+  ASSERT_EQ(devices->size(), 1u);
+  const Device& d = (*devices)[0];
+  EXPECT_EQ(d.id, "null");
+  ASSERT_EQ(d.nodes.size(), 1u);
+  EXPECT_EQ(d.nodes[0].kind, NodeKind::kCharDevice);
+  EXPECT_EQ(d.nodes[0].host_path, "/dev/null");
+  EXPECT_EQ(d.nodes[0].container_path, "/dev/null");
+}
+
+// A symlink in /dev to a file elsewhere (here a fake /etc/shadow) would be
+// handed to containers as a bind mount of that file: it is skipped, as are
+// links out of the tree through "..", while links that stay inside /dev or
+// /sys are followed.
+TEST(PathsScannerTest, SkipsMatchesThatResolveOutsideTheRoots) {
+  TempDir t;
+  t.WriteFile("etc/shadow", "root:secret\n");
+  t.Symlink(t.Path("etc/shadow"), "dev/fpga0");
+  t.Symlink("../etc/shadow", "dev/fpga1");
+  t.MakeDirs("dev/by-path");
+  t.Symlink(t.Path("etc"), "dev/by-path/etc");  // a directory link: its entries are outside too
+  t.WriteFile("dev/fpga2", "");
+  t.Symlink("fpga2", "dev/fpga3");
+  t.WriteFile("sys/devices/accel0", "");
+  t.Symlink(t.Path("sys/devices/accel0"), "dev/fpga4");
+  PathsScanner s(t.Path("dev"), t.Path("sys"), {"/dev/fpga*", "/dev/by-path/*/*"});
+  for (int round = 0; round < 2; ++round) {  // refused every time, logged once
+    auto devices = s.Scan();
+    ASSERT_TRUE(devices.ok()) << devices.status().ToString();
+    EXPECT_THAT(Ids(*devices), ElementsAre("fpga2", "fpga3", "fpga4"));
+    for (const Device& d : *devices) {
+      for (const DeviceNode& n : d.nodes) EXPECT_EQ(n.host_path.find("etc"), std::string::npos) << n.host_path;
+    }
+  }
+}
+
+TEST(PathsScannerTest, NothingIsInsideARootThatDoesNotExist) {
+  TempDir t;
+  t.WriteFile("real/fpga0", "");
+  t.Symlink(t.Path("real"), "dev");  // the root itself may be a link
+  PathsScanner linked(t.Path("dev"), t.Path("sys"), {"/dev/fpga*"});
+  auto devices = linked.Scan();
+  ASSERT_TRUE(devices.ok());
+  EXPECT_THAT(Ids(*devices), ElementsAre("fpga0"));
+  PathsScanner missing(t.Path("nodev"), t.Path("sys"), {"/dev/fpga*"});
+  devices = missing.Scan();
+  ASSERT_TRUE(devices.ok());
+  EXPECT_TRUE(devices->empty());
 }
 
 TEST(PathsScannerTest, WatchesTheNearestExistingDirectoryOfAGlob) {
@@ -126,9 +179,8 @@ TEST(PathsScannerTest, WatchesTheNearestExistingDirectoryOfAGlob) {
 
 TEST(PathsScannerTest, NumaNodeComesFromSysDev) {
   TempDir t;
-  t.Symlink("/dev/null", "dev/accel0");
-  t.WriteFile("sys/dev/char/1:3/device/numa_node", "1\n");
-  PathsScanner s(t.Path("dev"), t.Path("sys"), {"/dev/accel*"});
+  t.WriteFile("sys/dev/char/1:3/device/numa_node", "1\n");  // 1:3 is /dev/null
+  PathsScanner s("/dev", t.Path("sys"), {"/dev/null"});
   auto devices = s.Scan();
   ASSERT_TRUE(devices.ok());
   ASSERT_EQ(devices->size(), 1u);

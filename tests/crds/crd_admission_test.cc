@@ -15,6 +15,7 @@
 #include "api/device_pool_node.h"
 #include "api/names.h"
 #include "kube/rest/client.h"
+#include "tests/crds/serve_crds.h"
 #include "tests/testing/cluster.h"
 
 namespace hf::api {
@@ -24,20 +25,11 @@ using hf::testing::CommandResult;
 using hf::testing::Eventually;
 using hf::testing::LocalCluster;
 using hf::testing::UniqueName;
+using testing::ValidPool;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
 constexpr char kFieldManager[] = "crd-admission-test";
-
-json ValidPool(const std::string& name) {
-  json pool = json::parse(R"({
-    "apiVersion": "hashfoundry.com/v1alpha1", "kind": "DevicePool",
-    "spec": {"resourceName": "hashfoundry.com/custom-device",
-             "nodeSelector": {"matchLabels": {"hashfoundry.com/custom-device": "enabled"}},
-             "discovery": {"simulated": {"count": 4}}}})");
-  pool["metadata"]["name"] = name;
-  return pool;
-}
 
 // Whitespace-separated words of line `n` of `text`.
 std::vector<std::string> Words(const std::string& text, size_t n) {
@@ -54,25 +46,7 @@ std::vector<std::string> Words(const std::string& text, size_t n) {
 
 class CrdAdmissionTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    LocalCluster& cluster = LocalCluster::Shared();
-    CommandResult applied =
-        cluster.Kubectl({"apply", "--server-side", "--force-conflicts", "-f", std::string(HF_SOURCE_DIR) + "/crds/"});
-    ASSERT_EQ(applied.exit_code, 0) << applied.output;
-    CommandResult established =
-        cluster.Kubectl({"wait", "--for=condition=Established", "--timeout=60s", "crd/devicepools.hashfoundry.com",
-                         "crd/devicepoolnodes.hashfoundry.com"});
-    ASSERT_EQ(established.exit_code, 0) << established.output;
-    // Established is set before every apiserver handler serves the new
-    // schema; wait until a pool is accepted and one with a 64-character
-    // name (a CEL rule) rejected.
-    std::unique_ptr<kube::Client> client = cluster.AdminClient();
-    ASSERT_TRUE(Eventually([&] {
-      return client->Create(DevicePools(), "", ValidPool("probe"), {.dry_run = true}).ok() &&
-             kube::IsInvalid(client->Create(DevicePools(), "", ValidPool(std::string(64, 'p')), {.dry_run = true})
-                                 .status());
-    })) << "the DevicePool CRD is not served with its validation rules";
-  }
+  static void SetUpTestSuite() { testing::ServeCrds(LocalCluster::Shared()); }
 
   void TearDown() override {
     for (const std::string& name : pools_) (void)client_->Delete(DevicePools(), "", name);
@@ -106,88 +80,198 @@ struct BadSpec {
   std::string name;   // test name
   std::string patch;  // JSON merge patch applied to ValidPool
   std::string want;   // substring of the API server's message
+  std::string field;  // the field path, in both the API server's and the codec's message
 };
 
 void PrintTo(const BadSpec& b, std::ostream* os) { *os << b.name; }
 
+json Globs(const std::vector<std::string>& globs) {
+  return {{"spec", {{"discovery", {{"simulated", nullptr}, {"paths", {{"globs", globs}}}}}}}};
+}
+
+json Expression(const json& requirement) {
+  return {{"spec", {{"nodeSelector", {{"matchExpressions", json::array({requirement})}}}}}};
+}
+
 std::vector<BadSpec> BadSpecs() {
   const std::string long_name_part(64, 'n');
   const std::string long_pool_name(64, 'p');
-  const std::string maxunavail = "must be a non-negative integer or a percentage from 0% to 100%";
+  const std::string maxunavail = "must be a positive integer or a percentage from 1% to 100%";
+  const std::string label_key = "each key must be a label key";
+  const std::string normalised = "each glob must be a normalised path";
+  const std::string under = "each glob must be an absolute path under /dev or /sys";
+  const std::string image = "image must be an image reference";
+  const std::string globs = "spec.discovery.paths.globs[0]";
   return {
       {"ResourceNameWithoutDomain", R"({"spec": {"resourceName": "custom-device"}})",
-       "resourceName must be <domain>/<name>"},
+       "resourceName must be <domain>/<name>", "spec.resourceName"},
       {"ResourceNameKubernetesIo", R"({"spec": {"resourceName": "kubernetes.io/custom-device"}})",
-       "must not use the reserved kubernetes.io/ or *.kubernetes.io/ prefix"},
+       "must not use the reserved kubernetes.io/ or *.kubernetes.io/ prefix", "spec.resourceName"},
       {"ResourceNameSubdomainOfKubernetesIo", R"({"spec": {"resourceName": "devices.kubernetes.io/custom"}})",
-       "must not use the reserved kubernetes.io/ or *.kubernetes.io/ prefix"},
+       "must not use the reserved kubernetes.io/ or *.kubernetes.io/ prefix", "spec.resourceName"},
       {"ResourceNameRequestsPrefix", R"({"spec": {"resourceName": "requests.hashfoundry.com/custom-device"}})",
-       "must not start with 'requests.'"},
+       "must not start with 'requests.'", "spec.resourceName"},
       {"ResourceNameNamePartOver63", R"({"spec": {"resourceName": "hashfoundry.com/)" + long_name_part + R"("}})",
-       "the name part of resourceName (after '/') must be at most 63 characters"},
+       "the name part of resourceName (after '/') must be at most 63 characters", "spec.resourceName"},
       {"ResourceNameUpperCaseDomain", R"({"spec": {"resourceName": "HashFoundry.com/custom-device"}})",
-       "resourceName must be <domain>/<name>"},
-      {"ResourceNameMissing", R"({"spec": {"resourceName": null}})", "spec.resourceName: Required value"},
-      {"NoDiscovery", R"({"spec": {"discovery": null}})", "spec.discovery: Required value"},
+       "resourceName must be <domain>/<name>", "spec.resourceName"},
+      {"ResourceNameMissing", R"({"spec": {"resourceName": null}})", "spec.resourceName: Required value",
+       "spec.resourceName"},
+      {"NoDiscovery", R"({"spec": {"discovery": null}})", "spec.discovery: Required value", "spec.discovery"},
       {"EmptyDiscovery", R"({"spec": {"discovery": {"simulated": null}}})",
-       "exactly one of discovery.simulated, discovery.paths or discovery.pci must be set"},
+       "exactly one of discovery.simulated, discovery.paths or discovery.pci must be set", "spec.discovery"},
       {"TwoDiscoveryMethods", R"({"spec": {"discovery": {"paths": {"globs": ["/dev/fpga*"]}}}})",
-       "exactly one of discovery.simulated, discovery.paths or discovery.pci must be set"},
+       "exactly one of discovery.simulated, discovery.paths or discovery.pci must be set", "spec.discovery"},
       {"CountZero", R"({"spec": {"discovery": {"simulated": {"count": 0}}}})",
-       "spec.discovery.simulated.count in body should be greater than or equal to 1"},
+       "spec.discovery.simulated.count in body should be greater than or equal to 1", "spec.discovery.simulated.count"},
       {"Count2000", R"({"spec": {"discovery": {"simulated": {"count": 2000}}}})",
-       "spec.discovery.simulated.count in body should be less than or equal to 1024"},
+       "spec.discovery.simulated.count in body should be less than or equal to 1024", "spec.discovery.simulated.count"},
       {"CountNotAnInteger", R"({"spec": {"discovery": {"simulated": {"count": "four"}}}})",
-       "spec.discovery.simulated.count in body must be of type integer"},
+       "spec.discovery.simulated.count in body must be of type integer", "spec.discovery.simulated.count"},
       {"BadPciVendor", R"({"spec": {"discovery": {"simulated": null, "pci": {"vendor": "10dx"}}}})",
-       "pci.vendor must be 4 hexadecimal digits"},
+       "pci.vendor must be 4 hexadecimal digits", "spec.discovery.pci.vendor"},
       {"PciVendorWith0x", R"({"spec": {"discovery": {"simulated": null, "pci": {"vendor": "0x10de"}}}})",
-       "spec.discovery.pci.vendor"},
+       "spec.discovery.pci.vendor", "spec.discovery.pci.vendor"},
       {"BadPciDevice", R"({"spec": {"discovery": {"simulated": null, "pci": {"vendor": "10de", "devices": ["zz"]}}}})",
-       "each pci device id must be 4 hexadecimal digits"},
-      {"RelativeGlob", R"({"spec": {"discovery": {"simulated": null, "paths": {"globs": ["dev/fpga*"]}}}})",
-       "each glob must be an absolute path"},
+       "each pci device id must be 4 hexadecimal digits", "spec.discovery.pci.devices[0]"},
+      {"RelativeGlob", Globs({"dev/fpga*"}).dump(), under, globs},
       {"NoGlobs", R"({"spec": {"discovery": {"simulated": null, "paths": {"globs": []}}}})",
-       "spec.discovery.paths.globs"},
-      {"MaxUnavailable150Percent", R"({"spec": {"rollout": {"maxUnavailable": "150%"}}})", maxunavail},
-      {"MaxUnavailableMinusOne", R"({"spec": {"rollout": {"maxUnavailable": -1}}})", maxunavail},
-      {"MaxUnavailableMinusOneString", R"({"spec": {"rollout": {"maxUnavailable": "-1"}}})", maxunavail},
-      {"MaxUnavailableAbc", R"({"spec": {"rollout": {"maxUnavailable": "abc"}}})", maxunavail},
+       "spec.discovery.paths.globs", "spec.discovery.paths.globs"},
+      {"GlobTraversal", Globs({"/dev/../etc/shadow"}).dump(), normalised, globs},
+      {"GlobOutsideDevAndSys", Globs({"/etc/shadow"}).dump(), under, globs},
+      {"GlobUnderProc", Globs({"/proc/1/root/etc/shadow"}).dump(), under, globs},
+      {"GlobDevItself", Globs({"/dev"}).dump(), under, globs},
+      {"GlobDoubleSlash", Globs({"/dev//fpga0"}).dump(), normalised, globs},
+      {"GlobDotSegment", Globs({"/dev/./fpga0"}).dump(), normalised, globs},
+      {"GlobTrailingSlash", Globs({"/dev/fpga/"}).dump(), normalised, globs},
+      {"GlobMatchingDotDot", Globs({"/dev/.[.]/etc/shadow"}).dump(), normalised, globs},
+      {"GlobBraceWithDotDot", Globs({"/dev/{fpga,..}/etc/shadow"}).dump(), "each glob must have {a,b} groups",
+       globs},
+      {"GlobBraceMakingDotDot", Globs({"/dev/a", "/dev/x{.,.}./etc"}).dump(), "each glob must have {a,b} groups",
+       "spec.discovery.paths.globs[1]"},
+      {"GlobBackslash", Globs({"/dev/\\.\\./etc"}).dump(), "each glob must not contain a backslash", globs},
+      {"GlobNewline", Globs({"/dev/fpga\n0"}).dump(), "each glob must not contain a backslash", globs},
+      {"MaxUnavailable150Percent", R"({"spec": {"rollout": {"maxUnavailable": "150%"}}})", maxunavail,
+       "spec.rollout.maxUnavailable"},
+      {"MaxUnavailableMinusOne", R"({"spec": {"rollout": {"maxUnavailable": -1}}})", maxunavail,
+       "spec.rollout.maxUnavailable"},
+      {"MaxUnavailableMinusOneString", R"({"spec": {"rollout": {"maxUnavailable": "-1"}}})", maxunavail,
+       "spec.rollout.maxUnavailable"},
+      {"MaxUnavailableAbc", R"({"spec": {"rollout": {"maxUnavailable": "abc"}}})", maxunavail,
+       "spec.rollout.maxUnavailable"},
+      {"MaxUnavailableZero", R"({"spec": {"rollout": {"maxUnavailable": 0}}})", maxunavail,
+       "spec.rollout.maxUnavailable"},
+      {"MaxUnavailableZeroPercent", R"({"spec": {"rollout": {"maxUnavailable": "0%"}}})", maxunavail,
+       "spec.rollout.maxUnavailable"},
+      {"MaxUnavailableLeadingZero", R"({"spec": {"rollout": {"maxUnavailable": "05%"}}})", maxunavail,
+       "spec.rollout.maxUnavailable"},
       {"PoolName64Characters", R"({"metadata": {"name": ")" + long_pool_name + R"("}})",
-       "metadata.name must be at most 63 characters"},
+       "metadata.name must be at most 63 characters", "metadata.name"},
+      {"PoolNameWithDot", R"({"metadata": {"name": "custom.device"}})", "metadata.name must be a DNS label",
+       "metadata.name"},
       {"BadSelectorOperator",
        R"({"spec": {"nodeSelector": {"matchExpressions": [{"key": "zone", "operator": "Gt", "values": ["1"]}]}}})",
-       R"(spec.nodeSelector.matchExpressions[0].operator: Unsupported value: "Gt")"},
+       R"(spec.nodeSelector.matchExpressions[0].operator: Unsupported value: "Gt")",
+       "spec.nodeSelector.matchExpressions[0].operator"},
       {"InWithoutValues", R"({"spec": {"nodeSelector": {"matchExpressions": [{"key": "zone", "operator": "In"}]}}})",
-       "values must be non-empty when operator is In or NotIn"},
+       "values must be non-empty when operator is In or NotIn", "spec.nodeSelector.matchExpressions[0]"},
+      {"NotInWithEmptyValues", Expression({{"key", "zone"}, {"operator", "NotIn"}, {"values", json::array()}}).dump(),
+       "values must be non-empty when operator is In or NotIn", "spec.nodeSelector.matchExpressions[0]"},
       {"ExistsWithValues",
        R"({"spec": {"nodeSelector": {"matchExpressions": [{"key": "zone", "operator": "Exists", "values": ["a"]}]}}})",
-       "values must be empty when operator is Exists or DoesNotExist"},
+       "values must be empty when operator is Exists or DoesNotExist", "spec.nodeSelector.matchExpressions[0]"},
+      {"DoesNotExistWithValues",
+       Expression({{"key", "zone"}, {"operator", "DoesNotExist"}, {"values", {"a"}}}).dump(),
+       "values must be empty when operator is Exists or DoesNotExist", "spec.nodeSelector.matchExpressions[0]"},
+      {"ExpressionKeyWithSpace", Expression({{"key", "zo ne"}, {"operator", "Exists"}}).dump(),
+       "spec.nodeSelector.matchExpressions[0].key", "spec.nodeSelector.matchExpressions[0].key"},
+      {"ExpressionKeyTwoSlashes", Expression({{"key", "a/b/c"}, {"operator", "Exists"}}).dump(),
+       "spec.nodeSelector.matchExpressions[0].key", "spec.nodeSelector.matchExpressions[0].key"},
+      {"ExpressionKeyNameOver63", Expression({{"key", "example.com/" + long_name_part}, {"operator", "Exists"}}).dump(),
+       "a label key's prefix (before '/') must be at most 253 characters and its name at most 63",
+       "spec.nodeSelector.matchExpressions[0].key"},
+      {"ExpressionBadValue", Expression({{"key", "zone"}, {"operator", "In"}, {"values", {"a", "-b"}}}).dump(),
+       "spec.nodeSelector.matchExpressions[0].values[1]", "spec.nodeSelector.matchExpressions[0].values[1]"},
+      {"MatchLabelsKeyWithBang", R"({"spec": {"nodeSelector": {"matchLabels": {"zone!": "a"}}}})", label_key,
+       "spec.nodeSelector.matchLabels"},
+      {"MatchLabelsUpperCasePrefix", R"({"spec": {"nodeSelector": {"matchLabels": {"Example.com/zone": "a"}}}})",
+       label_key, "spec.nodeSelector.matchLabels"},
+      {"MatchLabelsEmptyName", R"({"spec": {"nodeSelector": {"matchLabels": {"example.com/": "a"}}}})", label_key,
+       "spec.nodeSelector.matchLabels"},
+      {"MatchLabelsNameOver63",
+       R"({"spec": {"nodeSelector": {"matchLabels": {")" + long_name_part + R"(": "a"}}}})", label_key,
+       "spec.nodeSelector.matchLabels"},
+      {"MatchLabelsValueWithSpace", R"({"spec": {"nodeSelector": {"matchLabels": {"zone": "a b"}}}})",
+       "spec.nodeSelector.matchLabels", "spec.nodeSelector.matchLabels"},
+      {"MatchLabelsValueOver63",
+       R"({"spec": {"nodeSelector": {"matchLabels": {"zone": ")" + long_name_part + R"("}}}})",
+       "spec.nodeSelector.matchLabels", "spec.nodeSelector.matchLabels"},
       {"BadLogLevel", R"({"spec": {"agent": {"logLevel": "trace"}}})",
-       R"(spec.agent.logLevel: Unsupported value: "trace")"},
+       R"(spec.agent.logLevel: Unsupported value: "trace")", "spec.agent.logLevel"},
+      {"ImageWithSpace", R"({"spec": {"agent": {"image": "registry.local/agent :v1"}}})", image, "spec.agent.image"},
+      {"ImageWithTrailingNewline", R"({"spec": {"agent": {"image": "registry.local/agent:v1\n"}}})", image,
+       "spec.agent.image"},
+      {"ImageUpperCaseName", R"({"spec": {"agent": {"image": "registry.local/HashFoundry/Agent"}}})", image,
+       "spec.agent.image"},
+      {"ImageBadTag", R"({"spec": {"agent": {"image": "registry.local/agent:-v1"}}})", image, "spec.agent.image"},
+      {"ImageShortDigest", R"({"spec": {"agent": {"image": "agent@sha256:abc"}}})", image, "spec.agent.image"},
+      {"ImageEmpty", R"({"spec": {"agent": {"image": ""}}})", image, "spec.agent.image"},
+      {"ImageNameOver255", R"({"spec": {"agent": {"image": ")" + std::string(256, 'a') + R"(:v1"}}})",
+       "the repository name of image must be at most 255 characters", "spec.agent.image"},
+      {"BadPriorityClassName", R"({"spec": {"agent": {"priorityClassName": "High_Priority"}}})",
+       "spec.agent.priorityClassName", "spec.agent.priorityClassName"},
+      {"TolerationBadKey", R"({"spec": {"agent": {"tolerations": [{"key": "a b", "operator": "Exists"}]}}})",
+       "spec.agent.tolerations[0].key", "spec.agent.tolerations[0].key"},
+      {"TolerationBadValue", R"({"spec": {"agent": {"tolerations": [{"key": "k", "value": "v!"}]}}})",
+       "spec.agent.tolerations[0].value", "spec.agent.tolerations[0].value"},
       {"AllocationHighRatioOver1", R"({"spec": {"monitoring": {"prometheusRule": {"allocationHighRatio": 1.5}}}})",
-       "spec.monitoring.prometheusRule.allocationHighRatio in body should be less than or equal to 1"},
+       "spec.monitoring.prometheusRule.allocationHighRatio in body should be less than or equal to 1",
+       "spec.monitoring.prometheusRule.allocationHighRatio"},
+      {"ServiceMonitorLabelBadKey", R"({"spec": {"monitoring": {"serviceMonitor": {"labels": {"-x": "y"}}}}})",
+       label_key, "spec.monitoring.serviceMonitor.labels"},
+      {"PrometheusRuleLabelBadValue", R"({"spec": {"monitoring": {"prometheusRule": {"labels": {"x": "y/z"}}}}})",
+       "spec.monitoring.prometheusRule.labels", "spec.monitoring.prometheusRule.labels"},
       {"ReplicasZero", R"({"spec": {"sharing": {"replicas": 0}}})",
-       "spec.sharing.replicas in body should be greater than or equal to 1"},
+       "spec.sharing.replicas in body should be greater than or equal to 1", "spec.sharing.replicas"},
       {"UnknownAllocationPolicy", R"({"spec": {"allocation": {"policy": "spread"}}})",
-       R"(spec.allocation.policy: Unsupported value: "spread")"},
-      {"BadHealthInterval", R"({"spec": {"health": {"interval": "30 seconds"}}})", "spec.health.interval"},
+       R"(spec.allocation.policy: Unsupported value: "spread")", "spec.allocation.policy"},
+      {"BadHealthInterval", R"({"spec": {"health": {"interval": "30 seconds"}}})", "spec.health.interval",
+       "spec.health.interval"},
+      {"HealthIntervalZero", R"({"spec": {"health": {"interval": "0s"}}})", "must be above 0",
+       "spec.health.interval"},
+      {"HealthIntervalZeroMs", R"({"spec": {"health": {"interval": "0ms"}}})", "must be above 0",
+       "spec.health.interval"},
+      {"HealthIntervalBeyondGo", R"({"spec": {"health": {"interval": "2562048h"}}})", "spec.health.interval",
+       "spec.health.interval"},
+      {"ScrapeIntervalZero", R"({"spec": {"monitoring": {"serviceMonitor": {"interval": "0s"}}}})",
+       "must be above 0", "spec.monitoring.serviceMonitor.interval"},
+      {"AlertForBeyondGo", R"({"spec": {"monitoring": {"prometheusRule": {"unhealthyFor": "9999999h"}}}})",
+       "spec.monitoring.prometheusRule.unhealthyFor", "spec.monitoring.prometheusRule.unhealthyFor"},
       {"TolerationExistsWithValue",
        R"({"spec": {"agent": {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}}})",
-       "a toleration's value must be empty when its operator is Exists"},
+       "a toleration's value must be empty when its operator is Exists", "spec.agent.tolerations[0]"},
   };
 }
 
 class BadSpecTest : public CrdAdmissionTest, public ::testing::WithParamInterface<BadSpec> {};
 
-TEST_P(BadSpecTest, RejectedAtAdmission) {
+// Refused by the API server and by the codec, both naming the field: what
+// admission lets through, the operator can act on.
+TEST_P(BadSpecTest, RejectedAtAdmissionAndByTheCodec) {
   json pool = ValidPool(UniqueName("bad"));
   pool.merge_patch(json::parse(GetParam().patch));
   kube::StatusOr<json> r = client_->Create(DevicePools(), "", pool, {.dry_run = true});
   ASSERT_FALSE(r.ok()) << "accepted: " << pool.dump();
   EXPECT_TRUE(kube::IsInvalid(r.status())) << r.status().ToString();
   EXPECT_THAT(r.status().message(), HasSubstr(GetParam().want));
+  EXPECT_THAT(r.status().message(), HasSubstr(GetParam().field));
+
+  kube::StatusOr<DevicePool> decoded = DecodeDevicePool(pool);
+  ASSERT_FALSE(decoded.ok()) << "the codec accepts what admission refuses: " << pool.dump();
+  EXPECT_THAT(decoded.status().message(), HasSubstr(GetParam().field));
 }
+
+TEST(BadSpecTableTest, HasEnoughCases) { EXPECT_GE(BadSpecs().size(), 30u); }
 
 INSTANTIATE_TEST_SUITE_P(Table, BadSpecTest, ::testing::ValuesIn(BadSpecs()),
                          [](const ::testing::TestParamInfo<BadSpec>& info) { return info.param.name; });
@@ -195,7 +279,8 @@ INSTANTIATE_TEST_SUITE_P(Table, BadSpecTest, ::testing::ValuesIn(BadSpecs()),
 TEST_F(CrdAdmissionTest, AcceptsEveryFieldAndPercentages) {
   json pool = ValidPool(UniqueName("full"));
   pool["spec"].merge_patch(json::parse(R"({
-    "nodeSelector": {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]},
+    "nodeSelector": {"matchLabels": {"Zone_1.x-Y": "", "a.b/c": "V.1_x-2"},
+                     "matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a", ""]},
                                           {"key": "gpu", "operator": "DoesNotExist"}]},
     "sharing": {"replicas": 64}, "allocation": {"policy": "none"}, "health": {"interval": "1h30m"},
     "cdi": {"enabled": true},

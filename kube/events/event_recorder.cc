@@ -110,6 +110,8 @@ void EventRecorderImpl::Loop() {
     lock.unlock();
     Merge(batch);
     WriteDue(now, flush);
+    remembered_ = series_.size();
+    if (options_.on_round) options_.on_round();
     if (flush) return;  // Eventf adds nothing once shutting down
     lock.lock();
   }
@@ -128,6 +130,7 @@ void EventRecorderImpl::Merge(Batch& batch) {
     s.event.last_wall = o.last_wall;
     s.event.last_seen = o.last_seen;
   }
+  Trim();
 }
 
 void EventRecorderImpl::WriteDue(Clock::TimePoint now, bool flush) {
@@ -198,9 +201,26 @@ Status EventRecorderImpl::Create(Series& s) {
 Clock::TimePoint EventRecorderImpl::NextDue() const {
   Clock::TimePoint due = Clock::TimePoint::max();
   for (const auto& [key, s] : series_) {
-    if (s.event.count > s.written) due = std::min(due, s.next_write);
+    // Without the window's end a quiet recorder would keep ended series
+    // until the next event comes.
+    due = std::min(due, s.event.count > s.written ? s.next_write
+                                                  : s.event.last_seen + options_.series_window + std::chrono::seconds(1));
   }
   return due;
+}
+
+void EventRecorderImpl::Trim() {
+  while (series_.size() > options_.max_series) {
+    // Written series go first, those seen longest ago before others; a
+    // series with occurrences still to write only when nothing else is left.
+    auto rank = [](const Series& s) { return std::make_pair(s.event.count > s.written, s.event.last_seen); };
+    auto victim = series_.begin();
+    for (auto it = series_.begin(); it != series_.end(); ++it) {
+      if (rank(it->second) < rank(victim->second)) victim = it;
+    }
+    dropped_ += victim->second.event.count - victim->second.written;
+    series_.erase(victim);
+  }
 }
 
 std::string EventRecorderImpl::NewName(const std::string& regarding_name) {

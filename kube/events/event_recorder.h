@@ -12,6 +12,7 @@
 #define HF_KUBE_EVENTS_EVENT_RECORDER_H_
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -61,6 +62,12 @@ struct EventRecorderOptions {
   Clock::Duration series_update_interval = std::chrono::seconds(10);
   // Writes of one event tried before its pending occurrences are dropped.
   int max_attempts = 3;
+  // Series remembered at most (client-go's event correlator keeps 4096):
+  // past that the one seen longest ago is forgotten, so memory stays
+  // bounded however many objects come and go within a series window.
+  size_t max_series = 4096;
+  // Called on the writer's thread after each round of writes (tests).
+  std::function<void()> on_round;
 };
 
 class EventRecorderImpl final : public EventRecorder {
@@ -79,6 +86,9 @@ class EventRecorderImpl final : public EventRecorder {
   // Occurrences never written: the queue was full, the recorder shut down,
   // or their writes kept failing.
   uint64_t Dropped() const { return dropped_.load(); }
+  // Series remembered after the writer's last round (bounded by max_series,
+  // and 0 once every series' window has ended).
+  size_t Remembered() const { return remembered_.load(); }
 
  private:
   // One or more identical occurrences of an event.
@@ -110,8 +120,11 @@ class EventRecorderImpl final : public EventRecorder {
   // (shutting down) gives up at once.
   void Write(Series& s, Clock::TimePoint now, bool last_chance);
   Status Create(Series& s);
-  // The earliest next_write among series with unwritten occurrences.
+  // The earliest next_write among series with unwritten occurrences, or the
+  // earliest end of a written series' window, when it is forgotten.
   Clock::TimePoint NextDue() const;
+  // Forgets series seen longest ago while there are more than max_series.
+  void Trim();
   // "<name>.<hex unix nanos>", unique even when the clock stands still.
   std::string NewName(const std::string& regarding_name);
 
@@ -119,6 +132,7 @@ class EventRecorderImpl final : public EventRecorder {
   const EventRecorderOptions options_;
   Clock& clock_;
   std::atomic<uint64_t> dropped_{0};
+  std::atomic<size_t> remembered_{0};
 
   std::mutex mu_;
   std::condition_variable wake_;

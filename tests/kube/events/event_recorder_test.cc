@@ -278,6 +278,55 @@ TEST_F(EventRecorderTest, ARepeatAfterTheWindowStartsANewEvent) {
   EXPECT_FALSE(Json::parse(posts[1].body).contains("series"));
 }
 
+// The finding: the operator's RSS grew with every pool created and deleted
+// and stayed up after the series window, because a quiet recorder never
+// woke to forget ended series.
+TEST_F(EventRecorderTest, EndedSeriesAreForgottenWithoutANewEvent) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int rounds = 0;
+  EventRecorderOptions o = Options();
+  o.on_round = [&] {
+    std::lock_guard<std::mutex> l(mu);
+    ++rounds;
+    cv.notify_all();
+  };
+  EventRecorderImpl recorder(client_, o);
+  recorder.Eventf(ConfigMap("a"), EventType::kNormal, "Created", "Create", "created a");
+  recorder.Eventf(ConfigMap("b"), EventType::kNormal, "Created", "Create", "created b");
+  transport_->WaitForRequests(2);
+  clock_.BlockUntilWaiters(1);
+  EXPECT_EQ(recorder.Remembered(), 2u);
+  int before = 0;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    before = rounds;
+  }
+  clock_.Step(std::chrono::minutes(11));
+  // The writer wakes by itself at the end of the window and forgets both.
+  std::unique_lock<std::mutex> l(mu);
+  cv.wait(l, [&] { return rounds > before; });
+  EXPECT_EQ(recorder.Remembered(), 0u);
+  l.unlock();
+  recorder.Shutdown();
+}
+
+TEST_F(EventRecorderTest, RemembersAtMostMaxSeries) {
+  for (int i = 0; i < 20; ++i) transport_->Respond(std::string("POST ") + kEvents, 201, "{}");
+  EventRecorderOptions o = Options();
+  o.max_series = 3;
+  EventRecorderImpl recorder(client_, o);
+  for (int i = 0; i < 10; ++i) {
+    recorder.Eventf(ConfigMap("cm-" + std::to_string(i)), EventType::kNormal, "Created", "Create", "created");
+    transport_->WaitForRequests(i + 1);
+    clock_.BlockUntilWaiters(1);
+    EXPECT_LE(recorder.Remembered(), 3u);
+  }
+  EXPECT_EQ(recorder.Remembered(), 3u);
+  EXPECT_EQ(recorder.Dropped(), 0u) << "only written series were forgotten";
+  recorder.Shutdown();
+}
+
 TEST(EventRecorderWriteTest, AnExpiredEventIsCreatedAgainWithTheWholeCount) {
   auto transport = std::make_shared<FakeTransport>();
   FakeClock clock;

@@ -173,6 +173,9 @@ Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg) {
       {"env", Json::array({{{"name", "NODE_NAME"},
                             {"valueFrom", {{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "spec.nodeName"}}}}}}})},
       {"ports", Json::array({{{"name", "metrics"}, {"containerPort", cfg.agent_http_port}, {"protocol", "TCP"}}})},
+      // The agent writes why it exits to /dev/termination-log; the pool's
+      // status shows it (AgentCrashLooping). Logs are the fallback.
+      {"terminationMessagePolicy", "FallbackToLogsOnError"},
       {"livenessProbe", probe("/healthz")},
       {"readinessProbe", probe("/readyz")},
       {"resources", s.agent.resources.ToJson()},

@@ -6,6 +6,7 @@
 
 #include "api/names.h"
 #include "operator/desired.h"
+#include "kube/rest/credentials.h"
 #include "operator/parallel.h"
 
 namespace hf::controller {
@@ -17,6 +18,10 @@ using kube::StatusOr;
 std::string Key(const std::string& ns, const std::string& name) { return ns.empty() ? name : ns + "/" + name; }
 
 std::string KindOf(const Json& obj) { return obj.value("kind", ""); }
+
+// How long a deleted pool waits for its agents to stop (they clean up their
+// nodes as they do) before its finalizer is released anyway.
+constexpr auto kAgentStopGrace = std::chrono::seconds(60);
 
 }  // namespace
 
@@ -244,6 +249,22 @@ StatusOr<kube::Result> DevicePoolReconciler::Finalize(const PoolEntry& entry) {
   if (!entry.metadata.HasFinalizer(std::string(api::kNodeLabelsFinalizer))) return kube::Result{};
   auto labelled = SyncLabels(name, {});
   if (!labelled.ok()) return labelled.status();
+  // With the labels gone the DaemonSet controller stops the agents. They
+  // remove a deleted pool's files from their nodes as they stop, which
+  // needs their credentials: the pool's binding, collected with the pool.
+  // So the pool stays until its agents on Ready nodes are gone, for a while
+  // at most: a node that never confirms must not block the deletion.
+  int running = 0;
+  for (const auto& p : d_.caches.agent_pods.store().ByIndex(kByPoolIndex, name)) {
+    auto node = d_.caches.nodes.Get(p->node);
+    if (node && node->ready == "True") ++running;
+  }
+  std::chrono::system_clock::time_point deleted;
+  if (running > 0 && kube::ParseRfc3339(entry.metadata.deletion_timestamp, &deleted) &&
+      d_.clock.WallNow() - deleted < kAgentStopGrace) {
+    spdlog::debug("pool {}: waiting for {} agent pod(s) to stop", name, running);
+    return kube::Result{false, std::chrono::seconds(2)};
+  }
   Json finalizers = Json::array();
   for (const auto& f : entry.metadata.finalizers) {
     if (f != api::kNodeLabelsFinalizer) finalizers.push_back(f);

@@ -45,6 +45,7 @@ ObjectMeta ObjectMeta::FromJson(const nlohmann::json& obj, bool with_annotations
   m.resource_version = Str(md, "resourceVersion");
   m.creation_timestamp = Str(md, "creationTimestamp");
   if (auto g = md.find("generation"); g != md.end() && g->is_number_integer()) m.generation = g->get<int64_t>();
+  m.deletion_timestamp = Str(md, "deletionTimestamp");
   m.deleting = md.contains("deletionTimestamp") && !md["deletionTimestamp"].is_null();
   if (auto l = md.find("labels"); l != md.end()) m.labels = StringMap(*l);
   if (with_annotations) {

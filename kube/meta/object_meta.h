@@ -33,6 +33,7 @@ struct ObjectMeta {
   int64_t generation = 0;
   std::string creation_timestamp;
   bool deleting = false;  // deletionTimestamp is set
+  std::string deletion_timestamp;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   std::vector<OwnerReference> owner_references;

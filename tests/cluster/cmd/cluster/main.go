@@ -26,6 +26,10 @@ const usage = `usage: cluster COMMAND ...
         write a client-certificate kubeconfig for system:node:NODE
   bin-dir
         print the directory holding the control-plane binaries and kubectl
+  stop DIR COMPONENT
+        stop one component (etcd, kube-apiserver, ...), remembering its command line
+  start DIR COMPONENT
+        start a stopped component again; for kube-apiserver, returns once it is ready
 `
 
 // Exit statuses: 1 for a failure, 2 for bad usage, 3 when `up` finds a cluster
@@ -41,6 +45,8 @@ func main() {
 		"sa-kubeconfig":   cmdSAKubeconfig,
 		"node-kubeconfig": cmdNodeKubeconfig,
 		"bin-dir":         cmdBinDir,
+		"stop":            cmdStop,
+		"start":           cmdStart,
 	}
 	run, ok := commands[os.Args[1]]
 	if !ok {

@@ -1,4 +1,4 @@
-# hf_add_test(NAME <name> LABEL <unit|integration|e2e> SOURCES <...> LIBS <...>)
+# hf_add_test(NAME <name> LABEL <unit|integration|e2e|faults> SOURCES <...> LIBS <...>)
 #
 # One GoogleTest executable, its cases registered with CTest one by one under
 # the given label, so `ctest -L unit` picks exactly the fast tests. Integration
@@ -8,8 +8,8 @@ include(GoogleTest)
 
 function(hf_add_test)
   cmake_parse_arguments(T "" "NAME;LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
-  if(NOT T_LABEL MATCHES "^(unit|integration|e2e)$")
-    message(FATAL_ERROR "hf_add_test(${T_NAME}): LABEL must be unit, integration or e2e")
+  if(NOT T_LABEL MATCHES "^(unit|integration|e2e|faults)$")
+    message(FATAL_ERROR "hf_add_test(${T_NAME}): LABEL must be unit, integration, e2e or faults")
   endif()
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 60)

@@ -1,10 +1,11 @@
 // Faults a running pool meets on a real cluster, and what its status shows
 // through them (README, Troubleshooting): an API server restart, a hung node,
 // a deleted Node, a DevicePoolNode deleted by hand, a device directory
-// removed and created again, a pool label set by hand. Each case starts from
-// the sample pool Ready on three simulated nodes (e2e_fixture.h) and provokes
-// the fault for real: the cluster tool stops and starts the API server,
-// SIGSTOP freezes a node's kubelet and agent, kubectl deletes and labels.
+// removed and created again, a pool label set by hand, an agent that cannot
+// start. Each case starts from the sample pool Ready on three simulated nodes
+// (e2e_fixture.h) and provokes the fault for real: the cluster tool stops and
+// starts the API server, SIGSTOP freezes a node's kubelet and agent, kubectl
+// deletes and labels.
 #include <dirent.h>
 
 #include <chrono>
@@ -272,6 +273,43 @@ TEST_F(FaultTest, ThePoolOwnsItsLabelKeyWhateverTheValue) {
   k = Kubectl({"label", "node", nodes_[0].name, key + "=by-hand", "--overwrite"});
   ASSERT_EQ(k.exit_code, 0) << k.output;
   EXPECT_TRUE(Eventually([&] { return label(nodes_[0].name) == "enabled"; }, seconds(30))) << Tail(op_log_);
+}
+
+// What admission cannot catch must still say why: an agent that exits
+// writes its fatal error to its termination message, and the pool's status
+// shows it. The "image" here is the real agent with a flag it refuses.
+TEST_F(FaultTest, ACrashLoopingAgentShowsItsTerminationMessage) {
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+  const SimNode& n = nodes_[0];
+  const std::string image = work_ + "/images/devicepool-agent";
+  fs::remove(image);
+  {
+    std::ofstream wrapper(image);
+    wrapper << "#!/bin/sh\nexec " << HF_AGENT_BIN << " \"$@\" --health-interval=0s\n";
+  }
+  fs::permissions(image, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+  auto k = Kubectl({"delete", "pod", "-n", release_, StringAt(AgentPod(n.name), {"metadata", "name"})});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  Json pool;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        pool = Pool();
+        Json p = Problem(pool, n.name);
+        return !p.is_null() && p.value("reason", "") == "AgentCrashLooping";
+      },
+      seconds(120), std::chrono::milliseconds(250)))
+      << pool["status"].dump(2) << Logs();
+  const std::string degraded = ConditionMessage(pool, "Degraded");
+  EXPECT_NE(degraded.find("health-interval"), std::string::npos) << pool["status"].dump(2);
+  EXPECT_NE(degraded.find("exit code 2"), std::string::npos) << degraded;
+  EXPECT_NE(ConditionMessage(pool, "Ready").find(n.name), std::string::npos) << pool["status"].dump(2);
+
+  // The right agent again: the pool recovers by itself.
+  fs::remove(image);
+  fs::create_symlink(HF_AGENT_BIN, image);
+  k = Kubectl({"delete", "pod", "-n", release_, StringAt(AgentPod(n.name), {"metadata", "name"})});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  EXPECT_EQ(WaitPoolReady().exit_code, 0) << Pool()["status"].dump(2);
 }
 
 }  // namespace

@@ -5,10 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"hashfoundry.com/device-operator/tests/cluster/internal/proc"
@@ -57,24 +55,8 @@ func cmdStart(args []string) error {
 		return fmt.Errorf("%s was not stopped with `cluster stop`: %w", name, err)
 	}
 	argv := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
-	logFile, err := os.OpenFile(l.logFile(name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	cmd, _, err := launch(l, name, argv, os.O_APPEND)
 	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = l.dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	p, err := proc.Identify(name, cmd.Process.Pid)
-	if err != nil {
-		_ = cmd.Process.Kill()
-		return err
-	}
-	if err := proc.Append(l.pids(), p); err != nil {
 		return err
 	}
 	_ = os.Remove(stoppedFile(l, name))

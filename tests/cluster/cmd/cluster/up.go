@@ -301,23 +301,8 @@ func (cp *controlPlane) start(ctx context.Context, apiserverArgs []string) error
 // neither a terminal's ^C nor the end of `up` reaches it, with its output in
 // its own log file.
 func (cp *controlPlane) run(name string, args ...string) error {
-	logFile, err := os.Create(cp.layout.logFile(name))
+	cmd, p, err := launch(cp.layout, name, append([]string{filepath.Join(cp.bin, name)}, args...), os.O_TRUNC)
 	if err != nil {
-		return err
-	}
-	defer logFile.Close() // the child holds its own descriptor
-	cmd := exec.Command(filepath.Join(cp.bin, name), args...)
-	cmd.Dir = cp.layout.dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	// The child cannot vanish before Wait below reaps it, so its /proc entry
-	// is still there to read the start time from.
-	p, err := proc.Identify(name, cmd.Process.Pid)
-	if err != nil {
-		_ = cmd.Process.Kill()
 		return err
 	}
 	cp.procs = append(cp.procs, p)
@@ -325,9 +310,35 @@ func (cp *controlPlane) run(name string, args ...string) error {
 		_ = cmd.Wait()
 		cp.exited <- name
 	}()
-	// Recorded at once, so that `cluster down` can clean up even if `up` is
-	// killed before it finishes.
-	return proc.Append(cp.layout.pids(), p)
+	return nil
+}
+
+// launch starts argv as component name in its own session, in DIR, with its
+// output in the component's log (truncated or appended to, by logMode), and
+// records it at once in the pids file, so that `cluster down` can end it even
+// if the caller is killed right after. The caller must Wait for cmd.
+func launch(l layout, name string, argv []string, logMode int) (*exec.Cmd, proc.Process, error) {
+	logFile, err := os.OpenFile(l.logFile(name), os.O_WRONLY|os.O_CREATE|logMode, 0o644)
+	if err != nil {
+		return nil, proc.Process{}, err
+	}
+	defer logFile.Close() // the child holds its own descriptor
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = l.dir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, proc.Process{}, err
+	}
+	// The child cannot vanish before its Wait reaps it, so its /proc entry
+	// is still there to read the start time from.
+	p, err := proc.Identify(name, cmd.Process.Pid)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, proc.Process{}, err
+	}
+	return cmd, p, proc.Append(l.pids(), p)
 }
 
 // waitFor polls ready until it holds, a component exits, or ctx ends.

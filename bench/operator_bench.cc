@@ -6,6 +6,8 @@
 //   operator_bench memory N P   operator RSS with N nodes, P pools, N reports
 //   operator_bench latency P    pool created -> its DaemonSet exists, P pools
 //   operator_bench steady P     API requests in 60 s with P idle pools
+//   operator_bench churn P      operator RSS after rounds of P pools created and
+//                               deleted, before and after the Event series window
 //
 // --smoke shrinks every size and turns the figures into correctness checks
 // (exit 1 when a check fails), for CI. Timings are wall time on a shared
@@ -300,6 +302,66 @@ void Latency(int pools) {
               pct(0.99) * 1000);
 }
 
+// Pools created and deleted in rounds. A leak grows RSS by about the same
+// amount every round. What the operator must remember for a while grows it
+// too: each pool's Events stay in the recorder for the series window (10
+// min, at most 4096 series). So after four rounds the benchmark waits out
+// that window and runs two more: RSS flat across those shows no leak.
+void Churn(int pools) {
+  Env env("churn");
+  env.CreateNodes(10, 1);
+  auto op = env.StartOperator("operator.log");
+  Check(Eventually([&] { return op->Log().find("caches synced") != std::string::npos; }), "operator synced");
+  std::vector<long> rss;
+  rss.push_back(RssKiB(op->pid(), "VmRSS:"));
+  auto round = [&](int r) {
+    for (int p = 0; p < pools; ++p) {
+      (void)env.client->Create(api::DevicePools(), "", env.Pool("churn-" + std::to_string(p), {{"bench", "yes"}}));
+    }
+    bool created = Eventually(
+        [&] {
+          kube::ListOptions lo;
+          lo.label_selector = "hashfoundry.com/pool";
+          auto l = env.client->List(kube::resources::DaemonSets(), env.ns, lo);
+          return l.ok() && static_cast<int>(l->items.size()) == pools;
+        },
+        std::chrono::seconds(300), std::chrono::milliseconds(200));
+    Check(created, "round " + std::to_string(r) + ": every pool got its DaemonSet");
+    for (int p = 0; p < pools; ++p) (void)env.client->Delete(api::DevicePools(), "", "churn-" + std::to_string(p));
+    bool gone = Eventually(
+        [&] {
+          auto l = env.client->List(api::DevicePools(), "", {});
+          return l.ok() && l->items.empty() && env.Labelled("devicepool.hashfoundry.com/churn-0") == 0;
+        },
+        std::chrono::seconds(300), std::chrono::milliseconds(200));
+    Check(gone, "round " + std::to_string(r) + ": every pool deleted and its labels removed");
+    rss.push_back(RssKiB(op->pid(), "VmRSS:"));
+  };
+  for (int r = 1; r <= 4; ++r) round(r);
+  const auto window = std::chrono::minutes(10) + std::chrono::seconds(30);
+  if (!smoke) {
+    std::this_thread::sleep_for(window);  // what is measured: the series window passing
+    for (int r = 5; r <= 6; ++r) round(r);
+  }
+  auto mib = [](long kib) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f MiB", kib / 1024.0);
+    return std::string(buf);
+  };
+  std::string row = "| operator RSS, " + std::to_string(pools) + " pools created and deleted per round | start " +
+                    mib(rss[0]);
+  for (size_t r = 1; r < rss.size(); ++r) row += " | round " + std::to_string(r) + " " + mib(rss[r]);
+  std::printf("%s |\n", row.c_str());
+  auto per_pool = [&](size_t from, size_t to) {
+    return (rss[to] - rss[from]) * 1024.0 / (pools * static_cast<double>(to - from));
+  };
+  std::printf("\nRounds 2-4 (within the series window): %+.0f bytes per pool created and deleted.\n", per_pool(1, 4));
+  if (rss.size() > 6) {
+    std::printf("Rounds 5-6 (after it): %+.0f bytes per pool created and deleted.\n", per_pool(4, 6));
+  }
+  Check(rss[0] > 0, "operator RSS read");
+}
+
 // Requests by verb from the operator's own client metrics.
 std::map<std::string, double> OperatorRequests(ChildProcess& op) {
   std::map<std::string, double> out;
@@ -404,7 +466,7 @@ int main(int argc, char** argv) {
   }
   if (args.empty()) {
     std::fprintf(stderr,
-                 "usage: operator_bench [--smoke] label N | memory N POOLS | latency POOLS | steady POOLS"
+                 "usage: operator_bench [--smoke] label N | memory N POOLS | latency POOLS | steady POOLS | churn POOLS"
                  " [--operator-flag=value...]\n");
     return 2;
   }
@@ -418,6 +480,8 @@ int main(int argc, char** argv) {
     Latency(num(1, smoke ? 10 : 200));
   } else if (args[0] == "steady") {
     Steady(num(1, smoke ? 5 : 50), smoke ? 10 : 60);
+  } else if (args[0] == "churn") {
+    Churn(num(1, smoke ? 5 : 500));
   } else {
     std::fprintf(stderr, "unknown benchmark %s\n", args[0].c_str());
     return 2;

@@ -23,6 +23,7 @@
 #include "deviceplugin/v1beta1/api.grpc.pb.h"
 #include "tests/agent/testing/fake_kubelet.h"
 #include "tests/agent/testing/http_get.h"
+#include "tests/agent/testing/run_agent.h"
 #include "tests/agent/testing/temp_dir.h"
 
 namespace hf::agent {
@@ -147,20 +148,8 @@ TEST_F(AgentTest, TakenHttpAddressIsAnError) {
   EXPECT_FALSE(t_.Exists("kubelet/hashfoundry.com_custom-device.sock"));
 }
 
-struct RunResult {
-  int exit_code;
-  std::string output;
-};
-
-RunResult RunAgent(const std::string& args) {
-  RunResult r;
-  FILE* p = popen((std::string(HF_AGENT_BIN) + " " + args + " 2>&1").c_str(), "r");
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::RunAgent;
+using testing::RunResult;
 
 TEST(AgentBinaryTest, BadFlagsExitTwoNamingTheFlag) {
   for (const char* args : {"--bogus", "--replicas=0", "--discovery=paths --report=false", "--health-interval=soon",

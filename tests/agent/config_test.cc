@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tests/agent/testing/temp_dir.h"
+#include "tests/agent/testing/run_agent.h"
 
 namespace hf::agent {
 namespace {
@@ -209,20 +210,8 @@ TEST(ConfigTest, TerminationLog) {
   EXPECT_FALSE(FindTerminationLog({"--termination-log"}).explicit_path);
 }
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-RunResult RunAgent(const std::string& args) {
-  RunResult r;
-  FILE* p = popen((std::string(HF_AGENT_BIN) + " " + args + " 2>&1").c_str(), "r");
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::RunAgent;
+using testing::RunResult;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

@@ -155,7 +155,9 @@ func (h *kubeletHost) GetKubeletContainerLogs(ctx context.Context, podFullName, 
 	return writeLogs(ctx, path, opts, w, exited)
 }
 
-func (h *kubeletHost) GetExec(_ context.Context, podFullName string, _ types.UID, containerName string, cmd []string, opts remotecommandserver.Options) (*url.URL, error) {
+// runningInstanceOf is the running instance of a pod's process container,
+// which exec and run need.
+func (h *kubeletHost) runningInstanceOf(podFullName, containerName string) (*instance, error) {
 	c, err := h.pods.processContainerOf(podFullName, containerName)
 	if err != nil {
 		return nil, err
@@ -163,6 +165,14 @@ func (h *kubeletHost) GetExec(_ context.Context, podFullName string, _ types.UID
 	inst := c.runningInstance()
 	if inst == nil {
 		return nil, fmt.Errorf("container %q in pod %s is not running", containerName, podFullName)
+	}
+	return inst, nil
+}
+
+func (h *kubeletHost) GetExec(_ context.Context, podFullName string, _ types.UID, containerName string, cmd []string, opts remotecommandserver.Options) (*url.URL, error) {
+	inst, err := h.runningInstanceOf(podFullName, containerName)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := h.streamer.GetExec(&runtimeapi.ExecRequest{
 		ContainerId: inst.id, Cmd: cmd, Tty: opts.TTY, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
@@ -174,13 +184,9 @@ func (h *kubeletHost) GetExec(_ context.Context, podFullName string, _ types.UID
 }
 
 func (h *kubeletHost) RunInContainer(ctx context.Context, podFullName string, _ types.UID, containerName string, cmd []string) ([]byte, error) {
-	c, err := h.pods.processContainerOf(podFullName, containerName)
+	inst, err := h.runningInstanceOf(podFullName, containerName)
 	if err != nil {
 		return nil, err
-	}
-	inst := c.runningInstance()
-	if inst == nil {
-		return nil, fmt.Errorf("container %q in pod %s is not running", containerName, podFullName)
 	}
 	var out bytes.Buffer
 	err = runInContainer(ctx, inst, cmd, nil, &out, &out)

@@ -242,6 +242,14 @@ class E2eTest : public ::testing::Test {
     return "";
   }
 
+  // The seed's namespace and test workloads (single, multi, a Deployment).
+  void ApplySeedWorkloads() {
+    auto k = Kubectl({"apply", "-f", Source("tests/e2e/testdata/namespace.yaml")});
+    ASSERT_EQ(k.exit_code, 0) << k.output;
+    k = Kubectl({"apply", "-f", Source("tests/e2e/testdata/test-device-usage.yaml")});
+    ASSERT_EQ(k.exit_code, 0) << k.output;
+  }
+
   hf::testing::CommandResult WaitPoolReady() {
     return Kubectl({"wait", "--for=condition=Ready", std::string("devicepool/") + kPool, "--timeout=180s"});
   }

@@ -48,10 +48,7 @@ TEST_F(E2eTest, SamplePoolBecomesReadyOnEveryNode) {
 
 TEST_F(E2eTest, SeedPodsGetUniqueDevicesFromTheScheduler) {
   ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
-  auto k = Kubectl({"apply", "-f", Source("tests/e2e/testdata/namespace.yaml")});
-  ASSERT_EQ(k.exit_code, 0) << k.output;
-  k = Kubectl({"apply", "-f", Source("tests/e2e/testdata/test-device-usage.yaml")});
-  ASSERT_EQ(k.exit_code, 0) << k.output;
+  ASSERT_NO_FATAL_FAILURE(ApplySeedWorkloads());
 
   // single (1 device), multi (2) and the Deployment's two replicas (1 each).
   std::vector<Json> pods;
@@ -66,7 +63,7 @@ TEST_F(E2eTest, SeedPodsGetUniqueDevicesFromTheScheduler) {
     return true;
   };
   ASSERT_TRUE(Eventually(all_ready, seconds(120))) << Kubectl({"get", "pods", "-A", "-o", "wide"}).output << Logs();
-  k = Kubectl({"wait", "--for=condition=Ready", "pod", "--all", "-n", kSeedNamespace, "--timeout=60s"});
+  auto k = Kubectl({"wait", "--for=condition=Ready", "pod", "--all", "-n", kSeedNamespace, "--timeout=60s"});
   EXPECT_EQ(k.exit_code, 0) << k.output;
 
   std::set<std::string> held;  // node/device: a device goes to one container at most
@@ -150,10 +147,7 @@ std::string Scripts(const Json& container) {
 // files.
 TEST_F(E2eTest, SeedWorkloadsSeeEveryVariableTheyPrint) {
   ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
-  auto k = Kubectl({"apply", "-f", Source("tests/e2e/testdata/namespace.yaml")});
-  ASSERT_EQ(k.exit_code, 0) << k.output;
-  k = Kubectl({"apply", "-f", Source("tests/e2e/testdata/test-device-usage.yaml")});
-  ASSERT_EQ(k.exit_code, 0) << k.output;
+  ASSERT_NO_FATAL_FAILURE(ApplySeedWorkloads());
   std::vector<Json> pods;
   ASSERT_TRUE(Eventually(
       [&] {

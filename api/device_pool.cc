@@ -272,10 +272,11 @@ AgentSpec DecodeAgent(const Field& f) {
   return a;
 }
 
-void DecodeMaxUnavailable(const Field& f, IntOrPercent* out) {
+// A positive node count or a percentage. The API server refuses a DaemonSet
+// whose maxUnavailable is 0 (without maxSurge), and a managed rollout needs
+// room for one node at least, in its canary and in each wave.
+void DecodeIntOrPercent(const Field& f, IntOrPercent* out) {
   if (!f.present()) return;
-  // The API server refuses a DaemonSet whose maxUnavailable is 0 (without
-  // maxSurge), and a managed rollout needs room for one node at least.
   constexpr char kWhat[] = "must be a positive integer or a percentage from 1% to 100%";
   if (!f.json()->is_string()) {
     std::optional<int64_t> n = f.json()->is_number() ? f.Int() : std::nullopt;
@@ -345,10 +346,64 @@ DevicePoolSpec DecodeSpec(const Field& f) {
   if (Field cdi = f["cdi"]; cdi.IsObject()) Assign(cdi["enabled"].Bool(), &s.cdi.enabled);
   s.agent = DecodeAgent(f["agent"]);
   if (Field rollout = f["rollout"]; rollout.IsObject()) {
-    DecodeMaxUnavailable(rollout["maxUnavailable"], &s.rollout.max_unavailable);
+    RolloutSpec& r = s.rollout;
+    Assign(rollout["strategy"].Enum<RolloutStrategy>(
+               {{"Managed", RolloutStrategy::kManaged}, {"RollingUpdate", RolloutStrategy::kRollingUpdate}}),
+           &r.strategy);
+    if (Field canary = rollout["canary"]; canary.IsObject()) {
+      DecodeIntOrPercent(canary["nodes"], &r.canary.nodes);
+      DecodeDuration(canary["bakeTime"], &r.canary.bake_time, Zero::kAllowed);
+    }
+    DecodeIntOrPercent(rollout["maxUnavailable"], &r.max_unavailable);
+    DecodeDuration(rollout["progressDeadline"], &r.progress_deadline, Zero::kRefused);
+    Assign(rollout["autoRollback"].Bool(), &r.auto_rollback);
+    Assign(rollout["paused"].Bool(), &r.paused);
   }
   s.monitoring = DecodeMonitoring(f["monitoring"]);
   return s;
+}
+
+// Leniently, as the rest of the status: the operator wrote it.
+RolloutStatus DecodeRolloutStatus(const Field& f) {
+  RolloutStatus r;
+  if (!f.IsObject()) return r;
+  static const std::vector<std::pair<std::string, RolloutPhase>> kPhases = {
+      {"Idle", RolloutPhase::kIdle},     {"Canary", RolloutPhase::kCanary},
+      {"Progressing", RolloutPhase::kProgressing}, {"Paused", RolloutPhase::kPaused},
+      {"Failed", RolloutPhase::kFailed}, {"RolledBack", RolloutPhase::kRolledBack},
+      {"Complete", RolloutPhase::kComplete}};
+  if (auto phase = f["phase"].String()) {
+    for (const auto& [name, value] : kPhases) {
+      if (*phase == name) r.phase = value;
+    }
+  }
+  Assign(f["currentRevision"].String(), &r.current_revision);
+  Assign(f["updateRevision"].String(), &r.update_revision);
+  Assign(f["failedRevision"].String(), &r.failed_revision);
+  r.updated_nodes = DecodeCount(f["updatedNodes"]);
+  r.total_nodes = DecodeCount(f["totalNodes"]);
+  for (const Field& n : f["nodes"].Items()) {
+    if (!n.IsObject()) continue;
+    RolloutNode node;
+    Assign(n["node"].String(), &node.node);
+    Assign(n["canary"].Bool(), &node.canary);
+    Assign(n["startedAt"].String(), &node.started_at);
+    node.healthy_before = DecodeCount(n["healthyBefore"]);
+    Assign(n["passedAt"].String(), &node.passed_at);
+    if (!node.node.empty()) r.nodes.push_back(std::move(node));
+  }
+  for (const Field& n : f["failed"].Items()) {
+    if (!n.IsObject()) continue;
+    RolloutFailure failure;
+    Assign(n["node"].String(), &failure.node);
+    Assign(n["gate"].String(), &failure.gate);
+    Assign(n["message"].String(), &failure.message);
+    if (!failure.node.empty()) r.failed.push_back(std::move(failure));
+  }
+  Assign(f["message"].String(), &r.message);
+  Assign(f["startTime"].String(), &r.start_time);
+  Assign(f["completionTime"].String(), &r.completion_time);
+  return r;
 }
 
 DevicePoolStatus DecodeStatus(const Field& f) {
@@ -373,6 +428,7 @@ DevicePoolStatus DecodeStatus(const Field& f) {
     Assign(p["message"].String(), &node.message);
     s.problem_nodes.push_back(std::move(node));
   }
+  s.rollout = DecodeRolloutStatus(f["rollout"]);
   return s;
 }
 
@@ -400,6 +456,30 @@ std::string_view PullPolicyName(PullPolicy policy) {
       break;
   }
   return "Never";
+}
+
+std::string_view RolloutStrategyName(RolloutStrategy strategy) {
+  return strategy == RolloutStrategy::kManaged ? "Managed" : "RollingUpdate";
+}
+
+std::string_view RolloutPhaseName(RolloutPhase phase) {
+  switch (phase) {
+    case RolloutPhase::kIdle:
+      return "Idle";
+    case RolloutPhase::kCanary:
+      return "Canary";
+    case RolloutPhase::kProgressing:
+      return "Progressing";
+    case RolloutPhase::kPaused:
+      return "Paused";
+    case RolloutPhase::kFailed:
+      return "Failed";
+    case RolloutPhase::kRolledBack:
+      return "RolledBack";
+    case RolloutPhase::kComplete:
+      break;
+  }
+  return "Complete";
 }
 
 std::string_view LogLevelName(LogLevel level) {
@@ -626,6 +706,44 @@ nlohmann::json EncodeDevicePoolStatus(const DevicePoolStatus& s) {
       nlohmann::json node = {{"node", p.node}, {"reason", p.reason}};
       if (!p.message.empty()) node["message"] = p.message;
       nodes.push_back(std::move(node));
+    }
+  }
+  if (s.rollout.phase != RolloutPhase::kIdle || !s.rollout.current_revision.empty()) {
+    j["rollout"] = EncodeRolloutStatus(s.rollout);
+  }
+  return j;
+}
+
+nlohmann::json EncodeRolloutStatus(const RolloutStatus& r) {
+  nlohmann::json j = {{"phase", RolloutPhaseName(r.phase)},
+                      {"updatedNodes", r.updated_nodes},
+                      {"totalNodes", r.total_nodes}};
+  auto put = [&j](const char* key, const std::string& v) {
+    if (!v.empty()) j[key] = v;
+  };
+  put("currentRevision", r.current_revision);
+  put("updateRevision", r.update_revision);
+  put("failedRevision", r.failed_revision);
+  put("message", r.message);
+  put("startTime", r.start_time);
+  put("completionTime", r.completion_time);
+  if (!r.nodes.empty()) {
+    nlohmann::json& nodes = j["nodes"] = nlohmann::json::array();
+    for (size_t i = 0; i < r.nodes.size() && i < kMaxRolloutNodes; ++i) {
+      const RolloutNode& n = r.nodes[i];
+      nlohmann::json node = {{"node", n.node}, {"canary", n.canary}, {"healthyBefore", n.healthy_before}};
+      if (!n.started_at.empty()) node["startedAt"] = n.started_at;
+      if (!n.passed_at.empty()) node["passedAt"] = n.passed_at;
+      nodes.push_back(std::move(node));
+    }
+  }
+  if (!r.failed.empty()) {
+    nlohmann::json& failed = j["failed"] = nlohmann::json::array();
+    for (size_t i = 0; i < r.failed.size() && i < kMaxRolloutFailures; ++i) {
+      const RolloutFailure& f = r.failed[i];
+      nlohmann::json node = {{"node", f.node}, {"gate", f.gate}};
+      if (!f.message.empty()) node["message"] = f.message;
+      failed.push_back(std::move(node));
     }
   }
   return j;

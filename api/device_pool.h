@@ -155,8 +155,26 @@ struct CdiSpec {
   bool operator==(const CdiSpec&) const = default;
 };
 
+// How a new agent pod template reaches the nodes. Managed: the DaemonSet
+// uses OnDelete and the operator replaces agents itself, canary nodes first,
+// each node gated on its devices being back (operator/rollout.h).
+// RollingUpdate: the DaemonSet controller rolls with maxUnavailable.
+enum class RolloutStrategy { kManaged, kRollingUpdate };
+std::string_view RolloutStrategyName(RolloutStrategy strategy);
+
+struct CanarySpec {
+  IntOrPercent nodes{1, false};  // a percentage of the pool's nodes, rounded up
+  std::string bake_time = "2m";  // ParseDuration syntax; 0 allowed
+  bool operator==(const CanarySpec&) const = default;
+};
+
 struct RolloutSpec {
-  IntOrPercent max_unavailable{1, false};
+  RolloutStrategy strategy = RolloutStrategy::kManaged;
+  CanarySpec canary;
+  IntOrPercent max_unavailable{1, false};  // the waves after the canary; at least one node
+  std::string progress_deadline = "5m";    // per node; more than 0
+  bool auto_rollback = true;
+  bool paused = false;
   bool operator==(const RolloutSpec&) const = default;
 };
 
@@ -216,6 +234,49 @@ struct ProblemNode {
 // The CRD's bound on status.problemNodes; the encoder keeps the first ones.
 inline constexpr size_t kMaxProblemNodes = 10;
 
+enum class RolloutPhase { kIdle, kCanary, kProgressing, kPaused, kFailed, kRolledBack, kComplete };
+// "Idle", "Canary", ...: the spellings of status.rollout.phase.
+std::string_view RolloutPhaseName(RolloutPhase phase);
+
+// A node whose agent the operator replaced and whose gate it is watching.
+struct RolloutNode {
+  std::string node;
+  bool canary = false;
+  std::string started_at;  // RFC 3339: when its old agent pod was deleted
+  int healthy_before = 0;  // healthy devices (after sharing) before that
+  std::string passed_at;   // when the gate first held; "" while it has not
+  bool operator==(const RolloutNode&) const = default;
+};
+
+// A node whose gate failed, and which: e.g. gate "Registered".
+struct RolloutFailure {
+  std::string node;
+  std::string gate;
+  std::string message;
+  bool operator==(const RolloutFailure&) const = default;
+};
+
+// The bounds the CRD declares on status.rollout's lists.
+inline constexpr size_t kMaxRolloutNodes = 100;
+inline constexpr size_t kMaxRolloutFailures = 10;
+
+// status.rollout: where a managed rollout stands. Revisions are the pod
+// template hashes the agent pods carry (hashfoundry.com/template-hash).
+struct RolloutStatus {
+  RolloutPhase phase = RolloutPhase::kIdle;
+  std::string current_revision;  // the last good template
+  std::string update_revision;   // the template being rolled out
+  std::string failed_revision;   // not retried until the spec's template changes
+  int updated_nodes = 0;         // nodes running update_revision whose gate held
+  int total_nodes = 0;
+  std::vector<RolloutNode> nodes;          // replaced, gate pending or baking
+  std::vector<RolloutFailure> failed;
+  std::string message;
+  std::string start_time;       // RFC 3339
+  std::string completion_time;  // RFC 3339; "" until Complete, Failed or RolledBack
+  bool operator==(const RolloutStatus&) const = default;
+};
+
 struct DevicePoolStatus {
   int64_t observed_generation = 0;
   std::vector<Condition> conditions;
@@ -223,6 +284,7 @@ struct DevicePoolStatus {
   DeviceCounts devices;
   DaemonSetCounts daemon_set;
   std::vector<ProblemNode> problem_nodes;
+  RolloutStatus rollout;
   bool operator==(const DevicePoolStatus&) const = default;
 };
 
@@ -242,6 +304,8 @@ kube::StatusOr<DevicePool> DecodeDevicePool(const nlohmann::json& obj);
 // value): for pools whose spec does not decode.
 DevicePoolStatus DecodeDevicePoolStatus(const nlohmann::json& obj);
 nlohmann::json EncodeDevicePoolStatus(const DevicePoolStatus& status);
+// status.rollout alone, as EncodeDevicePoolStatus writes it.
+nlohmann::json EncodeRolloutStatus(const RolloutStatus& rollout);
 
 // The kubelet's check of a device plugin's resource name (and the CRD's):
 // <DNS subdomain>/<name of at most 63 characters>, not kubernetes.io/ or

@@ -128,7 +128,8 @@ TEST(DevicePoolTest, CrdDefaultsWhatTheCodecDefaults) {
     "health": {"interval": "30s"},
     "cdi": {"enabled": false},
     "agent": {"logLevel": "info"},
-    "rollout": {"maxUnavailable": 1},
+    "rollout": {"strategy": "Managed", "canary": {"nodes": 1, "bakeTime": "2m"}, "maxUnavailable": 1,
+                "progressDeadline": "5m", "autoRollback": true, "paused": false},
     "monitoring": {
       "serviceMonitor": {"enabled": true, "interval": "30s"},
       "prometheusRule": {"enabled": true, "pluginDownFor": "5m", "unhealthyFor": "5m",
@@ -155,7 +156,8 @@ TEST(DevicePoolTest, DecodesEveryField) {
                 "tolerations": [{"key": "k", "operator": "Equal", "value": "v", "effect": "NoExecute",
                                  "tolerationSeconds": 30}],
                 "priorityClassName": "system-node-critical", "logLevel": "debug"},
-      "rollout": {"maxUnavailable": "25%"},
+      "rollout": {"strategy": "RollingUpdate", "canary": {"nodes": "10%", "bakeTime": "0s"},
+                  "maxUnavailable": "25%", "progressDeadline": "90s", "autoRollback": false, "paused": true},
       "monitoring": {"serviceMonitor": {"enabled": false, "interval": "15s", "labels": {"release": "prom"}},
                      "prometheusRule": {"enabled": false, "labels": {"release": "prom"}, "pluginDownFor": "2m",
                                         "unhealthyFor": "1h", "allocationHighRatio": 0.8,
@@ -184,6 +186,12 @@ TEST(DevicePoolTest, DecodesEveryField) {
   EXPECT_EQ(s.agent.priority_class_name, "system-node-critical");
   EXPECT_EQ(LogLevelName(s.agent.log_level), "debug");
   EXPECT_EQ(s.rollout.max_unavailable.ToJson(), json("25%"));
+  EXPECT_EQ(RolloutStrategyName(s.rollout.strategy), "RollingUpdate");
+  EXPECT_EQ(s.rollout.canary.nodes.ToJson(), json("10%"));
+  EXPECT_EQ(s.rollout.canary.bake_time, "0s");
+  EXPECT_EQ(s.rollout.progress_deadline, "90s");
+  EXPECT_FALSE(s.rollout.auto_rollback);
+  EXPECT_TRUE(s.rollout.paused);
   EXPECT_FALSE(s.monitoring.service_monitor.enabled);
   EXPECT_EQ(s.monitoring.service_monitor.interval, "15s");
   EXPECT_EQ(s.monitoring.service_monitor.labels.at("release"), "prom");
@@ -211,6 +219,15 @@ DevicePoolStatus FullStatus() {
   s.devices = {12, 11, 5};
   s.daemon_set = {3, 3, 2, 2};
   s.problem_nodes = {{"node-4", "Conflict", "held by pool older-pool"}, {"node-3", "AgentNotReady", ""}};
+  s.rollout.phase = RolloutPhase::kCanary;
+  s.rollout.current_revision = "aaaa";
+  s.rollout.update_revision = "bbbb";
+  s.rollout.updated_nodes = 1;
+  s.rollout.total_nodes = 3;
+  s.rollout.nodes = {{"node-1", true, "2025-01-02T03:04:05Z", 4, "2025-01-02T03:04:09Z"}};
+  s.rollout.failed = {{"node-2", "Registered", "late"}};
+  s.rollout.message = "canary: 1/3";
+  s.rollout.start_time = "2025-01-02T03:04:00Z";
   return s;
 }
 
@@ -230,7 +247,12 @@ TEST(DevicePoolTest, EncodeStatusShape) {
   EXPECT_EQ(j["problemNodes"][1], json::parse(R"({"node": "node-3", "reason": "AgentNotReady"})"));
   EXPECT_EQ(j["conditions"][0]["status"], "True");
 
+  EXPECT_EQ(j["rollout"]["phase"], "Canary");
+  EXPECT_EQ(j["rollout"]["nodes"][0], json::parse(R"({"node": "node-1", "canary": true, "healthyBefore": 4,
+      "startedAt": "2025-01-02T03:04:05Z", "passedAt": "2025-01-02T03:04:09Z"})"));
+
   json empty = EncodeDevicePoolStatus({});
+  EXPECT_FALSE(empty.contains("rollout"));
   EXPECT_FALSE(empty.contains("conditions"));
   EXPECT_FALSE(empty.contains("problemNodes"));
   EXPECT_EQ(empty["observedGeneration"], 0);
@@ -242,6 +264,16 @@ TEST(DevicePoolTest, EncodeStatusKeepsTenProblemNodes) {
   json j = EncodeDevicePoolStatus(s);
   ASSERT_EQ(j["problemNodes"].size(), kMaxProblemNodes);
   EXPECT_EQ(j["problemNodes"][9]["node"], "node-9");
+}
+
+TEST(DevicePoolTest, EncodeStatusBoundsTheRolloutLists) {
+  DevicePoolStatus s;
+  s.rollout.phase = RolloutPhase::kProgressing;
+  for (int i = 0; i < 150; ++i) s.rollout.nodes.push_back({"node-" + std::to_string(i), false, "", 1, ""});
+  for (int i = 0; i < 15; ++i) s.rollout.failed.push_back({"node-" + std::to_string(i), "Registered", ""});
+  json j = EncodeDevicePoolStatus(s);
+  EXPECT_EQ(j["rollout"]["nodes"].size(), kMaxRolloutNodes);
+  EXPECT_EQ(j["rollout"]["failed"].size(), kMaxRolloutFailures);
 }
 
 struct BadCase {

@@ -165,6 +165,22 @@ std::vector<BadSpec> BadSpecs() {
        "spec.rollout.maxUnavailable"},
       {"MaxUnavailableLeadingZero", R"({"spec": {"rollout": {"maxUnavailable": "05%"}}})", maxunavail,
        "spec.rollout.maxUnavailable"},
+      {"RolloutStrategyUnknown", R"({"spec": {"rollout": {"strategy": "BlueGreen"}}})", "Unsupported value",
+       "spec.rollout.strategy"},
+      {"CanaryNodesZero", R"({"spec": {"rollout": {"canary": {"nodes": 0}}}})",
+       "canary.nodes must be a positive integer or a percentage from 1% to 100%", "spec.rollout.canary.nodes"},
+      {"CanaryNodes101Percent", R"({"spec": {"rollout": {"canary": {"nodes": "101%"}}}})",
+       "canary.nodes must be a positive integer or a percentage", "spec.rollout.canary.nodes"},
+      {"CanaryBakeTimeNotADuration", R"({"spec": {"rollout": {"canary": {"bakeTime": "2 minutes"}}}})",
+       "should match", "spec.rollout.canary.bakeTime"},
+      {"ProgressDeadlineZero", R"({"spec": {"rollout": {"progressDeadline": "0s"}}})", "must be above 0",
+       "spec.rollout.progressDeadline"},
+      {"ProgressDeadlineNotADuration", R"({"spec": {"rollout": {"progressDeadline": "5"}}})", "should match",
+       "spec.rollout.progressDeadline"},
+      {"AutoRollbackNotABool", R"({"spec": {"rollout": {"autoRollback": "yes"}}})", "must be of type boolean",
+       "spec.rollout.autoRollback"},
+      {"PausedNotABool", R"({"spec": {"rollout": {"paused": 1}}})", "must be of type boolean",
+       "spec.rollout.paused"},
       {"PoolName64Characters", R"({"metadata": {"name": ")" + long_pool_name + R"("}})",
        "metadata.name must be at most 63 characters", "metadata.name"},
       {"PoolNameWithDot", R"({"metadata": {"name": "custom.device"}})", "metadata.name must be a DNS label",
@@ -320,7 +336,9 @@ TEST_F(CrdAdmissionTest, SampleIsAcceptedWithDefaults) {
   EXPECT_EQ(spec["health"]["interval"], "30s");
   EXPECT_EQ(spec["cdi"]["enabled"], false);
   EXPECT_EQ(spec["agent"]["logLevel"], "info");
-  EXPECT_EQ(spec["rollout"]["maxUnavailable"], 1);
+  EXPECT_EQ(spec["rollout"], json::parse(R"({"strategy": "Managed", "canary": {"nodes": 1, "bakeTime": "2m"},
+                                              "maxUnavailable": 1, "progressDeadline": "5m",
+                                              "autoRollback": true, "paused": false})"));
   EXPECT_EQ(spec["monitoring"]["serviceMonitor"], json::parse(R"({"enabled": true, "interval": "30s"})"));
   EXPECT_EQ(spec["monitoring"]["prometheusRule"],
             json::parse(R"({"enabled": true, "pluginDownFor": "5m", "unhealthyFor": "5m",
@@ -365,6 +383,17 @@ TEST_F(CrdAdmissionTest, StatusSubresourceAndPrinterColumns) {
   status.devices = {12, 11, 5};
   status.daemon_set = {3, 3, 2, 2};
   status.problem_nodes = {{"node-4", "Conflict", "held by pool older"}};
+  status.rollout.phase = RolloutPhase::kRolledBack;
+  status.rollout.current_revision = "0123456789abcdef";
+  status.rollout.update_revision = "0123456789abcdef";
+  status.rollout.failed_revision = "fedcba9876543210";
+  status.rollout.updated_nodes = 1;
+  status.rollout.total_nodes = 3;
+  status.rollout.nodes = {{"node-1", false, "2026-12-06T10:00:00Z", 4, ""},
+                          {"node-2", true, "2026-12-06T10:00:01Z", 2, "2026-12-06T10:00:05Z"}};
+  status.rollout.failed = {{"node-3", "Registered", "not met within 5m: not registered"}};
+  status.rollout.message = "rolling back";
+  status.rollout.start_time = "2026-12-06T09:59:00Z";
   json body = {{"apiVersion", kApiVersion},
                {"kind", kDevicePoolKind},
                {"metadata", {{"name", name}}},
@@ -379,16 +408,19 @@ TEST_F(CrdAdmissionTest, StatusSubresourceAndPrinterColumns) {
   CommandResult table = KubectlOk({"get", "devicepools", name});
   ASSERT_EQ(table.exit_code, 0) << table.output;
   EXPECT_EQ(Words(table.output, 0),
-            (std::vector<std::string>{"NAME", "RESOURCE", "NODES", "DEVICES", "HEALTHY", "ALLOCATED", "READY", "AGE"}))
+            (std::vector<std::string>{"NAME", "RESOURCE", "NODES", "DEVICES", "HEALTHY", "ALLOCATED", "ROLLOUT",
+                                      "READY", "AGE"}))
       << table.output;
   std::vector<std::string> row = Words(table.output, 1);
-  ASSERT_EQ(row.size(), 8u) << table.output;
+  ASSERT_EQ(row.size(), 9u) << table.output;
   EXPECT_EQ(std::vector<std::string>(row.begin(), row.end() - 1),
-            (std::vector<std::string>{name, "hashfoundry.com/custom-device", "2", "12", "11", "5", "True"}));
+            (std::vector<std::string>{name, "hashfoundry.com/custom-device", "2", "12", "11", "5", "RolledBack",
+                                      "True"}));
 
   CommandResult wide = KubectlOk({"get", "dp", name, "-o", "wide"});
   EXPECT_EQ(Words(wide.output, 0), (std::vector<std::string>{"NAME", "RESOURCE", "NODES", "SELECTED", "DEVICES",
-                                                             "HEALTHY", "ALLOCATED", "READY", "REASON", "AGE"}))
+                                                             "HEALTHY", "ALLOCATED", "ROLLOUT", "READY", "REASON",
+                                                             "AGE"}))
       << wide.output;
   EXPECT_THAT(wide.output, HasSubstr("AllNodesReady"));
 
@@ -418,6 +450,7 @@ TEST_F(CrdAdmissionTest, DevicePoolNodeAsTheAgentWritesIt) {
   report.status.counts = {2, 1, 1};
   report.status.registered = true;
   report.status.agent_version = "0.1.0";
+  report.status.agent_revision = "5d41402abc4b2a76";
   json obj = EncodeDevicePoolNode(report);
   std::string name = obj["metadata"]["name"];
   pool_nodes_.push_back(name);
@@ -463,6 +496,26 @@ TEST_F(CrdAdmissionTest, DevicePoolNodeAsTheAgentWritesIt) {
                      {.field_manager = kFieldManager, .subresource = "status", .dry_run = true});
   EXPECT_TRUE(kube::IsInvalid(r.status())) << r.status().ToString();
   EXPECT_THAT(r.status().message(), HasSubstr(R"(status.devices[0].health: Unsupported value: "Broken")"));
+
+  // The agent's --revision rule (api::IsAgentRevision) is the CRD's.
+  for (const std::string& revision : {std::string(63, 'a'), std::string("v2.0_rc-1")}) {
+    json revised = obj;
+    revised["status"]["agentRevision"] = revision;
+    ASSERT_TRUE(IsAgentRevision(revision));
+    r = client_->Apply(DevicePoolNodes(), "", revised,
+                       {.field_manager = kFieldManager, .subresource = "status", .dry_run = true});
+    EXPECT_TRUE(r.ok()) << revision << ": " << r.status().ToString();
+  }
+  for (const std::string& revision : {std::string(64, 'a'), std::string("v1/2"), std::string("a b")}) {
+    json revised = obj;
+    revised["status"]["agentRevision"] = revision;
+    EXPECT_FALSE(IsAgentRevision(revision));
+    EXPECT_FALSE(DecodeDevicePoolNode(revised).ok()) << revision;
+    r = client_->Apply(DevicePoolNodes(), "", revised,
+                       {.field_manager = kFieldManager, .subresource = "status", .dry_run = true});
+    EXPECT_TRUE(kube::IsInvalid(r.status())) << revision << ": " << r.status().ToString();
+    EXPECT_THAT(r.status().message(), HasSubstr("status.agentRevision")) << revision;
+  }
 }
 
 }  // namespace

@@ -44,6 +44,10 @@ class SpecGenerator {
     if (Chance(5)) pool["metadata"]["name"] = Pick<std::string>({name + ".x", name + "-", "A" + name});
     if (Chance(20)) spec["health"]["interval"] = Duration();
     if (Chance(20)) spec["rollout"]["maxUnavailable"] = MaxUnavailable();
+    if (Chance(10)) spec["rollout"]["canary"]["nodes"] = MaxUnavailable();
+    if (Chance(10)) spec["rollout"]["canary"]["bakeTime"] = Duration();
+    if (Chance(10)) spec["rollout"]["progressDeadline"] = Duration();
+    if (Chance(5)) spec["rollout"]["strategy"] = Pick<std::string>({"Managed", "RollingUpdate", "managed", ""});
     if (Chance(20)) spec["nodeSelector"] = Selector();
     if (Chance(20)) spec["discovery"] = Discovery();
     if (Chance(15)) spec["sharing"]["replicas"] = Int(-1, 70);

@@ -55,7 +55,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.root, "root", "", "directory holding this node's filesystem: var/lib/kubelet, var/log/pods and every hostPath live under it (required)")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig authenticating as system:node:<node-name>, from `cluster node-kubeconfig` (required)")
 	fs.StringVar(&o.recorderKubeconfig, "recorder-kubeconfig", "", "admin kubeconfig used only to write the "+allocationAnnotation+" annotation on admitted pods (node credentials cannot annotate pods); empty: no annotation")
-	fs.StringVar(&o.imageBinDir, "image-bin-dir", "", "directory standing in for container images: a container whose command is /some/path/NAME runs DIR/NAME")
+	fs.StringVar(&o.imageBinDir, "image-bin-dir", "", "directory standing in for container images: a container whose command is /some/path/NAME runs DIR/by-image/<image>/NAME if that is an executable, else DIR/NAME; <image> is the container's image with every '/', ':' and '@' as '_' (hashfoundry/devicepool-agent:v2 -> hashfoundry_devicepool-agent_v2)")
 	fs.StringVar(&o.httpAddress, "http-address", "127.0.0.1:0", "the Node's kubelet endpoint: the kubelet API (logs, exec) over TLS, and /healthz, /metrics (kubelet metrics) and POST /restart in plain HTTP, on one port")
 	fs.StringVar(&labels, "node-labels", "", "labels to register the Node with, k=v,k2=v2")
 	fs.StringVar(&cpu, "cpu", "4", "CPU capacity to report")

@@ -415,9 +415,9 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *container) {
 		fail("CreateContainerError", "no --image-bin-dir to find "+command[0]+" in")
 		return
 	}
-	bin := filepath.Join(o.imageBinDir, filepath.Base(command[0]))
-	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		fail("CreateContainerError", fmt.Sprintf("no executable %s in --image-bin-dir for the command %s", bin, command[0]))
+	bin, tried := imageBinary(o.imageBinDir, c.spec.Image, command[0], isExecutableFile)
+	if bin == "" {
+		fail("CreateContainerError", fmt.Sprintf("no executable %s in --image-bin-dir for the command %s of image %s", strings.Join(tried, " or "), command[0], c.spec.Image))
 		return
 	}
 	argv := append(append([]string{command[0]}, command[1:]...), args...)

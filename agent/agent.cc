@@ -74,8 +74,9 @@ bool Agent::WaitUntilReady(std::chrono::milliseconds timeout) {
 }
 
 kube::Status Agent::Run(std::stop_token stop) {
-  spdlog::info("{} {} starting: pool {}, node {}, resource {}", kAgentName, kAgentVersion, config_.pool,
-               config_.node_name, config_.resource_name);
+  spdlog::info("{} {} starting: pool {}, node {}, resource {}, revision {}", kAgentName, kAgentVersion,
+               config_.pool, config_.node_name, config_.resource_name,
+               config_.revision.empty() ? "(none)" : config_.revision);
   auto registry = std::make_shared<prometheus::Registry>();
   AgentMetrics metrics(*registry, config_.pool, config_.node_name);
   DeviceStore store(config_.replicas);
@@ -100,8 +101,8 @@ kube::Status Agent::Run(std::stop_token stop) {
     options.watch = true;  // a DevicePoolNode deleted or edited by hand is written again
     reporter = std::make_unique<Reporter>(
         options, [kubeconfig = config_.kubeconfig] { return NewClient(kubeconfig); },
-        [&store, &registrar, &allocations, discovery] {
-          return Observation{store.Get(), registrar.registered(), allocations.allocated(), discovery};
+        [&store, &registrar, &allocations, discovery, revision = config_.revision] {
+          return Observation{store.Get(), registrar.registered(), allocations.allocated(), discovery, revision};
         },
         metrics, kube::DefaultClock());
     store.Subscribe([r = reporter.get()](const DeviceState&) { r->Poke(); });

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <map>
 
+#include "api/device_pool_node.h"
 #include "api/label_selector.h"
 #include "kube/log/logging.h"
 
@@ -157,6 +158,9 @@ std::map<std::string, FlagSpec, std::less<>> Flags() {
       {"pool-uid", String(&Config::pool_uid)},
       {"resource-name", String(&Config::resource_name)},
       {"node-name", String(&Config::node_name)},
+      {"revision", Checked(&Config::revision, api::IsAgentRevision,
+                           "a revision: at most " + std::to_string(api::kMaxAgentRevision) +
+                               " characters of A-Z, a-z, 0-9, '.', '_', '-'")},
       {"discovery", Enum<DiscoveryMode>(&Config::discovery, {{"simulated", DiscoveryMode::kSimulated},
                                                              {"paths", DiscoveryMode::kPaths},
                                                              {"pci", DiscoveryMode::kPci}})},
@@ -300,6 +304,9 @@ as a device plugin and reports them in its DevicePoolNode.
   --pool-uid=UID                  the pool's uid, for the DevicePoolNode's ownerReference
   --resource-name=NAME            extended resource (default hashfoundry.com/custom-device)
   --node-name=NAME                this node (default $NODE_NAME)
+  --revision=STRING               the DaemonSet pod template revision that started this agent,
+                                  reported as the DevicePoolNode's status.agentRevision; at most
+                                  63 characters of A-Z a-z 0-9 . _ - (default empty)
   --discovery=MODE                simulated | paths | pci (default simulated)
   --simulated-count=N             simulated devices, 0..1024 (default 4)
   --simulated-prefix=PREFIX       simulated device file prefix (default hashfoundry-device)

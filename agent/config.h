@@ -27,6 +27,9 @@ struct Config {
   std::string pool_uid;
   std::string resource_name = "hashfoundry.com/custom-device";
   std::string node_name;
+  // Which DaemonSet pod template started this agent (the operator passes its
+  // hashfoundry.com/template-hash); reported as status.agentRevision.
+  std::string revision;
 
   DiscoveryMode discovery = DiscoveryMode::kSimulated;
   int simulated_count = 4;

@@ -34,6 +34,7 @@ api::DevicePoolNodeStatus BuildReportStatus(const Observation& observed, const s
   s.counts = {set.Total(), set.Healthy(), observed.allocated};
   s.registered = observed.registered;
   s.agent_version = std::string(kAgentVersion);
+  s.agent_revision = observed.revision;
   s.conditions = previous;
   api::Condition c;
   c.type = kConditionDiscoveryFailed;

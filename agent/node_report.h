@@ -31,6 +31,7 @@ struct Observation {
   bool registered = false;
   int allocated = 0;
   std::string discovery;  // Scanner::Describe()
+  std::string revision;   // Config::revision, reported as agentRevision
 };
 
 // The status for `observed`. Conditions start from `previous` so a

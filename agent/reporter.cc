@@ -66,7 +66,7 @@ void Reporter::OnServerCopy(const api::DevicePoolNode& seen) {
     const auto& w = *last_written_;
     const auto& s = seen.status;
     if (s.devices == w.devices && s.counts == w.counts && s.registered == w.registered &&
-        s.agent_version == w.agent_version) {
+        s.agent_version == w.agent_version && s.agent_revision == w.agent_revision) {
       return;
     }
   }

@@ -54,6 +54,11 @@ DevicePoolNodeStatus DecodeStatus(const Field& f) {
   s.counts = internal::DecodeDeviceCounts(f["counts"]);
   s.registered = f["registered"].Bool().value_or(false);
   s.agent_version = f["agentVersion"].String().value_or("");
+  s.agent_revision = f["agentRevision"].String().value_or("");
+  if (!IsAgentRevision(s.agent_revision)) {
+    f["agentRevision"].Invalid("must be at most " + std::to_string(kMaxAgentRevision) +
+                               " characters of A-Z, a-z, 0-9, '.', '_', '-'");
+  }
   s.conditions = internal::DecodeConditions(f["conditions"]);
   return s;
 }
@@ -75,6 +80,7 @@ nlohmann::json EncodeStatus(const DevicePoolNodeStatus& s) {
       {"registered", s.registered},
   };
   if (!s.agent_version.empty()) j["agentVersion"] = s.agent_version;
+  if (!s.agent_revision.empty()) j["agentRevision"] = s.agent_revision;
   if (!s.conditions.empty()) j["conditions"] = EncodeConditions(s.conditions);
   return j;
 }
@@ -87,6 +93,13 @@ std::string_view DeviceHealthName(DeviceHealth health) {
 
 std::string DevicePoolNodeName(std::string_view pool, std::string_view node) {
   return std::string(pool) + "." + std::string(node);
+}
+
+bool IsAgentRevision(std::string_view revision) {
+  return revision.size() <= kMaxAgentRevision && std::all_of(revision.begin(), revision.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                  c == '-';
+         });
 }
 
 kube::StatusOr<DevicePoolNode> DecodeDevicePoolNode(const nlohmann::json& obj) {

@@ -48,6 +48,10 @@ struct DevicePoolNodeStatus {
   DeviceCounts counts;  // advertised, after sharing
   bool registered = false;  // the kubelet registration is live
   std::string agent_version;
+  // The agent's --revision: which DaemonSet pod template started it (the
+  // operator passes the template's hashfoundry.com/template-hash), so a
+  // rollout can tell a report of the new revision from one of the old.
+  std::string agent_revision;
   std::vector<Condition> conditions;
   bool operator==(const DevicePoolNodeStatus&) const = default;
 };
@@ -60,6 +64,11 @@ struct DevicePoolNode {
 
 // "<pool>.<node>".
 std::string DevicePoolNodeName(std::string_view pool, std::string_view node);
+
+// status.agentRevision: at most kMaxAgentRevision characters of [A-Za-z0-9._-],
+// empty allowed (the CRD's maxLength and pattern; the agent's --revision).
+inline constexpr size_t kMaxAgentRevision = 63;
+bool IsAgentRevision(std::string_view revision);
 
 // Invalid Status, listing every problem with its path, for anything the CRD
 // would reject and for wrong JSON types; never throws.

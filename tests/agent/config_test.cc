@@ -49,6 +49,7 @@ TEST(ConfigTest, DefaultsMatchTheContract) {
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.log_format, "text");
   EXPECT_TRUE(c.report);
+  EXPECT_EQ(c.revision, "");
   EXPECT_EQ(c.SocketPath(), "/var/lib/kubelet/device-plugins/hashfoundry.com_custom-device.sock");
 }
 
@@ -60,7 +61,7 @@ TEST(ConfigTest, EveryContractFlagParses) {
        "--replicas=3", "--allocation-policy=balanced", "--health-interval=1m30s", "--cdi=true", "--cdi-dir=/cdi",
        "--kubelet-dir=/k/", "--pod-resources-socket=/pr.sock", "--dev-root=/host/dev", "--sys-root=/host/sys",
        "--http-address=127.0.0.1:9090", "--log-level=debug", "--log-format=json", "--kubeconfig=/kc",
-       "--report=false"},
+       "--report=false", "--revision=5d41402abc4b2a76"},
       Env());
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   const Config& c = parsed->config;
@@ -86,6 +87,7 @@ TEST(ConfigTest, EveryContractFlagParses) {
   EXPECT_EQ(c.log_format, "json");
   EXPECT_EQ(c.kubeconfig, "/kc");
   EXPECT_FALSE(c.report);
+  EXPECT_EQ(c.revision, "5d41402abc4b2a76");
 }
 
 TEST(ConfigTest, SeparateValuesAndBareBooleans) {
@@ -117,7 +119,8 @@ TEST(ConfigTest, HelpAndVersion) {
   auto version = ParseFlags({"--version", "--bogus"}, Env());
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(version->action, Action::kVersion);
-  for (const char* flag : {"--pool=", "--pci-vendor=", "--allocation-policy=", "--cdi-dir=", "--report="}) {
+  for (const char* flag :
+       {"--pool=", "--pci-vendor=", "--allocation-policy=", "--cdi-dir=", "--report=", "--revision="}) {
     EXPECT_THAT(Usage(), HasSubstr(std::string(flag).substr(0, std::string(flag).size() - 1))) << flag;
   }
 }
@@ -171,7 +174,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--dev-root="}, "--dev-root"},
         BadCase{{"--kubelet-dir=/" + std::string(120, 'k')}, "--kubelet-dir"},
         BadCase{{"--" + std::string(100000, 'x')}, "unknown flag"},
-        BadCase{{"--replicas=" + std::string(100000, '9')}, "--replicas"}));
+        BadCase{{"--replicas=" + std::string(100000, '9')}, "--replicas"},
+        BadCase{{"--revision=" + std::string(64, 'a')}, "--revision: \"" + std::string(64, 'a') + "\" is not a revision"},
+        BadCase{{"--revision=v1/2"}, "--revision: \"v1/2\" is not a revision: at most 63 characters of"},
+        BadCase{{"--revision=a b"}, "--revision"}, BadCase{{"--revision=rév"}, "--revision"}));
+
+TEST(ConfigTest, RevisionIsOptional) {
+  for (const std::string& rev : std::vector<std::string>{"", "5d41402abc4b2a76", "v2.0_rc-1", std::string(63, 'z')}) {
+    auto parsed = ParseFlags({"--pool=gpu", "--node-name=n1", "--revision=" + rev}, Env());
+    ASSERT_TRUE(parsed.ok()) << rev << ": " << parsed.status().ToString();
+    EXPECT_EQ(parsed->config.revision, rev);
+  }
+}
 
 TEST(ConfigTest, GlobsUnderDevAndSys) {
   auto parsed = ParseFlags({"--pool=gpu", "--node-name=n1", "--discovery=paths", "--path-glob=/dev/{fpga,accel}*",
@@ -227,6 +241,12 @@ TEST(AgentBinaryConfigTest, CheckConfig) {
   RunResult bad = RunAgent("--check-config --pool=gpu --node-name=n1 --health-interval=0s");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_THAT(bad.output, HasSubstr("--health-interval: \"0s\" is not a positive duration"));
+  // The operator passes --revision from the pod template's annotation.
+  RunResult revision = RunAgent("--check-config --pool=gpu --node-name=n1 --revision=5d41402abc4b2a76");
+  EXPECT_EQ(revision.exit_code, 0) << revision.output;
+  RunResult bad_revision = RunAgent("--check-config --pool=gpu --node-name=n1 --revision=v1:2");
+  EXPECT_EQ(bad_revision.exit_code, 2) << bad_revision.output;
+  EXPECT_THAT(bad_revision.output, HasSubstr("--revision: \"v1:2\" is not a revision"));
 }
 
 TEST(AgentBinaryConfigTest, FatalErrorsGoToTheTerminationLog) {

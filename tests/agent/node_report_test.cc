@@ -29,13 +29,14 @@ const auto kT0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'70
 const auto kT1 = kT0 + std::chrono::hours(1);
 
 TEST(NodeReportTest, StatusFromObservation) {
-  api::DevicePoolNodeStatus s = BuildReportStatus({State(), true, 3, "simulated: 2 files"}, {}, kT0);
+  api::DevicePoolNodeStatus s = BuildReportStatus({State(), true, 3, "simulated: 2 files", "5d41402abc4b2a76"}, {}, kT0);
   ASSERT_EQ(s.devices.size(), 2u);
   EXPECT_EQ(s.devices[0], (api::Device{"sim-0", api::DeviceHealth::kHealthy, 1, "/tmp/dev/sim-0"}));
   EXPECT_EQ(s.devices[1], (api::Device{"sim-1", api::DeviceHealth::kUnhealthy, std::nullopt, ""}));
   EXPECT_EQ(s.counts, (api::DeviceCounts{4, 2, 3})) << "advertised counts, after sharing";
   EXPECT_TRUE(s.registered);
   EXPECT_EQ(s.agent_version, kAgentVersion);
+  EXPECT_EQ(s.agent_revision, "5d41402abc4b2a76");
   ASSERT_EQ(s.conditions.size(), 1u);
   EXPECT_EQ(s.conditions[0].type, kConditionDiscoveryFailed);
   EXPECT_EQ(s.conditions[0].status, api::ConditionStatus::kFalse);
@@ -72,12 +73,13 @@ TEST(NodeReportTest, ObjectIsOwnedByThePool) {
 }
 
 TEST(NodeReportTest, StatusPatchCarriesOnlyTheStatus) {
-  api::DevicePoolNodeStatus s = BuildReportStatus({State(), false, 0, "d"}, {}, kT0);
+  api::DevicePoolNodeStatus s = BuildReportStatus({State(), false, 0, "d", "rev-1"}, {}, kT0);
   nlohmann::json patch = ReportStatusPatch({"gpu", "uid-1", "node-1"}, s);
   EXPECT_EQ(patch["metadata"], (nlohmann::json{{"name", "gpu.node-1"}}));
   EXPECT_FALSE(patch.contains("spec"));
   EXPECT_EQ(patch["status"]["counts"]["total"], 4);
   EXPECT_EQ(patch["status"]["registered"], false);
+  EXPECT_EQ(patch["status"]["agentRevision"], "rev-1");
 
   nlohmann::json whole = ReportObject({"gpu", "uid-1", "node-1"});
   whole["status"] = patch["status"];

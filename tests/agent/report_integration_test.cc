@@ -147,6 +147,7 @@ class ReportIntegrationTest : public ::testing::Test {
             "--simulated-count=3",
             "--replicas=2",
             "--health-interval=1s",
+            "--revision=5d41402abc4b2a76",
             "--http-address=127.0.0.1:" + std::to_string(port_)};
   }
 
@@ -203,6 +204,7 @@ TEST_F(ReportIntegrationTest, ReportFollowsTheDevicesAndIsWrittenOnlyOnChange) {
   EXPECT_EQ(devices[1]["health"], "Healthy");
   EXPECT_EQ(devices[1]["path"], t_.Path("dev/hashfoundry-device-1"));
   EXPECT_EQ(node["status"]["agentVersion"], kAgentVersion);
+  EXPECT_EQ(node["status"]["agentRevision"], "5d41402abc4b2a76");
   bool managed_by_agent = false;
   for (const auto& m : node["metadata"]["managedFields"]) managed_by_agent |= m["manager"] == "devicepool-agent";
   EXPECT_TRUE(managed_by_agent);

@@ -8,6 +8,7 @@
 
 #include <prometheus/registry.h>
 
+#include "agent/version.h"
 #include "tests/agent/testing/metrics.h"
 #include "tests/kube/testing/fake_transport.h"
 
@@ -49,7 +50,7 @@ class ReporterTest : public ::testing::Test {
         },
         [this] {
           std::lock_guard<std::mutex> l(mu_);
-          return Observation{devices_, registered_, 0, "simulated"};
+          return Observation{devices_, registered_, 0, "simulated", "rev-2"};
         },
         metrics_, clock_);
   }
@@ -99,6 +100,7 @@ TEST_F(ReporterTest, WritesTheObjectThenTheStatusAndNothingWhenNothingChanged) {
   nlohmann::json status = nlohmann::json::parse(reqs[1].body);
   EXPECT_EQ(status["status"]["devices"][0]["id"], "sim-0");
   EXPECT_EQ(status["status"]["registered"], true);
+  EXPECT_EQ(status["status"]["agentRevision"], "rev-2");
 
   ASSERT_TRUE(reporter->Sync().ok());
   ASSERT_TRUE(reporter->Sync().ok());
@@ -256,6 +258,35 @@ TEST_F(ReporterTest, WatchWritesADeletedObjectAgain) {
   auto writes = Writes();
   EXPECT_THAT(writes[2].path, ::testing::Not(HasSubstr("/status")));
   EXPECT_THAT(writes[3].path, HasSubstr("/status"));
+  reporter->Stop();
+}
+
+// A rollout trusts status.agentRevision to say which agent wrote the report,
+// so a report showing another revision is not left standing.
+TEST_F(ReporterTest, WatchWritesAgainAReportShowingAnotherRevision) {
+  const std::string obj =
+      R"({"apiVersion":"hashfoundry.com/v1alpha1","kind":"DevicePoolNode","metadata":{"name":"gpu.n1",)"
+      R"("resourceVersion":"6"},"spec":{"pool":"gpu","node":"n1"},"status":{)"
+      R"("devices":[{"id":"sim-0","health":"Healthy"}],"counts":{"total":1,"healthy":1,"allocated":0},)"
+      R"("registered":true,"agentVersion":")" +
+      std::string(kAgentVersion) + R"(","agentRevision":"rev-1"}})";
+  transport_->Respond("GET /apis/hashfoundry.com/v1alpha1/devicepoolnodes?fieldSelector=metadata.name%3Dgpu.n1", 200,
+                      R"({"metadata":{"resourceVersion":"5"},"items":[]})");
+  kube::testing::FakeStream events;
+  events.chunks = {R"({"type":"ADDED","object":)" + obj + "}\n"};
+  events.hold_open = true;
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 200, "{}");
+  transport_->Respond(kObjectPatch, 200, "{}");
+  transport_->Respond(kStatusPatch, 200, "{}");
+  auto reporter = NewReporter(/*client_ok=*/true, /*watch=*/true);
+  reporter->Start();
+  WaitForWrites(2);
+  transport_->RespondStream("GET /apis/hashfoundry.com/v1alpha1/devicepoolnodes?watch=true", events);
+  WaitForWrites(4);
+  auto writes = Writes();
+  EXPECT_THAT(writes[3].path, HasSubstr("/status"));
+  EXPECT_EQ(nlohmann::json::parse(writes[3].body)["status"]["agentRevision"], "rev-2");
   reporter->Stop();
 }
 

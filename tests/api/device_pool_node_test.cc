@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api/names.h"
+#include "tests/api/yaml_json.h"
 
 namespace hf::api {
 namespace {
@@ -23,6 +24,7 @@ DevicePoolNode Report() {
   n.status.counts = {2, 1, 1};
   n.status.registered = true;
   n.status.agent_version = "0.1.0";
+  n.status.agent_revision = "5d41402abc4b2a76";
   n.status.conditions = {{"DiscoveryFailed", ConditionStatus::kFalse, 0, "2025-01-02T03:04:05Z", "Discovered", ""}};
   return n;
 }
@@ -44,6 +46,7 @@ TEST(DevicePoolNodeTest, EncodeIsAnApplyObject) {
       "counts": {"total": 2, "healthy": 1, "allocated": 1},
       "registered": true,
       "agentVersion": "0.1.0",
+      "agentRevision": "5d41402abc4b2a76",
       "conditions": [{"type": "DiscoveryFailed", "status": "False", "observedGeneration": 0,
                       "lastTransitionTime": "2025-01-02T03:04:05Z", "reason": "Discovered", "message": ""}]}})");
   EXPECT_EQ(EncodeDevicePoolNode(Report()), want) << EncodeDevicePoolNode(Report()).dump(2);
@@ -58,6 +61,7 @@ TEST(DevicePoolNodeTest, EncodeWithoutOwnerOrDevices) {
   EXPECT_EQ(j["status"]["devices"], json::array());
   EXPECT_EQ(j["status"]["registered"], false);
   EXPECT_FALSE(j["status"].contains("agentVersion"));
+  EXPECT_FALSE(j["status"].contains("agentRevision"));
 }
 
 TEST(DevicePoolNodeTest, RoundTrip) {
@@ -110,6 +114,10 @@ TEST(DevicePoolNodeTest, RejectsBadInputWithPath) {
        "status.registered: must be a boolean, not string"},
       {R"({"spec": {"pool": "p", "node": "n"}, "status": {"counts": {"total": 1.5}}})",
        "status.counts.total: must be an integer, not number"},
+      {R"({"spec": {"pool": "p", "node": "n"}, "status": {"agentRevision": "v1/2"}})",
+       "status.agentRevision: must be at most 63 characters of A-Z, a-z, 0-9, '.', '_', '-'"},
+      {R"({"spec": {"pool": "p", "node": "n"}, "status": {"agentRevision": 7}})",
+       "status.agentRevision: must be a string, not integer"},
   };
   for (const Case& c : cases) {
     kube::StatusOr<DevicePoolNode> decoded = DecodeDevicePoolNode(json::parse(c.obj));
@@ -118,6 +126,28 @@ TEST(DevicePoolNodeTest, RejectsBadInputWithPath) {
     EXPECT_NE(decoded.status().message().find(c.want), std::string::npos)
         << "want \"" << c.want << "\" in \"" << decoded.status().message() << "\"";
   }
+}
+
+// The agent's --revision, the codec and the CRD apply one rule.
+TEST(DevicePoolNodeTest, AgentRevisionRuleIsTheCrds) {
+  EXPECT_TRUE(IsAgentRevision(""));
+  EXPECT_TRUE(IsAgentRevision("5d41402abc4b2a76"));
+  EXPECT_TRUE(IsAgentRevision("v2.0_RC-1"));
+  EXPECT_TRUE(IsAgentRevision(std::string(63, 'a')));
+  EXPECT_FALSE(IsAgentRevision(std::string(64, 'a')));
+  for (const char* bad : {"a/b", "a:b", "a@b", "a b", "r\xc3\xa9v", "a\n"}) EXPECT_FALSE(IsAgentRevision(bad)) << bad;
+
+  json crd = testing::LoadYamlAsJson("crds/devicepoolnodes.hashfoundry.com.yaml");
+  const json& version = crd["spec"]["versions"][0];
+  const json& field = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["agentRevision"];
+  EXPECT_EQ(field["type"], "string");
+  EXPECT_EQ(field["maxLength"], kMaxAgentRevision);
+  EXPECT_EQ(field["pattern"], "^[A-Za-z0-9._-]*$");
+  bool printed = false;
+  for (const json& column : version["additionalPrinterColumns"]) {
+    printed |= column["jsonPath"] == ".status.agentRevision" && column["name"] == "Revision";
+  }
+  EXPECT_TRUE(printed);
 }
 
 TEST(DevicePoolNodeTest, NeverThrows) {

@@ -113,6 +113,10 @@ std::vector<std::string> AgentArgs(const api::DevicePool& pool, const OperatorCo
   args.push_back("--kubelet-dir=" + cfg.kubelet_plugins_dir);
   args.push_back("--pod-resources-socket=" + cfg.pod_resources_dir + "/kubelet.sock");
   args.push_back("--http-address=:" + std::to_string(cfg.agent_http_port));
+  // The pod's own template hash (an env var from its annotation): the agent
+  // writes it into its DevicePoolNode, so a managed rollout knows a report
+  // comes from the new revision.
+  args.push_back("--revision=$(AGENT_REVISION)");
   args.push_back("--log-level=" + std::string(api::LogLevelName(s.agent.log_level)));
   args.push_back("--log-format=json");
   return args;
@@ -135,7 +139,7 @@ Json DesiredClusterRoleBinding(const api::DevicePool& pool, const OperatorConfig
                                   {"namespace", cfg.namespace_}}})}});
 }
 
-Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg) {
+Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg, const Json* pinned_template) {
   const auto& s = pool.spec;
   const std::string name = ChildName(pool.metadata.name);
 
@@ -171,7 +175,13 @@ Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg) {
       {"command", Json::array({"/usr/bin/devicepool-agent"})},
       {"args", AgentArgs(pool, cfg)},
       {"env", Json::array({{{"name", "NODE_NAME"},
-                            {"valueFrom", {{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "spec.nodeName"}}}}}}})},
+                            {"valueFrom", {{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "spec.nodeName"}}}}}},
+                           {{"name", "AGENT_REVISION"},
+                            {"valueFrom",
+                             {{"fieldRef",
+                               {{"apiVersion", "v1"},
+                                {"fieldPath", std::string("metadata.annotations['") + kTemplateHashAnnotation +
+                                                  "']"}}}}}}})},
       {"ports", Json::array({{{"name", "metrics"}, {"containerPort", cfg.agent_http_port}, {"protocol", "TCP"}}})},
       // The agent writes why it exits to /dev/termination-log; the pool's
       // status shows it (AgentCrashLooping). Logs are the fallback.
@@ -216,15 +226,28 @@ Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg) {
   // pod, so `kubectl get pods -L` tells old agents from new during a rollout.
   tmpl["metadata"]["annotations"][kTemplateHashAnnotation] = HashJson(tmpl);
 
-  return WithSpecHash({{"apiVersion", "apps/v1"},
-                       {"kind", "DaemonSet"},
-                       {"metadata", Metadata(pool, name, cfg.namespace_)},
-                       {"spec",
-                        {{"selector", {{"matchLabels", SelectorLabels(pool)}}},
-                         {"updateStrategy",
-                          {{"type", "RollingUpdate"},
-                           {"rollingUpdate", {{"maxUnavailable", s.rollout.max_unavailable.ToJson()}}}}},
-                         {"template", tmpl}}}});
+  // Managed: the operator replaces the agents itself (operator/rollout.h).
+  // Never maxSurge: two instances of a classic device plugin on one node
+  // tear down each other's registration.
+  Json strategy = s.rollout.strategy == api::RolloutStrategy::kManaged
+                      ? Json{{"type", "OnDelete"}}
+                      : Json{{"type", "RollingUpdate"},
+                             {"rollingUpdate", {{"maxUnavailable", s.rollout.max_unavailable.ToJson()}}}};
+  Json ds = {{"apiVersion", "apps/v1"},
+             {"kind", "DaemonSet"},
+             {"metadata", Metadata(pool, name, cfg.namespace_)},
+             {"spec", {{"selector", {{"matchLabels", SelectorLabels(pool)}}}, {"updateStrategy", strategy}}}};
+  ds["spec"]["template"] = pinned_template != nullptr ? *pinned_template : tmpl;
+  return WithSpecHash(std::move(ds));
+}
+
+std::string TemplateRevision(const Json& tmpl) {
+  const Json* h = &tmpl;
+  for (const char* k : {"metadata", "annotations", kTemplateHashAnnotation}) {
+    h = h->is_object() && h->contains(k) ? &(*h)[k] : nullptr;
+    if (h == nullptr) return "";
+  }
+  return h->is_string() ? h->get<std::string>() : "";
 }
 
 Json DesiredService(const api::DevicePool& pool, const OperatorConfig& cfg) {

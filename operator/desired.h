@@ -36,7 +36,12 @@ std::string BindingName(const std::string& pool);
 
 Json DesiredServiceAccount(const api::DevicePool& pool, const OperatorConfig& cfg);
 Json DesiredClusterRoleBinding(const api::DevicePool& pool, const OperatorConfig& cfg);
-Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg);
+// With `pinned_template`, the DaemonSet carries that pod template instead of
+// the one the spec gives: the last good one, after a failed managed rollout.
+Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg,
+                      const Json* pinned_template = nullptr);
+// A pod template's hashfoundry.com/template-hash annotation, or "".
+std::string TemplateRevision(const Json& pod_template);
 Json DesiredService(const api::DevicePool& pool, const OperatorConfig& cfg);
 Json DesiredServiceMonitor(const api::DevicePool& pool, const OperatorConfig& cfg);
 Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cfg);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
 #include <utility>
 
 #include "api/names.h"
@@ -201,8 +202,18 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
   bool registered_all = st.nodes.registered == seen.labelled;
   bool degraded = !seen.error.empty() || !crashing.empty() || !not_ready_nodes.empty() || !unhealthy.empty() ||
                   (rolled_out && !unregistered.empty());
+  using api::RolloutPhase;
+  if (seen.rollout) st.rollout = *seen.rollout;
+  const RolloutPhase phase = st.rollout.phase;
+  const bool rollout_failed = phase == RolloutPhase::kFailed || phase == RolloutPhase::kRolledBack;
+  // A failed rollout is Degraded (the spec asks for what does not run), but
+  // the last good agents still serve: Ready stays what they show.
   if (!seen.error.empty()) {
     Set(st, api::kConditionDegraded, true, "ReconcileError", seen.error, gen, now);
+  } else if (rollout_failed) {
+    // Until the spec's template changes: the spec asks for what does not run.
+    Set(st, api::kConditionDegraded, true, phase == RolloutPhase::kFailed ? "RolloutFailed" : "RolledBack",
+        st.rollout.message, gen, now);
   } else if (!crashing.empty()) {
     Set(st, api::kConditionDegraded, true, std::string(kAgentCrashLooping),
         "the agent is crash-looping on " + JoinFirst(crashing, 5) + "; " + first_crash, gen, now);
@@ -222,6 +233,25 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
     Set(st, api::kConditionDegraded, false, "AsExpected", "all devices healthy", gen, now);
   }
 
+  const bool rolling = phase == RolloutPhase::kCanary || phase == RolloutPhase::kProgressing ||
+                       phase == RolloutPhase::kPaused ||
+                       (phase == RolloutPhase::kRolledBack && st.rollout.completion_time.empty());
+  if (seen.labelled > 0 && rolling && seen.error.empty()) {
+    // A managed rollout: Progressing says where it stands; Ready stays what
+    // the agents show.
+    static const std::map<RolloutPhase, std::string> kReasons = {{RolloutPhase::kCanary, "RolloutCanary"},
+                                                                  {RolloutPhase::kProgressing, "RollingOut"},
+                                                                  {RolloutPhase::kPaused, "RolloutPaused"},
+                                                                  {RolloutPhase::kRolledBack, "RollingBack"}};
+    Set(st, api::kConditionProgressing, true, kReasons.at(phase),
+        "revision " + st.rollout.update_revision.substr(0, 10) + ": " + st.rollout.message, gen, now);
+    const bool ready = rolled_out && registered_all && !degraded;
+    std::string msg = std::to_string(agents_ready) + "/" + std::to_string(seen.labelled) + " agents ready, " +
+                      std::to_string(st.nodes.registered) + " registered with the kubelet";
+    Set(st, api::kConditionReady, ready, ready ? "AgentsReady" : degraded ? "Degraded" : "AgentsNotReady",
+        degraded ? "see the Degraded condition" : msg, gen, now);
+    return st;
+  }
   if (seen.labelled == 0) {
     std::string msg =
         seen.selected > 0

@@ -53,6 +53,9 @@ struct Observed {
   bool monitoring_wanted = false;  // ServiceMonitor or PrometheusRule enabled
   bool monitoring_served = false;  // their CRDs are installed
   std::string error;               // a reconcile step failed, or ""
+  // Where the agent rollout stands (operator/rollout.h); nullopt leaves
+  // status.rollout as it was.
+  std::optional<api::RolloutStatus> rollout;
 };
 
 // Per-node problems, most severe first; a node with several is listed once

@@ -8,6 +8,7 @@
 #include "operator/desired.h"
 #include "kube/rest/credentials.h"
 #include "operator/parallel.h"
+#include "operator/rollout.h"
 
 namespace hf::controller {
 namespace {
@@ -18,6 +19,23 @@ using kube::StatusOr;
 std::string Key(const std::string& ns, const std::string& name) { return ns.empty() ? name : ns + "/" + name; }
 
 std::string KindOf(const Json& obj) { return obj.value("kind", ""); }
+
+// Removes null members (a stored template's "creationTimestamp": null), so
+// the template compares equal to what the server returns once applied.
+void DropNulls(Json& j) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end();) {
+      if (it->is_null()) {
+        it = j.erase(it);
+      } else {
+        DropNulls(*it);
+        ++it;
+      }
+    }
+  } else if (j.is_array()) {
+    for (auto& e : j) DropNulls(e);
+  }
+}
 
 // How long a deleted pool waits for its agents to stop (they clean up their
 // nodes as they do) before its finalizer is released anyway.
@@ -161,7 +179,8 @@ Status DevicePoolReconciler::DeleteChildIfPresent(const api::DevicePool& pool, c
   return Status::Ok();
 }
 
-Status DevicePoolReconciler::ApplyChildren(const api::DevicePool& pool, bool* monitoring_served) {
+Status DevicePoolReconciler::ApplyChildren(const api::DevicePool& pool, const Json* pinned_template,
+                                           bool* monitoring_served) {
   const auto& cfg = d_.config;
   const std::string name = ChildName(pool.metadata.name);
   const std::string key = Key(cfg.namespace_, name);
@@ -181,7 +200,7 @@ Status DevicePoolReconciler::ApplyChildren(const api::DevicePool& pool, bool* mo
   st = ApplyChild(pool, kube::resources::ClusterRoleBindings(), binding, crb.get());
   if (!st.ok()) return st;
   auto ds = d_.caches.daemon_sets.Get(key);
-  st = ApplyChild(pool, kube::resources::DaemonSets(), DesiredDaemonSet(pool, cfg), ds.get());
+  st = ApplyChild(pool, kube::resources::DaemonSets(), DesiredDaemonSet(pool, cfg, pinned_template), ds.get());
   if (!st.ok()) return st;
   auto svc = d_.caches.services.Get(key);
   st = ApplyChild(pool, kube::resources::Services(), DesiredService(pool, cfg), svc.get());
@@ -295,6 +314,114 @@ Status DevicePoolReconciler::WriteStatus(const PoolEntry& entry, const api::Devi
   return r.status();
 }
 
+RolloutDecision DevicePoolReconciler::PlanAgents(const PoolEntry& entry, const api::DevicePool& pool,
+                                                const std::set<std::string>& wanted,
+                                                const std::string& spec_revision) {
+  RolloutInput in;
+  in.spec = pool.spec.rollout;
+  in.previous = entry.status.rollout;
+  in.spec_revision = spec_revision;
+  in.now = d_.clock.WallNow();
+  if (auto ds = d_.caches.daemon_sets.Get(Key(d_.config.namespace_, ChildName(pool.metadata.name)))) {
+    const Json& obj = ds->object;
+    in.daemon_set_revision = TemplateRevision(obj.value("spec", Json::object()).value("template", Json::object()));
+    const int64_t gen = obj.value("metadata", Json::object()).value("generation", int64_t{0});
+    const int64_t seen = obj.value("status", Json::object()).value("observedGeneration", int64_t{0});
+    in.daemon_set_synced = seen >= gen;
+  }
+  for (const auto& n : wanted) {
+    RolloutNodeView& v = in.nodes[n];
+    if (auto node = d_.caches.nodes.Get(n)) {
+      v.node_ready = node->ready == "True";
+      if (auto a = node->allocatable.find(pool.spec.resource_name); a != node->allocatable.end()) {
+        auto q = ParseQuantity(a->second);
+        int64_t count = 0;
+        if (q && !q->negative && q->exponent >= 0 && q->digits.size() + q->exponent <= 9) {
+          count = std::stoll(q->digits + std::string(static_cast<size_t>(q->exponent), '0'));
+        }
+        v.allocatable = count;
+      }
+    } else {
+      v.node_ready = false;
+    }
+  }
+  for (const auto& r : d_.caches.pool_nodes.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
+    auto it = in.nodes.find(r->spec.node);
+    if (it == in.nodes.end()) continue;
+    it->second.report = RolloutNodeView::Report{r->status.agent_revision, r->status.registered,
+                                                r->status.counts.healthy, r->status.counts.allocated};
+  }
+  for (const auto& p : d_.caches.agent_pods.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
+    auto it = in.nodes.find(p->node);
+    if (it == in.nodes.end()) continue;
+    if (p->metadata.deleting) {
+      it->second.pod_terminating = true;
+      continue;
+    }
+    it->second.pod = RolloutNodeView::Pod{p->template_hash, p->ready, p->restarts, p->waiting_reason, p->last_exit};
+  }
+  if (pool.spec.rollout.strategy == api::RolloutStrategy::kRollingUpdate) {
+    RolloutDecision d;
+    d.status = ObserveRollingUpdate(in);
+    d.template_revision = spec_revision;
+    return d;
+  }
+  return PlanRollout(in);
+}
+
+StatusOr<Json> DevicePoolReconciler::PinnedTemplate(const api::DevicePool& pool, const std::string& revision) {
+  const std::string ns = d_.config.namespace_;
+  if (auto ds = d_.caches.daemon_sets.Get(Key(ns, ChildName(pool.metadata.name)))) {
+    Json tmpl = ds->object.value("spec", Json::object()).value("template", Json::object());
+    if (TemplateRevision(tmpl) == revision) {
+      DropNulls(tmpl);
+      return tmpl;
+    }
+  }
+  // The DaemonSet controller keeps each template it ran in a
+  // ControllerRevision (revisionHistoryLimit of them).
+  kube::ListOptions lo;
+  lo.label_selector = std::string(api::kPoolLabel) + "=" + pool.metadata.name;
+  auto list = d_.client.List(kube::GroupVersionResource{"apps", "v1", "controllerrevisions", true}, ns, lo);
+  if (!list.ok()) return list.status();
+  for (const auto& cr : list->items) {
+    Json tmpl = cr.value("data", Json::object()).value("spec", Json::object()).value("template", Json::object());
+    if (TemplateRevision(tmpl) != revision) continue;
+    tmpl.erase("$patch");
+    DropNulls(tmpl);
+    return tmpl;
+  }
+  return Status(kube::Reason::kNotFound, "the agent template of revision " + revision +
+                                             " is in no ControllerRevision of the DaemonSet any more");
+}
+
+Status DevicePoolReconciler::ReplaceAgents(const PoolEntry& entry, const api::DevicePool& pool,
+                                           const RolloutDecision& plan) {
+  // The status first, conditional on the pool's resourceVersion: an
+  // operator that stops after it resumes from it, and of two operators that
+  // both decided, only one gets to act.
+  api::DevicePoolStatus interim = entry.status;
+  interim.rollout = plan.status;
+  Json obj = {{"apiVersion", std::string(api::kApiVersion)},
+              {"kind", std::string(api::kDevicePoolKind)},
+              {"metadata", {{"name", entry.metadata.name}, {"resourceVersion", entry.metadata.resource_version}}},
+              {"status", api::EncodeDevicePoolStatus(interim)}};
+  kube::ApplyOptions opts;
+  opts.field_manager = kFieldManager;
+  opts.force = true;
+  opts.subresource = "status";
+  auto written = d_.client.Apply(api::DevicePools(), "", obj, opts);
+  if (!written.ok()) return written.status();
+  std::set<std::string> nodes(plan.replace.begin(), plan.replace.end());
+  for (const auto& p : d_.caches.agent_pods.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
+    if (!nodes.count(p->node) || p->metadata.deleting) continue;
+    Status st = d_.client.Delete(kube::resources::Pods(), p->metadata.namespace_, p->metadata.name);
+    if (!st.ok() && !kube::IsNotFound(st)) return st;
+    spdlog::info("pool {}: replacing agent pod {} on node {}", pool.metadata.name, p->metadata.name, p->node);
+  }
+  return Status::Ok();
+}
+
 StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req, std::stop_token) {
   auto entry = d_.caches.pools.Get(req.name);
   if (!entry) {
@@ -341,8 +468,28 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   } else {
     seen.error = "labelling nodes: " + labelled.status().ToString();
   }
-  Status children = ApplyChildren(pool, &seen.monitoring_served);
+  // The agent rollout decides which template the DaemonSet carries.
+  const std::string spec_revision =
+      TemplateRevision(DesiredDaemonSet(pool, d_.config)["spec"]["template"]);
+  RolloutDecision plan = PlanAgents(*entry, pool, sel.wanted, spec_revision);
+  std::optional<Json> pinned;
+  Status children;
+  if (plan.template_revision != spec_revision) {
+    auto t = PinnedTemplate(pool, plan.template_revision);
+    if (t.ok()) {
+      pinned = std::move(*t);
+    } else {
+      children = t.status();
+      plan.replace.clear();
+    }
+  }
+  if (children.ok()) children = ApplyChildren(pool, pinned ? &*pinned : nullptr, &seen.monitoring_served);
   if (!children.ok() && seen.error.empty()) seen.error = "applying children: " + children.ToString();
+  for (const auto& e : plan.events) Event(entry->metadata, e.type, e.reason, "Rollout", e.message);
+  Status replaced;
+  if (!plan.replace.empty() && children.ok()) replaced = ReplaceAgents(*entry, pool, plan);
+  if (!replaced.ok() && seen.error.empty()) seen.error = "replacing agents: " + replaced.ToString();
+  seen.rollout = plan.status;
   Status cleanup = CleanupReports(pool.metadata.name, sel.wanted);
   if (!cleanup.ok() && seen.error.empty()) seen.error = "removing stale DevicePoolNodes: " + cleanup.ToString();
 
@@ -367,7 +514,13 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   for (const auto& p : d_.caches.agent_pods.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
     auto it = seen.nodes.find(p->node);
     if (it == seen.nodes.end()) continue;
-    AgentPod pod{p->metadata.name, p->ready,       p->template_hash == template_hash, p->metadata.deleting,
+    // A managed rollout keeps agents of the last good revision running:
+    // they are as current as the DaemonSet's template.
+    const bool current = p->template_hash == template_hash ||
+                         (pool.spec.rollout.strategy == api::RolloutStrategy::kManaged &&
+                          (p->template_hash == plan.status.current_revision ||
+                           p->template_hash == plan.status.update_revision));
+    AgentPod pod{p->metadata.name, p->ready,       current,       p->metadata.deleting,
                  p->restarts,      p->waiting_reason, p->last_exit};
     // During a replacement the old pod may still be terminating: the live
     // one speaks for the node.
@@ -377,10 +530,13 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
 
   st = WriteStatus(*entry, ComputeStatus(pool, seen, now));
   // The first failure decides the retry; a Conflict is only a race.
-  for (const Status* s : std::initializer_list<const Status*>{&labelled.status(), &children, &cleanup, &st}) {
+  for (const Status* s :
+       std::initializer_list<const Status*>{&labelled.status(), &children, &replaced, &cleanup, &st}) {
     if (!s->ok()) return *s;
   }
-  return kube::Result{};
+  kube::Result result;
+  if (plan.requeue_after) result.requeue_after = *plan.requeue_after;
+  return result;
 }
 
 }  // namespace hf::controller

@@ -25,6 +25,7 @@
 #include "operator/desired.h"
 #include "operator/pool_metrics.h"
 #include "operator/pool_status.h"
+#include "operator/rollout.h"
 
 namespace hf::controller {
 
@@ -56,7 +57,16 @@ class DevicePoolReconciler final : public kube::Reconciler {
   // Adds or removes the pool label so exactly `wanted` carry it; returns how
   // many nodes carry it afterwards.
   kube::StatusOr<int> SyncLabels(const std::string& pool, const std::set<std::string>& wanted);
-  kube::Status ApplyChildren(const api::DevicePool& pool, bool* monitoring_served);
+  kube::Status ApplyChildren(const api::DevicePool& pool, const Json* pinned_template, bool* monitoring_served);
+  // One step of the agent rollout (operator/rollout.h) from the caches.
+  RolloutDecision PlanAgents(const PoolEntry& entry, const api::DevicePool& pool,
+                             const std::set<std::string>& wanted, const std::string& spec_revision);
+  // The pod template of an earlier revision: the DaemonSet's, or from its
+  // ControllerRevisions.
+  kube::StatusOr<Json> PinnedTemplate(const api::DevicePool& pool, const std::string& revision);
+  // Writes the rollout's status (conditional on the pool's resourceVersion),
+  // then deletes the agent pods of plan.replace.
+  kube::Status ReplaceAgents(const PoolEntry& entry, const api::DevicePool& pool, const RolloutDecision& plan);
   kube::Status ApplyChild(const api::DevicePool& pool, const kube::GroupVersionResource& gvr, const Json& desired,
                           const ChildEntry* cached);
   kube::Status DeleteChildIfPresent(const api::DevicePool& pool, const kube::GroupVersionResource& gvr,

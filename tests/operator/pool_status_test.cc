@@ -321,5 +321,54 @@ TEST(PoolStatusTest, AnAgentOfAnOldTemplateIsStillRollingOut) {
   EXPECT_EQ(st.nodes.ready, 2);  // the old agent still serves
 }
 
+
+TEST(PoolStatusRolloutTest, AManagedRolloutIsProgressingAndKeepsReadyFromTheAgents) {
+  auto pool = Pool();
+  Observed seen = Seen({{"node-1", Healthy("node-1")}, {"node-2", Healthy("node-2")}});
+  api::RolloutStatus r;
+  r.phase = api::RolloutPhase::kCanary;
+  r.current_revision = "aaaa";
+  r.update_revision = "bbbbbbbbbbbbbbbb";
+  r.message = "canary: 0/3 node(s) on revision bbbbbbbbbb; waiting for gate Registered on node node-1";
+  seen.rollout = r;
+  auto st = ComputeStatus(pool, seen, kNow);
+  EXPECT_EQ(st.rollout, r);
+  const auto* p = api::FindCondition(st.conditions, api::kConditionProgressing);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->status, ConditionStatus::kTrue);
+  EXPECT_EQ(p->reason, "RolloutCanary");
+  EXPECT_NE(p->message.find("waiting for gate Registered on node node-1"), std::string::npos) << p->message;
+  const auto* ready = api::FindCondition(st.conditions, api::kConditionReady);
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->status, ConditionStatus::kTrue) << ready->message;
+}
+
+TEST(PoolStatusRolloutTest, ARolledBackRolloutIsDegradedUntilTheTemplateChanges) {
+  auto pool = Pool();
+  Observed seen = Seen({{"node-1", Healthy("node-1")}, {"node-2", Healthy("node-2")}});
+  api::RolloutStatus r;
+  r.phase = api::RolloutPhase::kRolledBack;
+  r.current_revision = "aaaa";
+  r.update_revision = "aaaa";
+  r.failed_revision = "bbbb";
+  r.completion_time = "2026-01-01T00:00:00Z";
+  r.message = "rolled back to revision aaaa after revision bbbb failed: gate Registered on node node-1: late";
+  seen.rollout = r;
+  auto st = ComputeStatus(pool, seen, kNow);
+  const auto* d = api::FindCondition(st.conditions, api::kConditionDegraded);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->status, ConditionStatus::kTrue);
+  EXPECT_EQ(d->reason, "RolledBack");
+  EXPECT_EQ(d->message, r.message);
+  // The last good agents serve: Ready stays True, the rollout is over.
+  EXPECT_EQ(api::FindCondition(st.conditions, api::kConditionReady)->status, ConditionStatus::kTrue);
+  EXPECT_EQ(api::FindCondition(st.conditions, api::kConditionProgressing)->status, ConditionStatus::kFalse);
+
+  r.phase = api::RolloutPhase::kFailed;
+  seen.rollout = r;
+  st = ComputeStatus(pool, seen, kNow);
+  EXPECT_EQ(api::FindCondition(st.conditions, api::kConditionDegraded)->reason, "RolloutFailed");
+}
+
 }  // namespace
 }  // namespace hf::controller

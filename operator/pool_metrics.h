@@ -1,6 +1,7 @@
 // PoolMetrics: per-pool gauges, so dashboards read pool state from the
 // operator instead of scraping every kubelet: nodes selected/labelled/
-// registered/ready and devices total/healthy/allocated.
+// registered/ready, devices total/healthy/allocated, and where the agent
+// rollout stands.
 //
 // Thread-safety: safe for concurrent use.
 #ifndef HF_OPERATOR_POOL_METRICS_H_
@@ -29,6 +30,8 @@ class PoolMetrics {
   prometheus::Family<prometheus::Gauge>& nodes_;
   prometheus::Family<prometheus::Gauge>& devices_;
   prometheus::Family<prometheus::Gauge>& ready_;
+  prometheus::Family<prometheus::Gauge>& rollout_phase_;
+  prometheus::Family<prometheus::Gauge>& rollout_nodes_;
   std::mutex mu_;
 };
 

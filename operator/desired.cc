@@ -383,6 +383,18 @@ std::optional<DecimalValue> ParseQuantity(std::string_view s) {
   return v;
 }
 
+int64_t DeviceCount(std::string_view quantity) {
+  auto q = ParseQuantity(quantity);
+  if (!q || q->negative || q->digits.empty() || q->exponent < 0 ||
+      q->digits.size() + static_cast<size_t>(q->exponent) > 9) {
+    return 0;
+  }
+  int64_t n = 0;
+  for (char c : q->digits) n = n * 10 + (c - '0');
+  for (int i = 0; i < q->exponent; ++i) n *= 10;
+  return n;
+}
+
 bool IsSubset(const Json& desired, const Json& actual) {
   if (desired.is_object()) {
     if (!actual.is_object()) return false;

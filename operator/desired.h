@@ -67,6 +67,11 @@ struct DecimalValue {
 // Parses a quantity ("500m", "0.5", "1Gi", "2e3"); nullopt if it is not one.
 std::optional<DecimalValue> ParseQuantity(std::string_view s);
 
+// An extended resource's quantity as a whole count of devices ("4", "0",
+// "1k"); 0 for anything else (negative, fractional, beyond 10^9, not a
+// quantity).
+int64_t DeviceCount(std::string_view quantity);
+
 // A short stable hash (hex) of a JSON value.
 std::string HashJson(const Json& j);
 

@@ -334,12 +334,7 @@ RolloutDecision DevicePoolReconciler::PlanAgents(const PoolEntry& entry, const a
     if (auto node = d_.caches.nodes.Get(n)) {
       v.node_ready = node->ready == "True";
       if (auto a = node->allocatable.find(pool.spec.resource_name); a != node->allocatable.end()) {
-        auto q = ParseQuantity(a->second);
-        int64_t count = 0;
-        if (q && !q->negative && q->exponent >= 0 && q->digits.size() + q->exponent <= 9) {
-          count = std::stoll(q->digits + std::string(static_cast<size_t>(q->exponent), '0'));
-        }
-        v.allocatable = count;
+        v.allocatable = DeviceCount(a->second);
       }
     } else {
       v.node_ready = false;

@@ -160,5 +160,17 @@ TEST(ParseQuantityTest, ExactValues) {
   }
 }
 
+TEST(DeviceCountTest, WholeCountsOnly) {
+  EXPECT_EQ(DeviceCount("4"), 4);
+  EXPECT_EQ(DeviceCount("0"), 0);  // a node whose agent just went away
+  EXPECT_EQ(DeviceCount("1k"), 1000);
+  EXPECT_EQ(DeviceCount("120"), 120);
+  EXPECT_EQ(DeviceCount("500m"), 0);
+  EXPECT_EQ(DeviceCount("-3"), 0);
+  EXPECT_EQ(DeviceCount("1E"), 0);
+  EXPECT_EQ(DeviceCount(""), 0);
+  EXPECT_EQ(DeviceCount("four"), 0);
+}
+
 }  // namespace
 }  // namespace hf::controller

@@ -1,9 +1,11 @@
 // E2eTest: the fixture of the e2e and fault suites. The chart installed with
 // helm, devicepool-operator as a local process with its ServiceAccount's
-// token, and three simulated nodes (tests/cluster's sim-kubelet) that run the
-// real kubelet device manager and run devicepool-agent as the DaemonSet's
-// pods. Every node is labelled hashfoundry.com/custom-device=enabled, as the
-// seed labels every node, and the pool is config/samples/devicepool.yaml.
+// token, and three simulated nodes (a test may ask for fewer: node_count_;
+// tests/cluster's sim-kubelet) that run the real kubelet device manager and
+// run devicepool-agent as the DaemonSet's pods (any image of it: see
+// InstallAgentImage). Every node is labelled
+// hashfoundry.com/custom-device=enabled, as the seed labels every node, and
+// the pool is config/samples/devicepool.yaml.
 //
 // Each test starts from nothing (CTest runs each in its own process): nodes,
 // release and operator are created in SetUp and removed in TearDown. Waiting
@@ -105,8 +107,8 @@ class E2eTest : public ::testing::Test {
                                cluster_.kubeconfig()});
     ASSERT_EQ(h.exit_code, 0) << h.output;
 
-    for (int i = 1; i <= kNodes; ++i) StartNode(release_ + "-node-" + std::to_string(i));
-    ASSERT_TRUE(Eventually([&] { return ReadyNodes() == kNodes; }, seconds(60))) << Logs();
+    for (int i = 1; i <= node_count_; ++i) StartNode(release_ + "-node-" + std::to_string(i));
+    ASSERT_TRUE(Eventually([&] { return ReadyNodes() == node_count_; }, seconds(60))) << Logs();
 
     std::string sa = work_ + "/operator.kubeconfig";
     k = Tool({"sa-kubeconfig", cluster_.dir(), "--namespace", release_, "--serviceaccount", release_, "--out", sa});
@@ -190,6 +192,35 @@ class E2eTest : public ::testing::Test {
     nodes_.push_back(std::move(n));
   }
 
+  // Gives `image` its own agent on every node: sim-kubelet runs
+  // images/by-image/<image with '/', ':', '@' as '_'>/devicepool-agent for
+  // it (tests/cluster/README.md), here tests/e2e/images/<script>, a stand-in
+  // for a broken build that runs the real agent, images/devicepool-agent.
+  void InstallAgentImage(const std::string& image, const std::string& script) {
+    const std::string bin = AgentImageBin(image);
+    fs::copy_file(Source("tests/e2e/images/" + script), bin, fs::copy_options::overwrite_existing);
+    fs::permissions(bin, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
+  }
+
+  // `image` runs the real agent: a good new version.
+  void InstallAgentImage(const std::string& image) {
+    const std::string bin = AgentImageBin(image);
+    fs::remove(bin);
+    fs::create_symlink(HF_AGENT_BIN, bin);
+  }
+
+  // The image's executable, its directory created.
+  std::string AgentImageBin(const std::string& image) {
+    std::string dir = image;
+    for (char& c : dir) {
+      if (c == '/' || c == ':' || c == '@') c = '_';
+    }
+    dir = work_ + "/images/by-image/" + dir;
+    fs::create_directories(dir);
+    return dir + "/devicepool-agent";
+  }
+
   // The cluster tool of the same build, run directly: bin/cluster would
   // first rebuild if tests/cluster's sources changed since the cluster started.
   hf::testing::CommandResult Tool(const std::vector<std::string>& args) {
@@ -269,6 +300,8 @@ class E2eTest : public ::testing::Test {
     return out.str();
   }
 
+  // Simulated nodes SetUp starts; a test's constructor may ask for fewer.
+  int node_count_ = kNodes;
   LocalCluster& cluster_ = LocalCluster::Shared();
   std::unique_ptr<kube::Client> client_;
   std::string release_, work_, bin_, op_log_;

@@ -175,7 +175,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--kubelet-dir=/" + std::string(120, 'k')}, "--kubelet-dir"},
         BadCase{{"--" + std::string(100000, 'x')}, "unknown flag"},
         BadCase{{"--replicas=" + std::string(100000, '9')}, "--replicas"},
-        BadCase{{"--revision=" + std::string(64, 'a')}, "--revision: \"" + std::string(64, 'a') + "\" is not a revision"},
+        BadCase{{"--revision=" + std::string(64, 'a')},
+                "--revision: \"" + std::string(64, 'a') + "\" is not a revision"},
         BadCase{{"--revision=v1/2"}, "--revision: \"v1/2\" is not a revision: at most 63 characters of"},
         BadCase{{"--revision=a b"}, "--revision"}, BadCase{{"--revision=rév"}, "--revision"}));
 

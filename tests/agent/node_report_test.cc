@@ -29,7 +29,8 @@ const auto kT0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'70
 const auto kT1 = kT0 + std::chrono::hours(1);
 
 TEST(NodeReportTest, StatusFromObservation) {
-  api::DevicePoolNodeStatus s = BuildReportStatus({State(), true, 3, "simulated: 2 files", "5d41402abc4b2a76"}, {}, kT0);
+  api::DevicePoolNodeStatus s =
+      BuildReportStatus({State(), true, 3, "simulated: 2 files", "5d41402abc4b2a76"}, {}, kT0);
   ASSERT_EQ(s.devices.size(), 2u);
   EXPECT_EQ(s.devices[0], (api::Device{"sim-0", api::DeviceHealth::kHealthy, 1, "/tmp/dev/sim-0"}));
   EXPECT_EQ(s.devices[1], (api::Device{"sim-1", api::DeviceHealth::kUnhealthy, std::nullopt, ""}));

@@ -223,7 +223,8 @@ Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg, co
   Json template_labels = ChildLabels(pool);
   Json tmpl = {{"metadata", {{"labels", template_labels}}}, {"spec", pod_spec}};
   // The hash of the pod template: a spec change shows as a new hash on every
-  // pod, so `kubectl get pods -L` tells old agents from new during a rollout.
+  // pod, which tells old agents from new during a rollout; it is the
+  // revision the managed rollout works with (operator/rollout.h).
   tmpl["metadata"]["annotations"][kTemplateHashAnnotation] = HashJson(tmpl);
 
   // Managed: the operator replaces the agents itself (operator/rollout.h).

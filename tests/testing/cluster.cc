@@ -241,6 +241,14 @@ std::string ChildProcess::Log() const {
 kube::Json At(const kube::Json& j, std::initializer_list<const char*> path) {
   const kube::Json* cur = &j;
   for (const char* k : path) {
+    if (cur->is_array()) {
+      // "0", "1", ...: an index into a list.
+      char* end = nullptr;
+      unsigned long i = std::strtoul(k, &end, 10);
+      if (*k == '\0' || *end != '\0' || i >= cur->size()) return kube::Json();
+      cur = &(*cur)[i];
+      continue;
+    }
     if (!cur->is_object() || !cur->contains(k)) return kube::Json();
     cur = &(*cur)[k];
   }

@@ -90,7 +90,8 @@ class ChildProcess {
   bool exited_ = false;
 };
 
-// j[a][b]... or null when any step is missing, so polls never throw.
+// j[a][b]... or null when any step is missing, so polls never throw; a step
+// "0", "1", ... indexes a list.
 kube::Json At(const kube::Json& j, std::initializer_list<const char*> path);
 // The int, or string, at that path; 0 or "" when absent or of another type.
 int IntAt(const kube::Json& j, std::initializer_list<const char*> path);

@@ -168,15 +168,24 @@ class SpecPropertyTest : public ::testing::Test {
   static void SetUpTestSuite() { testing::ServeCrds(LocalCluster::Shared()); }
 
   // The agent's verdict on the DaemonSet's arguments, with the downward-API
-  // variable the kubelet would substitute.
+  // variables the kubelet would substitute: the node's name and the pod
+  // template's revision annotation.
   hf::testing::CommandResult CheckConfig(const json& daemon_set) {
+    const json& tmpl = daemon_set["spec"]["template"];
+    const std::string revision =
+        tmpl["metadata"]["annotations"][controller::kTemplateHashAnnotation].get<std::string>();
     std::vector<std::string> argv = {HF_AGENT_BIN, "--check-config"};
-    for (const json& arg : daemon_set["spec"]["template"]["spec"]["containers"][0]["args"]) {
+    for (const json& arg : tmpl["spec"]["containers"][0]["args"]) {
       std::string a = arg.get<std::string>();
-      if (size_t at = a.find("$(NODE_NAME)"); at != std::string::npos) a.replace(at, 12, kNodeName);
+      Substitute(a, "$(NODE_NAME)", kNodeName);
+      Substitute(a, "$(AGENT_REVISION)", revision);
       argv.push_back(a);
     }
     return hf::testing::Run(argv);
+  }
+
+  static void Substitute(std::string& s, const std::string& var, const std::string& value) {
+    if (size_t at = s.find(var); at != std::string::npos) s.replace(at, var.size(), value);
   }
 
   LocalCluster& cluster_ = LocalCluster::Shared();

@@ -282,6 +282,9 @@ TEST_F(ReporterTest, WatchWritesAgainAReportShowingAnotherRevision) {
   auto reporter = NewReporter(/*client_ok=*/true, /*watch=*/true);
   reporter->Start();
   WaitForWrites(2);
+  // The reporter has taken note of its write (it compares what the watch
+  // shows with that) once it is back waiting on the clock.
+  clock_.BlockUntilWaiters(1);
   transport_->RespondStream("GET /apis/hashfoundry.com/v1alpha1/devicepoolnodes?watch=true", events);
   WaitForWrites(4);
   auto writes = Writes();

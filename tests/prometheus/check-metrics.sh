@@ -190,6 +190,12 @@ EOF
 		cat "$tmp/metrics" >&2
 		fail "the operator's /metrics never showed hashfoundry_pool_ready for $pool"
 	}
+	# A pool on no node has nothing to roll out: phase Idle, 0 nodes.
+	grep -q "^hashfoundry_pool_rollout_phase{.*phase=\"Idle\".*pool=\"$pool\".*} 1" "$tmp/metrics" ||
+		grep -q "^hashfoundry_pool_rollout_phase{.*pool=\"$pool\".*phase=\"Idle\".*} 1" "$tmp/metrics" ||
+		fail "hashfoundry_pool_rollout_phase{phase=\"Idle\"} is not 1 for $pool"
+	grep -q "^hashfoundry_pool_rollout_nodes{.*pool=\"$pool\".*state=\"total\".*} 0" "$tmp/metrics" ||
+		fail "hashfoundry_pool_rollout_nodes{state=\"total\"} is not 0 for $pool"
 	promtool_check
 	;;
 esac

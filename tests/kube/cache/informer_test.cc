@@ -1,5 +1,7 @@
 #include "kube/cache/shared_informer.h"
 
+#include "kube/cache/on_demand_informer.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -126,6 +128,50 @@ TEST_F(InformerTest, BacksOffOnFailureThenRecovers) {
   clock_.Step(std::chrono::seconds(1));
   ASSERT_TRUE(inf->WaitForSync(runner.get_stop_token()));
   EXPECT_TRUE(inf->HasSynced());
+}
+
+// A resource that comes and goes (a CRD): nothing runs until Start, a
+// second Start changes nothing, Stop drops the cache, and the next Start
+// lists afresh with the same handlers.
+TEST_F(InformerTest, OnDemandStartsListsStopsAndStartsAfresh) {
+  OnDemandInformer<Compact> inf(client_, resources::Nodes(), ListWatchOptions{.metadata_only = true}, DecodeCompact,
+                                clock_);
+  inf.AddEventHandler({[this](const Compact& c) { rec_.Add("add " + c.metadata.name); },
+                       [this](const Compact&, const Compact& c) { rec_.Add("update " + c.metadata.name); },
+                       [this](const Compact& c) { rec_.Add("delete " + c.metadata.name); }});
+  EXPECT_FALSE(inf.IsRunning());
+  EXPECT_EQ(inf.Synced(), nullptr);
+  EXPECT_TRUE(transport_->requests().empty());
+
+  transport_->Respond("GET /api/v1/nodes?limit=500", 200,
+                      R"({"metadata":{"resourceVersion":"10"},"items":[)" + Obj("a", "5") + "]}");
+  testing::FakeStream idle;
+  idle.hold_open = true;
+  transport_->RespondStream("GET /api/v1/nodes?watch=true&resourceVersion=10", idle);
+  EXPECT_TRUE(inf.Start());
+  EXPECT_FALSE(inf.Start());
+  EXPECT_EQ(rec_.WaitFor(1), std::vector<std::string>{"add a"});
+  transport_->WaitForRequests(2);  // the list, then the watch
+  auto cache = inf.Synced();
+  ASSERT_NE(cache, nullptr);
+  EXPECT_NE(cache->Get("a"), nullptr);
+
+  inf.Stop();
+  EXPECT_FALSE(inf.IsRunning());
+  EXPECT_EQ(inf.Synced(), nullptr);
+  EXPECT_NE(cache->Get("a"), nullptr) << "a cache handed out stays readable after Stop";
+  inf.Stop();  // a no-op
+
+  transport_->Respond("GET /api/v1/nodes?limit=500", 200,
+                      R"({"metadata":{"resourceVersion":"20"},"items":[)" + Obj("b", "15") + "]}");
+  transport_->RespondStream("GET /api/v1/nodes?watch=true&resourceVersion=20", idle);
+  EXPECT_TRUE(inf.Start());
+  EXPECT_EQ(rec_.WaitFor(2), (std::vector<std::string>{"add a", "add b"}));
+  transport_->WaitForRequests(4);
+  cache = inf.Synced();
+  ASSERT_NE(cache, nullptr);
+  EXPECT_EQ(cache->Get("a"), nullptr);
+  EXPECT_NE(cache->Get("b"), nullptr);
 }
 
 // An API server restart: unreachable for a while, then "storage is

@@ -13,6 +13,7 @@
 
 #include "api/device_pool.h"
 #include "api/device_pool_node.h"
+#include "kube/cache/on_demand_informer.h"
 #include "kube/cache/shared_informer.h"
 #include "kube/meta/object_meta.h"
 
@@ -79,6 +80,10 @@ struct Caches {
   kube::SharedInformer<ChildEntry>& services;
   kube::SharedInformer<ChildEntry>& bindings;
   kube::SharedInformer<AgentPodEntry>& agent_pods;
+  // Run while the monitoring.coreos.com CRDs are served; null where the
+  // caller has none (the reconciler then reads the server).
+  kube::OnDemandInformer<ChildEntry>* service_monitors = nullptr;
+  kube::OnDemandInformer<ChildEntry>* prometheus_rules = nullptr;
 };
 
 // Adds the indexes above to informers built by the caller.

@@ -209,30 +209,43 @@ Status DevicePoolReconciler::ApplyChildren(const api::DevicePool& pool, const Js
   *monitoring_served = true;
   struct Monitor {
     kube::GroupVersionResource gvr;
+    kube::OnDemandInformer<ChildEntry>* cache;
     bool wanted;
     Json (*desired)(const api::DevicePool&, const OperatorConfig&);
   };
   const auto& mon = pool.spec.monitoring;
-  for (const Monitor& m : {Monitor{ServiceMonitors(), mon.service_monitor.enabled, &DesiredServiceMonitor},
-                           Monitor{PrometheusRules(), mon.prometheus_rule.enabled, &DesiredPrometheusRule}}) {
+  for (const Monitor& m :
+       {Monitor{ServiceMonitors(), d_.caches.service_monitors, mon.service_monitor.enabled, &DesiredServiceMonitor},
+        Monitor{PrometheusRules(), d_.caches.prometheus_rules, mon.prometheus_rule.enabled, &DesiredPrometheusRule}}) {
     auto served = d_.discovery.IsServed(m.gvr);
     if (!served.ok()) return served.status();
     if (!*served) {
+      if (m.cache != nullptr) m.cache->Stop();
       *monitoring_served = false;
       continue;
     }
+    // Served: watch our objects of this kind like the other children (a
+    // no-op once the informer runs). Until it has listed, read the server.
+    std::shared_ptr<const kube::SharedInformer<ChildEntry>> cache;
+    if (m.cache != nullptr) {
+      m.cache->Start();
+      cache = m.cache->Synced();
+    }
+    std::optional<ChildEntry> actual;
+    if (cache != nullptr) {
+      if (auto entry = cache->Get(key)) actual = *entry;
+    } else {
+      auto got = d_.client.Get(m.gvr, cfg.namespace_, name);
+      if (!got.ok() && !kube::IsNotFound(got.status())) return got.status();
+      if (got.ok()) actual = DecodeChildEntry(*got);
+    }
     if (!m.wanted) {
+      if (!actual) continue;
       st = DeleteChildIfPresent(pool, m.gvr, cfg.namespace_, name);
       if (!st.ok()) return st;
       continue;
     }
-    // Few pools, rarely reconciled: a read here is cheaper than a cache of
-    // a resource that may not exist.
-    auto actual = d_.client.Get(m.gvr, cfg.namespace_, name);
-    if (!actual.ok() && !kube::IsNotFound(actual.status())) return actual.status();
-    std::optional<ChildEntry> cached;
-    if (actual.ok()) cached = DecodeChildEntry(*actual);
-    st = ApplyChild(pool, m.gvr, m.desired(pool, cfg), cached ? &*cached : nullptr);
+    st = ApplyChild(pool, m.gvr, m.desired(pool, cfg), actual ? &*actual : nullptr);
     if (!st.ok()) return st;
   }
   return Status::Ok();

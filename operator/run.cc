@@ -78,7 +78,12 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   Informer<AgentPodEntry> agent_pods(client, kube::resources::Pods(), ns_children, DecodeAgentPodEntry);
   // CRDs, metadata only: to notice monitoring.coreos.com arrive or leave.
   Informer<NodeEntry> crds(client, kube::resources::CustomResourceDefinitions(), metadata_only, DecodeNodeEntry);
-  Caches caches{pools, nodes, reports, daemon_sets, accounts, services, bindings, agent_pods};
+  // Started by the reconciler once discovery serves the kind, stopped when
+  // its CRD is deleted.
+  kube::OnDemandInformer<ChildEntry> service_monitors(client, ServiceMonitors(), ns_children, DecodeChildEntry);
+  kube::OnDemandInformer<ChildEntry> prometheus_rules(client, PrometheusRules(), ns_children, DecodeChildEntry);
+  Caches caches{pools, nodes, reports, daemon_sets, accounts, services, bindings, agent_pods,
+                &service_monitors, &prometheus_rules};
   AddIndexes(caches);
 
   // A short cache: reconciles are event-driven, so this bounds discovery
@@ -133,24 +138,36 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
     return std::vector<Request>{{"", ref->name}};
   };
   for (auto* inf : {&daemon_sets, &accounts, &services, &bindings}) controller.Watch<ChildEntry>(*inf, owner);
+  auto enqueue_owner = [&](const ChildEntry& c) {
+    for (const auto& r : owner(c)) controller.Enqueue(r);
+  };
+  for (auto* inf : {&service_monitors, &prometheus_rules}) {
+    inf->AddEventHandler({enqueue_owner, [&](const ChildEntry&, const ChildEntry& b) { enqueue_owner(b); },
+                          enqueue_owner});
+  }
   controller.Watch<AgentPodEntry>(agent_pods, [](const AgentPodEntry& p) {
     auto it = p.metadata.labels.find(std::string(api::kPoolLabel));
     if (it == p.metadata.labels.end()) return std::vector<Request>{};
     return std::vector<Request>{{"", it->second}};
   });
-  auto monitoring_crd = [&](const NodeEntry& crd) {
+  auto monitoring_crd = [&](const NodeEntry& crd, bool deleted) {
     const std::string& n = crd.metadata.name;
-    if (n == "servicemonitors.monitoring.coreos.com" || n == "prometheusrules.monitoring.coreos.com") {
-      discovery.Invalidate();
-      EnqueueAll(controller, pools);
-      // Discovery serves a new CRD a moment after it is Established; look
-      // again once it surely does.
-      for (const auto& p : pools.List()) controller.EnqueueAfter({"", p->metadata.name}, std::chrono::seconds(5));
-    }
+    kube::OnDemandInformer<ChildEntry>* cache = n == "servicemonitors.monitoring.coreos.com"   ? &service_monitors
+                                                : n == "prometheusrules.monitoring.coreos.com" ? &prometheus_rules
+                                                                                               : nullptr;
+    if (cache == nullptr) return;
+    // Its watch would only fail from now on.
+    if (deleted) cache->Stop();
+    discovery.Invalidate();
+    EnqueueAll(controller, pools);
+    // Discovery serves a new CRD a moment after it is Established; look
+    // again once it surely does.
+    for (const auto& p : pools.List()) controller.EnqueueAfter({"", p->metadata.name}, std::chrono::seconds(5));
   };
   controller.AddSyncable(&crds);
-  crds.AddEventHandler({monitoring_crd, [&](const NodeEntry&, const NodeEntry& b) { monitoring_crd(b); },
-                        monitoring_crd});
+  crds.AddEventHandler({[&](const NodeEntry& c) { monitoring_crd(c, false); },
+                        [&](const NodeEntry&, const NodeEntry& b) { monitoring_crd(b, false); },
+                        [&](const NodeEntry& c) { monitoring_crd(c, true); }});
 
   mgr.AddInformer(pools);
   mgr.AddInformer(nodes);
@@ -166,6 +183,9 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   spdlog::info("devicepool-operator starting: namespace {}, identity {}, leader election {}", o.config.namespace_,
                o.identity, o.leader_elect ? "on" : "off");
   kube::Status st = mgr.Run(client, stop);
+  // Their handlers enqueue into the controller, which goes first.
+  service_monitors.Stop();
+  prometheus_rules.Stop();
   events.Shutdown();
   return st;
 }

@@ -479,6 +479,39 @@ TEST_F(OperatorIntegrationTest, ZMonitoringObjectsAppearWhenTheirCrdsAreInstalle
   EXPECT_TRUE(Eventually([&] { return Condition(pool, "MonitoringAvailable") == "True"; }));
   Json rule = Get(pr, ns_, child);
   EXPECT_EQ(rule["spec"]["groups"][0]["rules"].size(), 3u);
+
+  // Watched like the other children: a deletion or an edit of either kind
+  // is repaired without anything else happening to the pool.
+  Json monitor = Get(sm, ns_, child);
+  ASSERT_TRUE(client_->Delete(sm, ns_, child).ok());
+  EXPECT_TRUE(Eventually([&] { return !Get(sm, ns_, child).is_null(); })) << "the ServiceMonitor stayed deleted";
+  ASSERT_TRUE(client_->Delete(pr, ns_, child).ok());
+  EXPECT_TRUE(Eventually([&] { return !Get(pr, ns_, child).is_null(); })) << "the PrometheusRule stayed deleted";
+  ASSERT_TRUE(client_->Patch(sm, ns_, child, kube::PatchType::kMerge,
+                             R"({"spec":{"endpoints":[{"port":"metrics","interval":"1h"}]}})")
+                  .ok());
+  EXPECT_TRUE(Eventually([&] { return Get(sm, ns_, child)["spec"]["endpoints"] == monitor["spec"]["endpoints"]; }))
+      << "the ServiceMonitor kept a hand edit";
+  ASSERT_TRUE(client_->Patch(pr, ns_, child, kube::PatchType::kMerge, R"({"spec":{"groups":[]}})").ok());
+  EXPECT_TRUE(Eventually([&] { return Get(pr, ns_, child)["spec"]["groups"] == rule["spec"]["groups"]; }))
+      << "the PrometheusRule kept a hand edit";
+
+  // The CRDs removed: the operator stops watching them, says so in the
+  // condition, and goes on reconciling the pool.
+  k = cluster_.Kubectl({"delete", "-f",
+                        std::string(HF_SOURCE_DIR) + "/tests/operator/integration/testdata/monitoring-crds.yaml",
+                        "--wait=true"});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  std::string message;
+  EXPECT_TRUE(Eventually([&] { return Condition(pool, "MonitoringAvailable", &message) == "False"; }))
+      << message;
+  EXPECT_TRUE(Eventually([&] {
+    const std::string log = op_->Log();
+    return log.find("informer servicemonitors.monitoring.coreos.com: stopped") != std::string::npos &&
+           log.find("informer prometheusrules.monitoring.coreos.com: stopped") != std::string::npos;
+  })) << op_->Log();
+  ASSERT_TRUE(client_->Delete(kube::resources::Services(), ns_, child).ok());
+  EXPECT_TRUE(Eventually([&] { return !Get(kube::resources::Services(), ns_, child).is_null(); }));
 }
 
 }  // namespace

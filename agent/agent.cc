@@ -19,6 +19,7 @@
 #include "agent/reporter.h"
 #include "agent/version.h"
 #include "kube/http/server.h"
+#include "kube/metrics/process_memory.h"
 #include "kube/rest/config.h"
 #include "kube/rest/transport.h"
 
@@ -122,7 +123,7 @@ kube::Status Agent::Run(std::stop_token stop) {
     return registrar.registered() ? kube::Status::Ok()
                                   : kube::Status(kube::Reason::kServiceUnavailable, "not registered with the kubelet");
   });
-  (void)http.MountMetrics({registry});
+  (void)http.MountMetrics({registry, std::make_shared<kube::ProcessMemory>()});
 
   HealthMonitor monitor(*scanner_, store, metrics, config_.health_interval);
   if (kube::Status st = monitor.Start(); !st.ok()) return st;

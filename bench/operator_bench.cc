@@ -307,13 +307,32 @@ void Latency(int pools) {
 // too: each pool's Events stay in the recorder for the series window (10
 // min, at most 4096 series). So after four rounds the benchmark waits out
 // that window and runs two more: RSS flat across those shows no leak.
+// One sample of the operator's /metrics, by its exact name and labels; -1
+// when absent.
+double OperatorGauge(ChildProcess& op, const std::string& series) {
+  std::smatch m;
+  std::string log = op.Log();
+  if (!std::regex_search(log, m, std::regex("listening on port ([0-9]+)"))) return -1;
+  auto r = hf::testing::Run({"curl", "-sf", "http://127.0.0.1:" + m[1].str() + "/metrics"});
+  std::istringstream in(r.output);
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind(series + " ", 0) == 0) return std::stod(l.substr(series.size() + 1));
+  }
+  return -1;
+}
+
 void Churn(int pools) {
   Env env("churn");
   env.CreateNodes(10, 1);
   auto op = env.StartOperator("operator.log");
   Check(Eventually([&] { return op->Log().find("caches synced") != std::string::npos; }), "operator synced");
   std::vector<long> rss;
-  rss.push_back(RssKiB(op->pid(), "VmRSS:"));
+  std::vector<double> heap;  // the C library's heap in use, from the operator's /metrics
+  auto measure = [&] {
+    rss.push_back(RssKiB(op->pid(), "VmRSS:"));
+    heap.push_back(OperatorGauge(*op, R"(process_heap_bytes{state="in_use"})"));
+  };
+  measure();
   auto round = [&](int r) {
     for (int p = 0; p < pools; ++p) {
       (void)env.client->Create(api::DevicePools(), "", env.Pool("churn-" + std::to_string(p), {{"bench", "yes"}}));
@@ -346,7 +365,7 @@ void Churn(int pools) {
         },
         std::chrono::seconds(300), std::chrono::milliseconds(500));
     Check(gone, "round " + std::to_string(r) + ": every pool deleted, its labels and agent pods gone");
-    rss.push_back(RssKiB(op->pid(), "VmRSS:"));
+    measure();
   };
   for (int r = 1; r <= 4; ++r) round(r);
   const auto window = std::chrono::minutes(10) + std::chrono::seconds(30);
@@ -363,14 +382,26 @@ void Churn(int pools) {
                     mib(rss[0]);
   for (size_t r = 1; r < rss.size(); ++r) row += " | round " + std::to_string(r) + " " + mib(rss[r]);
   std::printf("%s |\n", row.c_str());
+  row = "| operator heap in use, the same | start " + mib(static_cast<long>(heap[0] / 1024));
+  for (size_t r = 1; r < heap.size(); ++r) {
+    row += " | round " + std::to_string(r) + " " + mib(static_cast<long>(heap[r] / 1024));
+  }
+  std::printf("%s |\n", row.c_str());
   auto per_pool = [&](size_t from, size_t to) {
     return (rss[to] - rss[from]) * 1024.0 / (pools * static_cast<double>(to - from));
   };
-  std::printf("\nRounds 2-4 (within the series window): %+.0f bytes per pool created and deleted.\n", per_pool(1, 4));
+  auto heap_per_pool = [&](size_t from, size_t to) {
+    return (heap[to] - heap[from]) / (pools * static_cast<double>(to - from));
+  };
+  std::printf("\nRounds 2-4 (within the series window): RSS %+.0f, heap in use %+.0f bytes per pool created and "
+              "deleted.\n",
+              per_pool(1, 4), heap_per_pool(1, 4));
   if (rss.size() > 6) {
-    std::printf("Rounds 5-6 (after it): %+.0f bytes per pool created and deleted.\n", per_pool(4, 6));
+    std::printf("Rounds 5-6 (after it): RSS %+.0f, heap in use %+.0f bytes per pool created and deleted.\n",
+                per_pool(4, 6), heap_per_pool(4, 6));
   }
   Check(rss[0] > 0, "operator RSS read");
+  Check(heap[0] > 0, "operator heap read from its /metrics");
 }
 
 // Requests by verb from the operator's own client metrics.

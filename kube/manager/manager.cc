@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include "kube/metrics/process_memory.h"
+
 namespace hf::kube {
 namespace {
 
@@ -49,7 +51,7 @@ Status Manager::Run(Client& client, std::stop_token stop) {
   std::stop_callback forward(stop, [&all] { all.request_stop(); });
 
   if (!options_.http_address.empty()) {
-    Status st = http_.MountMetrics({registry_});
+    Status st = http_.MountMetrics({registry_, std::make_shared<ProcessMemory>()});
     if (st.ok()) st = http_.AddHealthCheck("ping", [] { return Status::Ok(); });
     if (st.ok()) {
       st = http_.AddReadyCheck("informers", [this] {

@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
                  hf::controller::Usage().c_str());
     return 2;
   }
+  if (opts->help) {
+    std::printf("%s", hf::controller::Usage().c_str());
+    return 0;
+  }
   if (opts->version) {
     std::printf("devicepool-operator %s\n", HF_VERSION);
     return 0;

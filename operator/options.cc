@@ -41,7 +41,7 @@ std::string Usage() {
   --label-concurrency=N          node label patches in flight (default 16)
   --qps=N --burst=N              client-side API rate limit (default 0: none; burst 100)
   --log-level=debug|info|warn|error  --log-format=text|json
-  --version
+  --version --help
 )";
 }
 
@@ -90,6 +90,10 @@ kube::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   for (const auto& a : args) {
     if (a == "--version") {
       o.version = true;
+      continue;
+    }
+    if (a == "--help" || a == "-h") {
+      o.help = true;
       continue;
     }
     if (a.rfind("--", 0) != 0) return kube::Status(kube::Reason::kInvalid, "unexpected argument '" + a + "'");

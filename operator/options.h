@@ -30,6 +30,7 @@ struct Options {
   double qps = 0;
   int burst = 100;
   bool version = false;
+  bool help = false;  // --help or -h: print Usage() and exit 0
 };
 
 // argv without the program name. Invalid on unknown flags or bad values.

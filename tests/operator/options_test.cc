@@ -23,6 +23,19 @@ TEST(OptionsTest, ParsesTheChartsFlags) {
   EXPECT_EQ(zero->qps, 0);
 }
 
+TEST(OptionsTest, HelpAndVersionAreFlagsToo) {
+  for (const char* flag : {"--help", "-h"}) {
+    auto o = ParseOptions({flag});
+    ASSERT_TRUE(o.ok()) << flag << ": " << o.status().ToString();
+    EXPECT_TRUE(o->help) << flag;
+  }
+  auto v = ParseOptions({"--version"});
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->version);
+  EXPECT_FALSE(v->help);
+  EXPECT_NE(Usage().find("--help"), std::string::npos);
+}
+
 TEST(OptionsTest, BadInputNamesTheFlag) {
   struct Case {
     std::vector<std::string> args;

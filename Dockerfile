@@ -3,6 +3,7 @@
 # DaemonSets the operator writes, which default to the operator's own image).
 #
 #   docker build -t hashfoundry/device-operator:0.1.0 .
+#   scripts/build-image        the same with buildah, here (no daemon needed)
 #
 # Every Debian package comes from scripts/install-deps (build set here,
 # runtime set below); scripts/check-dockerfile keeps the two from drifting
@@ -27,13 +28,15 @@ RUN cmake --preset release \
  && cmake --install build/release --prefix /usr --strip
 
 FROM debian:bookworm-slim
-# VERSION is the CMake project version; the project declares no licence yet,
+# VERSION is the CMake project version and SOURCE the repository, both from
+# release.env by scripts/build-image; the project declares no licence yet,
 # so the licence label says so (SPDX NOASSERTION) until one is chosen.
 ARG VERSION=0.1.0
+ARG SOURCE=https://github.com/hashfoundry/device-operator
 ARG LICENSE=NOASSERTION
 LABEL org.opencontainers.image.title="hashfoundry-device-operator" \
       org.opencontainers.image.description="HashFoundry device operator: DevicePools advertise node devices as Kubernetes extended resources through a per-node device plugin agent (devicepool-operator and devicepool-agent)." \
-      org.opencontainers.image.source="https://git.example.com/hashfoundry/device-operator" \
+      org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="${LICENSE}" \
       org.opencontainers.image.version="${VERSION}"
 COPY scripts/install-deps /usr/local/sbin/install-deps

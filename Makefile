@@ -2,8 +2,9 @@
 # what is missing first (scripts/install-deps) and build what is stale.
 #
 #   make build      configure and build with the preset (PRESET=ci by default)
-#   make test       every CTest label: unit, integration, e2e
+#   make test       every CTest label: unit, integration, e2e, faults, image
 #   make unit       only `ctest -L unit` (under a minute)
+#   make image      build the container image with buildah (scripts/build-image)
 #   make demo       local control plane, simulated nodes, operator, agents, sample pool
 #   make demo-down  stop what `make demo` started
 #   make clean      remove build/
@@ -13,12 +14,12 @@ BUILD_DIR := build/$(PRESET)
 CLUSTER := tests/cluster/bin/cluster
 CTEST_ARGS ?=
 
-.PHONY: all deps deps-build build cluster test unit demo demo-down clean
+.PHONY: all deps deps-build build cluster test unit image demo demo-down clean
 
 all: build
 
 deps:
-	@scripts/install-deps build test
+	@scripts/install-deps build test image
 
 deps-build:
 	@scripts/install-deps build
@@ -38,6 +39,9 @@ test: deps build cluster
 
 unit: build
 	ctest --preset $(PRESET) --no-tests=error -L unit $(CTEST_ARGS)
+
+image:
+	@scripts/build-image
 
 demo: deps build cluster
 	@scripts/demo up

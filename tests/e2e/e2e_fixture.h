@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -52,6 +53,15 @@ constexpr int kDevicesPerNode = 4;  // the sample pool's simulated.count
 
 inline std::string Source(const std::string& rel) { return std::string(HF_SOURCE_DIR) + "/" + rel; }
 
+// The binaries under test: this build's, or with HF_BIN_DIR set, NAME in that
+// directory (tests/image runs the suite on the image's binaries that way).
+inline std::string BinUnderTest(const std::string& name, const char* built) {
+  const char* dir = std::getenv("HF_BIN_DIR");
+  return dir != nullptr && *dir != '\0' ? std::string(dir) + "/" + name : built;
+}
+inline std::string AgentBin() { return BinUnderTest("devicepool-agent", HF_AGENT_BIN); }
+inline std::string OperatorBin() { return BinUnderTest("devicepool-operator", HF_OPERATOR_BIN); }
+
 inline std::string Tail(const std::string& path, size_t lines = 40) {
   std::ifstream in(path);
   std::vector<std::string> all;
@@ -82,7 +92,7 @@ class E2eTest : public ::testing::Test {
     work_ = cluster_.dir() + "/" + release_;
     fs::create_directories(work_ + "/images");
     // The "image": the container command /usr/bin/devicepool-agent runs this.
-    fs::create_symlink(HF_AGENT_BIN, work_ + "/images/devicepool-agent");
+    fs::create_symlink(AgentBin(), work_ + "/images/devicepool-agent");
     // The binaries the cluster was started with (tests/cluster's build),
     // sim-kubelet among them.
     bin_ = cluster_.Env("HF_CLUSTER_BIN");
@@ -194,7 +204,7 @@ class E2eTest : public ::testing::Test {
       if (k.exit_code != 0) return "";
     }
     op_log_ = work_ + "/operator.log";
-    op_ = ChildProcess::Start({HF_OPERATOR_BIN, "--kubeconfig=" + sa, "--namespace=" + release_,
+    op_ = ChildProcess::Start({OperatorBin(), "--kubeconfig=" + sa, "--namespace=" + release_,
                                "--agent-cluster-role=" + release_ + "-agent", "--http-address=127.0.0.1:0",
                                "--log-format=text", "--identity=" + release_},
                               op_log_);
@@ -216,7 +226,7 @@ class E2eTest : public ::testing::Test {
   void InstallAgentImage(const std::string& image) {
     const std::string bin = AgentImageBin(image);
     fs::remove(bin);
-    fs::create_symlink(HF_AGENT_BIN, bin);
+    fs::create_symlink(AgentBin(), bin);
   }
 
   // The image's executable, its directory created.

@@ -285,7 +285,7 @@ TEST_F(FaultTest, ACrashLoopingAgentShowsItsTerminationMessage) {
   fs::remove(image);
   {
     std::ofstream wrapper(image);
-    wrapper << "#!/bin/sh\nexec " << HF_AGENT_BIN << " \"$@\" --health-interval=0s\n";
+    wrapper << "#!/bin/sh\nexec " << AgentBin() << " \"$@\" --health-interval=0s\n";
   }
   fs::permissions(image, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
   auto k = Kubectl({"delete", "pod", "-n", release_, StringAt(AgentPod(n.name), {"metadata", "name"})});
@@ -306,7 +306,7 @@ TEST_F(FaultTest, ACrashLoopingAgentShowsItsTerminationMessage) {
 
   // The right agent again: the pool recovers by itself.
   fs::remove(image);
-  fs::create_symlink(HF_AGENT_BIN, image);
+  fs::create_symlink(AgentBin(), image);
   k = Kubectl({"delete", "pod", "-n", release_, StringAt(AgentPod(n.name), {"metadata", "name"})});
   ASSERT_EQ(k.exit_code, 0) << k.output;
   EXPECT_EQ(WaitPoolReady().exit_code, 0) << Pool()["status"].dump(2);

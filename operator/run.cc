@@ -7,7 +7,6 @@
 #include "kube/discovery/discovery.h"
 #include "kube/events/event_recorder.h"
 #include "kube/manager/manager.h"
-#include "kube/metrics/heap_trimmer.h"
 #include "kube/rest/config.h"
 #include "kube/workqueue/prometheus_metrics.h"
 #include "kube/workqueue/token_bucket.h"
@@ -95,12 +94,8 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   DevicePoolReconciler reconciler({client, caches, discovery, events, &pool_metrics, kube::DefaultClock(), o.config,
                                    o.label_concurrency});
 
-  // A burst of pools leaves freed memory in the allocator's arenas; hand it
-  // back to the kernel once reconciles have been quiet for a second.
-  kube::HeapTrimmer trimmer(kube::DefaultClock());
   kube::ControllerOptions ctl;
   ctl.name = "devicepool";
-  ctl.on_reconciled = [&trimmer] { trimmer.Touch(); };
   ctl.max_concurrent_reconciles = o.max_concurrent_reconciles;
   ctl.metrics = &mgr.metrics();
   ctl.queue_metrics = std::make_unique<kube::PrometheusQueueMetrics>(*mgr.registry(), "devicepool");

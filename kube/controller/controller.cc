@@ -28,7 +28,6 @@ Controller::Controller(ControllerOptions options, Reconciler& reconciler)
       reconciler_(reconciler),
       clock_(ClockOr(options.clock)),
       metrics_(options.metrics),
-      on_reconciled_(std::move(options.on_reconciled)),
       queue_(LimiterOr(std::move(options.rate_limiter), clock_), clock_, std::move(options.queue_metrics)) {}
 
 Controller::~Controller() { queue_.ShutDown(); }
@@ -72,7 +71,6 @@ bool Controller::ProcessNext(std::stop_token stop) {
   }
   if (metrics_ != nullptr) metrics_->ObserveReconcile(name_, outcome, elapsed);
   queue_.Done(*key);
-  if (on_reconciled_) on_reconciled_();
   return true;
 }
 

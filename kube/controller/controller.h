@@ -29,8 +29,6 @@ struct ControllerOptions {
   Clock* clock = nullptr;  // nullptr = DefaultClock()
   Metrics* metrics = nullptr;
   std::unique_ptr<QueueMetrics> queue_metrics;
-  // Called after each reconcile, on the worker (e.g. HeapTrimmer::Touch).
-  std::function<void()> on_reconciled;
 };
 
 class Controller {
@@ -81,7 +79,6 @@ class Controller {
   Reconciler& reconciler_;
   Clock& clock_;
   Metrics* metrics_;
-  const std::function<void()> on_reconciled_;
   RateLimitingQueue queue_;
   std::vector<const Syncable*> syncables_;
 };

@@ -85,29 +85,6 @@ TEST_F(ControllerTest, DeduplicatesAndReconcilesByName) {
   EXPECT_EQ(Count("success"), 2);
 }
 
-TEST_F(ControllerTest, OnReconciledRunsAfterEachReconcileWhateverItsResult) {
-  std::mutex mu;
-  std::condition_variable cv;
-  int after = 0;
-  ControllerOptions o;
-  o.name = "test";
-  o.clock = &clock_;
-  o.on_reconciled = [&] {
-    std::lock_guard<std::mutex> l(mu);
-    ++after;
-    cv.notify_all();
-  };
-  Controller c(std::move(o), rec_);
-  rec_.Then(Status(Reason::kInternalError, "api down"));
-  rec_.Then(Result{});
-  c.Enqueue({"", "a"});
-  c.Enqueue({"", "b"});
-  std::jthread run([&](std::stop_token st) { c.Start(st); });
-  std::unique_lock<std::mutex> l(mu);
-  cv.wait(l, [&] { return after == 2; });
-  EXPECT_EQ(rec_.Calls(), 2u) << "once per reconcile, after it";
-}
-
 TEST_F(ControllerTest, ErrorsBackOffAndConflictsRequeue) {
   auto c = Make();
   rec_.Then(Status(Reason::kInternalError, "api down"));

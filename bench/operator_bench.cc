@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -302,11 +303,6 @@ void Latency(int pools) {
               pct(0.99) * 1000);
 }
 
-// Pools created and deleted in rounds. A leak grows RSS by about the same
-// amount every round. What the operator must remember for a while grows it
-// too: each pool's Events stay in the recorder for the series window (10
-// min, at most 4096 series). So after four rounds the benchmark waits out
-// that window and runs two more: RSS flat across those shows no leak.
 // One sample of the operator's /metrics, by its exact name and labels; -1
 // when absent.
 double OperatorGauge(ChildProcess& op, const std::string& series) {
@@ -321,16 +317,35 @@ double OperatorGauge(ChildProcess& op, const std::string& series) {
   return -1;
 }
 
+// Pools created and deleted in rounds. A leak grows RSS by about the same
+// amount every round. What the operator must remember for a while grows it
+// too: each pool's Events stay in the recorder for the series window (10
+// min, at most 4096 series). So after four rounds the benchmark waits out
+// that window and runs two more: RSS flat across those shows no leak.
+// Each round is measured at rest, 3 s after its last pool is gone: RSS,
+// split into anonymous and file-backed pages, and the C library's heap in
+// use and free, from the operator's /metrics.
 void Churn(int pools) {
   Env env("churn");
   env.CreateNodes(10, 1);
   auto op = env.StartOperator("operator.log");
   Check(Eventually([&] { return op->Log().find("caches synced") != std::string::npos; }), "operator synced");
-  std::vector<long> rss;
-  std::vector<double> heap;  // the C library's heap in use, from the operator's /metrics
+  struct Series {
+    std::string name;
+    std::function<double()> read;  // bytes
+    std::vector<double> v;
+  };
+  const int pid = op->pid();
+  std::vector<Series> series = {
+      {"operator RSS", [&] { return RssKiB(pid, "VmRSS:") * 1024.0; }, {}},
+      {"anonymous", [&] { return RssKiB(pid, "RssAnon:") * 1024.0; }, {}},
+      {"file-backed", [&] { return RssKiB(pid, "RssFile:") * 1024.0; }, {}},
+      {"heap in use", [&] { return OperatorGauge(*op, R"(process_heap_bytes{state="in_use"})"); }, {}},
+      {"heap free, held", [&] { return OperatorGauge(*op, R"(process_heap_bytes{state="free"})"); }, {}},
+  };
   auto measure = [&] {
-    rss.push_back(RssKiB(op->pid(), "VmRSS:"));
-    heap.push_back(OperatorGauge(*op, R"(process_heap_bytes{state="in_use"})"));
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // at rest: what stays, not what is in flight
+    for (auto& x : series) x.v.push_back(x.read());
   };
   measure();
   auto round = [&](int r) {
@@ -373,35 +388,31 @@ void Churn(int pools) {
     std::this_thread::sleep_for(window);  // what is measured: the series window passing
     for (int r = 5; r <= 6; ++r) round(r);
   }
-  auto mib = [](long kib) {
+  auto mib = [](double bytes) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f MiB", kib / 1024.0);
+    std::snprintf(buf, sizeof buf, "%.2f MiB", bytes / 1048576.0);
     return std::string(buf);
   };
-  std::string row = "| operator RSS, " + std::to_string(pools) + " pools created and deleted per round | start " +
-                    mib(rss[0]);
-  for (size_t r = 1; r < rss.size(); ++r) row += " | round " + std::to_string(r) + " " + mib(rss[r]);
-  std::printf("%s |\n", row.c_str());
-  row = "| operator heap in use, the same | start " + mib(static_cast<long>(heap[0] / 1024));
-  for (size_t r = 1; r < heap.size(); ++r) {
-    row += " | round " + std::to_string(r) + " " + mib(static_cast<long>(heap[r] / 1024));
+  for (const auto& x : series) {
+    std::string row = "| " + x.name + (&x == &series[0] ? ", " + std::to_string(pools) +
+                                                              " pools created and deleted per round"
+                                                        : "") +
+                      " | start " + mib(x.v[0]);
+    for (size_t r = 1; r < x.v.size(); ++r) row += " | round " + std::to_string(r) + " " + mib(x.v[r]);
+    std::printf("%s |\n", row.c_str());
   }
-  std::printf("%s |\n", row.c_str());
-  auto per_pool = [&](size_t from, size_t to) {
-    return (rss[to] - rss[from]) * 1024.0 / (pools * static_cast<double>(to - from));
-  };
-  auto heap_per_pool = [&](size_t from, size_t to) {
-    return (heap[to] - heap[from]) / (pools * static_cast<double>(to - from));
+  auto per_pool = [&](const Series& x, size_t from, size_t to) {
+    return (x.v[to] - x.v[from]) / (pools * static_cast<double>(to - from));
   };
   std::printf("\nRounds 2-4 (within the series window): RSS %+.0f, heap in use %+.0f bytes per pool created and "
               "deleted.\n",
-              per_pool(1, 4), heap_per_pool(1, 4));
-  if (rss.size() > 6) {
+              per_pool(series[0], 1, 4), per_pool(series[3], 1, 4));
+  if (series[0].v.size() > 6) {
     std::printf("Rounds 5-6 (after it): RSS %+.0f, heap in use %+.0f bytes per pool created and deleted.\n",
-                per_pool(4, 6), heap_per_pool(4, 6));
+                per_pool(series[0], 4, 6), per_pool(series[3], 4, 6));
   }
-  Check(rss[0] > 0, "operator RSS read");
-  Check(heap[0] > 0, "operator heap read from its /metrics");
+  Check(series[0].v[0] > 0, "operator RSS read");
+  Check(series[3].v[0] > 0, "operator heap read from its /metrics");
 }
 
 // Requests by verb from the operator's own client metrics.

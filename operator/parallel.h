@@ -1,13 +1,24 @@
-// ParallelFor: runs fn(0..n-1) on at most `concurrency` threads and returns
-// each call's Status, for label patches across thousands of nodes without a
-// thread per node.
+// TaskPool: a fixed set of threads, started once, for ParallelFor: fn(0..n-1)
+// on at most `concurrency` threads, for label patches across thousands of
+// nodes without a thread per node.
 //
-// Thread-safety: fn must be safe to call concurrently.
+// Fixed, because threads that come and go with each call cost more than
+// their start: each takes an allocator arena and its own pooled HTTP
+// connections, and the freed memory stays with the allocator. With 16 new
+// threads per reconcile, bench/run churn showed RSS rising round after
+// round; on a fixed pool it does not (bench/RESULTS.md).
+//
+// Thread-safety: ParallelFor may be called from several threads at once;
+// fn must be safe to call concurrently. The caller works on its own call's
+// items too, so a call completes even while every pool thread serves others.
 #ifndef HF_OPERATOR_PARALLEL_H_
 #define HF_OPERATOR_PARALLEL_H_
 
-#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -15,22 +26,28 @@
 
 namespace hf::controller {
 
-inline std::vector<kube::Status> ParallelFor(size_t n, int concurrency,
-                                             const std::function<kube::Status(size_t)>& fn) {
-  std::vector<kube::Status> results(n);
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) results[i] = fn(i);
-  };
-  size_t threads = std::min<size_t>(n, static_cast<size_t>(std::max(1, concurrency)));
-  if (threads <= 1) {
-    work();
-    return results;
-  }
-  std::vector<std::jthread> pool;
-  for (size_t t = 0; t < threads; ++t) pool.emplace_back(work);
-  return (pool.clear(), results);
-}
+class TaskPool {
+ public:
+  explicit TaskPool(int threads);
+  ~TaskPool();
+  TaskPool(const TaskPool&) = delete;
+  TaskPool& operator=(const TaskPool&) = delete;
+
+  // Each call's Status, by index. Runs on the caller and at most
+  // concurrency-1 pool threads.
+  std::vector<kube::Status> ParallelFor(size_t n, int concurrency, const std::function<kube::Status(size_t)>& fn);
+
+  int threads() const { return static_cast<int>(threads_.size()); }
+
+ private:
+  void Loop();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;  // guarded by mu_
+  bool stop_ = false;                        // guarded by mu_
+  std::vector<std::thread> threads_;
+};
 
 }  // namespace hf::controller
 

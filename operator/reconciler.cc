@@ -109,7 +109,7 @@ StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const st
   if (changes.empty()) return static_cast<int>(have.size());
   spdlog::debug("pool {}: {} node label change(s)", pool, changes.size());
 
-  auto results = ParallelFor(changes.size(), d_.label_concurrency, [&](size_t i) -> Status {
+  auto results = labellers_.ParallelFor(changes.size(), d_.label_concurrency, [&](size_t i) -> Status {
     Json patch = {{"metadata", {{"labels", {{key, changes[i].add ? Json(value) : Json(nullptr)}}}}}};
     auto r = d_.client.Patch(kube::resources::Nodes(), "", changes[i].node, kube::PatchType::kMerge, patch.dump(),
                              kube::PatchOptions{kFieldManager, "", false});

@@ -11,6 +11,7 @@
 #ifndef HF_OPERATOR_RECONCILER_H_
 #define HF_OPERATOR_RECONCILER_H_
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
@@ -23,6 +24,7 @@
 #include "operator/caches.h"
 #include "operator/config.h"
 #include "operator/desired.h"
+#include "operator/parallel.h"
 #include "operator/pool_metrics.h"
 #include "operator/pool_status.h"
 #include "operator/rollout.h"
@@ -42,7 +44,8 @@ struct ReconcilerDeps {
 
 class DevicePoolReconciler final : public kube::Reconciler {
  public:
-  explicit DevicePoolReconciler(ReconcilerDeps deps) : d_(std::move(deps)) {}
+  explicit DevicePoolReconciler(ReconcilerDeps deps)
+      : d_(std::move(deps)), labellers_(std::max(0, d_.label_concurrency - 1)) {}
 
   kube::StatusOr<kube::Result> Reconcile(const kube::Request& req, std::stop_token stop) override;
 
@@ -79,6 +82,7 @@ class DevicePoolReconciler final : public kube::Reconciler {
              const std::string& note);
 
   ReconcilerDeps d_;
+  TaskPool labellers_;  // label patches: the reconciling thread and these
 };
 
 // Resources of the children, also used by main to build informers.

@@ -1,0 +1,286 @@
+// kubectl-devicepool: `kubectl devicepool ...`, a kubectl plugin (found on
+// PATH by its name) for DevicePools.
+//
+//   kubectl devicepool status [POOL] [-o text|json|yaml] [-w]
+//   kubectl devicepool rollout status|pause|resume POOL [--timeout=10m]
+//   kubectl devicepool version
+//
+// Global flags, anywhere: --kubeconfig=PATH, --context=NAME (else
+// $KUBECONFIG, ~/.kube/config, then in-cluster).
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "api/names.h"
+#include "cli/status.h"
+#include "kube/manager/signals.h"
+#include "kube/rest/client.h"
+#include "kube/rest/config.h"
+#include "kube/rest/transport.h"
+
+#ifndef HF_VERSION
+#define HF_VERSION "dev"
+#endif
+
+namespace hf::cli {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char* kUsage = R"(usage: kubectl devicepool COMMAND [flags]
+
+Commands:
+  status [POOL]                  conditions, rollout, and node by node the agent's report beside
+                                 the Node's capacity and allocatable, then each device
+      -o text|json|yaml          output (default text; colour only on a terminal, not with NO_COLOR)
+      -w                         print again on every change of the pool or its reports
+  rollout status POOL            follow the pool's agent rollout until it ends: exit 0 when
+                                 Complete, 1 when Failed or RolledBack, 2 on --timeout
+  rollout pause POOL             set spec.rollout.paused: no further node is replaced
+  rollout resume POOL            clear it
+      --timeout=DURATION         for rollout status (default 10m; s, m or h)
+  version
+
+Flags:
+  --kubeconfig=PATH  --context=NAME
+)";
+
+struct Args {
+  std::vector<std::string> words;
+  std::string kubeconfig, context, output = "text", timeout = "10m";
+  bool watch = false;
+};
+
+int Fail(const std::string& msg, int code = 1) {
+  std::fprintf(stderr, "kubectl-devicepool: %s\n", msg.c_str());
+  return code;
+}
+
+bool ParseArgs(int argc, char** argv, Args* a, std::string* err) {
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto value = [&](const std::string& flag, std::string* dst) {
+      if (s.rfind(flag + "=", 0) == 0) {
+        *dst = s.substr(flag.size() + 1);
+        return true;
+      }
+      if (s == flag && i + 1 < argc) {
+        *dst = argv[++i];
+        return true;
+      }
+      return false;
+    };
+    if (value("--kubeconfig", &a->kubeconfig) || value("--context", &a->context) || value("-o", &a->output) ||
+        value("--output", &a->output) || value("--timeout", &a->timeout)) {
+      continue;
+    }
+    if (s == "-w" || s == "--watch") {
+      a->watch = true;
+    } else if (s == "-h" || s == "--help") {
+      a->words = {"help"};
+      return true;
+    } else if (!s.empty() && s[0] == '-') {
+      *err = "unknown flag " + s;
+      return false;
+    } else {
+      a->words.push_back(s);
+    }
+  }
+  if (a->output != "text" && a->output != "json" && a->output != "yaml") {
+    *err = "-o wants text, json or yaml, got '" + a->output + "'";
+    return false;
+  }
+  return true;
+}
+
+YAML::Node ToYaml(const Json& j) {
+  YAML::Node n;
+  if (j.is_object()) {
+    n = YAML::Node(YAML::NodeType::Map);
+    for (auto it = j.begin(); it != j.end(); ++it) n[it.key()] = ToYaml(it.value());
+  } else if (j.is_array()) {
+    n = YAML::Node(YAML::NodeType::Sequence);
+    for (const auto& e : j) n.push_back(ToYaml(e));
+  } else if (j.is_string()) {
+    n = j.get<std::string>();
+  } else if (j.is_null()) {
+    n = YAML::Node(YAML::NodeType::Null);
+  } else {
+    n = j.dump();  // numbers and booleans, as JSON spells them
+  }
+  return n;
+}
+
+std::chrono::seconds ParseDuration(const std::string& s, bool* ok) {
+  char* end = nullptr;
+  long v = std::strtol(s.c_str(), &end, 10);
+  std::string unit = end == nullptr ? "" : end;
+  *ok = v > 0 && (unit == "s" || unit == "m" || unit == "h");
+  return std::chrono::seconds(v * (unit == "h" ? 3600 : unit == "m" ? 60 : 1));
+}
+
+int Status(kube::Client& client, const Args& a, std::stop_token stop) {
+  const std::string pool = a.words.size() > 1 ? a.words[1] : "";
+  const bool color = a.output == "text" && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+  std::string last;
+  for (;;) {
+    auto views = GatherPools(client, pool);
+    if (!views.ok()) return Fail(views.status().ToString());
+    std::string out;
+    if (a.output == "text") {
+      if (views->empty()) out = "No DevicePools.\n";
+      for (size_t i = 0; i < views->size(); ++i) out += (i > 0 ? "\n" : "") + RenderStatus((*views)[i], color);
+    } else {
+      Json all = Json::array();
+      for (const auto& v : *views) all.push_back(StatusJson(v));
+      Json doc = pool.empty() ? Json{{"pools", all}} : all[0];
+      if (a.output == "json") {
+        out = doc.dump(2) + "\n";
+      } else {
+        YAML::Emitter e;
+        e << ToYaml(doc);
+        out = std::string(e.c_str()) + "\n";
+      }
+    }
+    if (out != last) {
+      if (!last.empty()) std::fputs("\n", stdout);
+      std::fputs(out.c_str(), stdout);
+      std::fflush(stdout);
+      last = out;
+    }
+    if (!a.watch) return 0;
+    // Until the pool or any report changes (or a watch times out).
+    auto pools = client.List(api::DevicePools(), "", {});
+    if (!pools.ok()) return Fail(pools.status().ToString());
+    auto reports = client.List(api::DevicePoolNodes(), "", {});
+    if (!reports.ok()) return Fail(reports.status().ToString());
+    std::stop_source either;
+    std::stop_callback forward(stop, [&] { either.request_stop(); });
+    auto on_event = [&](kube::WatchEvent&&) {
+      either.request_stop();
+      return false;
+    };
+    kube::WatchOptions wo;
+    wo.timeout_seconds = 30;
+    {
+      std::jthread watch_reports([&] {
+        kube::WatchOptions rw = wo;
+        rw.resource_version = reports->resource_version;
+        (void)client.Watch(api::DevicePoolNodes(), "", rw, on_event, either.get_token());
+        either.request_stop();
+      });
+      wo.resource_version = pools->resource_version;
+      (void)client.Watch(api::DevicePools(), "", wo, on_event, either.get_token());
+      either.request_stop();
+    }
+    if (stop.stop_requested()) return 0;
+  }
+}
+
+int RolloutPause(kube::Client& client, const std::string& pool, bool paused) {
+  Json patch = {{"spec", {{"rollout", {{"paused", paused}}}}}};
+  auto r = client.Patch(api::DevicePools(), "", pool, kube::PatchType::kMerge, patch.dump(),
+                        kube::PatchOptions{"kubectl-devicepool", "", false});
+  if (!r.ok()) return Fail(r.status().ToString());
+  std::printf("devicepool/%s rollout %s\n", pool.c_str(), paused ? "paused" : "resumed");
+  return 0;
+}
+
+int RolloutStatus(kube::Client& client, const std::string& pool, std::chrono::seconds timeout,
+                  std::stop_token stop) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last;
+  while (!stop.stop_requested()) {
+    auto obj = client.Get(api::DevicePools(), "", pool);
+    if (!obj.ok()) return Fail(obj.status().ToString());
+    int64_t generation = obj->value("/metadata/generation"_json_pointer, int64_t{0});
+    auto status = api::DecodeDevicePoolStatus(*obj);
+    const auto& r = status.rollout;
+    std::string line = std::string(api::RolloutPhaseName(r.phase)) + ": " + std::to_string(r.updated_nodes) + "/" +
+                       std::to_string(r.total_nodes) + " nodes updated" +
+                       (r.message.empty() ? "" : " (" + r.message + ")");
+    if (line != last) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+      last = line;
+    }
+    // Judge only a status written for the current spec.
+    if (status.observed_generation >= generation) {
+      switch (r.phase) {
+        case api::RolloutPhase::kComplete:
+        case api::RolloutPhase::kIdle:
+          std::printf("devicepool/%s: rollout complete\n", pool.c_str());
+          return 0;
+        case api::RolloutPhase::kFailed:
+        case api::RolloutPhase::kRolledBack:
+          for (const auto& f : r.failed) {
+            std::printf("  %s: gate %s: %s\n", f.node.c_str(), f.gate.c_str(), f.message.c_str());
+          }
+          return Fail("devicepool/" + pool + ": rollout " + std::string(api::RolloutPhaseName(r.phase)));
+        default:
+          break;
+      }
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Fail("devicepool/" + pool + ": rollout not finished after --timeout", 2);
+    }
+    // Wait for the next change of this pool (bounded, so the deadline holds).
+    kube::WatchOptions wo;
+    wo.field_selector = "metadata.name=" + pool;
+    wo.resource_version = obj->value("/metadata/resourceVersion"_json_pointer, std::string());
+    wo.timeout_seconds = 5;
+    (void)client.Watch(api::DevicePools(), "", wo, [](kube::WatchEvent&&) { return false; }, stop);
+  }
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  Args a;
+  std::string err;
+  if (!ParseArgs(argc, argv, &a, &err)) {
+    std::fprintf(stderr, "kubectl-devicepool: %s\n\n%s", err.c_str(), kUsage);
+    return 2;
+  }
+  if (a.words.empty() || a.words[0] == "help") {
+    std::fputs(kUsage, a.words.empty() ? stderr : stdout);
+    return a.words.empty() ? 2 : 0;
+  }
+  if (a.words[0] == "version") {
+    std::printf("kubectl-devicepool %s\n", HF_VERSION);
+    return 0;
+  }
+  auto config = kube::LoadConfig(a.kubeconfig, a.context);
+  if (!config.ok()) return Fail(config.status().ToString());
+  config->user_agent = std::string("kubectl-devicepool/") + HF_VERSION;
+  kube::Client client(kube::NewCurlTransport(*config));
+  std::stop_source stop = kube::SetupSignalHandler();
+
+  if (a.words[0] == "status" && a.words.size() <= 2) return Status(client, a, stop.get_token());
+  if (a.words[0] == "rollout" && a.words.size() == 3) {
+    const std::string& verb = a.words[1];
+    const std::string& pool = a.words[2];
+    if (verb == "pause") return RolloutPause(client, pool, true);
+    if (verb == "resume") return RolloutPause(client, pool, false);
+    if (verb == "status") {
+      bool ok = false;
+      auto timeout = ParseDuration(a.timeout, &ok);
+      if (!ok) return Fail("--timeout wants a duration such as 90s, 10m or 1h, got '" + a.timeout + "'", 2);
+      return RolloutStatus(client, pool, timeout, stop.get_token());
+    }
+  }
+  std::fprintf(stderr, "kubectl-devicepool: unknown command '%s'\n\n%s", a.words[0].c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace
+}  // namespace hf::cli
+
+int main(int argc, char** argv) { return hf::cli::Main(argc, argv); }

@@ -1,6 +1,7 @@
 # One image holding both binaries: devicepool-operator (the default
 # entrypoint, run by the chart's Deployment) and devicepool-agent (run by the
-# DaemonSets the operator writes, which default to the operator's own image).
+# DaemonSets the operator writes, which default to the operator's own image),
+# and the kubectl plugin kubectl-devicepool beside them.
 #
 #   docker build -t hashfoundry/device-operator:0.1.0 .
 #   scripts/build-image        the same with buildah, here (no daemon needed)
@@ -23,6 +24,7 @@ COPY kube/ kube/
 COPY api/ api/
 COPY agent/ agent/
 COPY operator/ operator/
+COPY cli/ cli/
 RUN cmake --preset release \
  && cmake --build --preset release \
  && cmake --install build/release --prefix /usr --strip
@@ -43,6 +45,7 @@ COPY scripts/install-deps /usr/local/sbin/install-deps
 RUN install-deps runtime && rm -rf /var/lib/apt/lists/* /usr/local/sbin/install-deps
 COPY --from=build /usr/bin/devicepool-operator /usr/bin/devicepool-operator
 COPY --from=build /usr/bin/devicepool-agent /usr/bin/devicepool-agent
+COPY --from=build /usr/bin/kubectl-devicepool /usr/bin/kubectl-devicepool
 # The operator runs as nobody-like 65532 (the chart's runAsUser too); the
 # agent DaemonSet sets runAsUser 0 itself for the kubelet socket and /dev.
 USER 65532:65532

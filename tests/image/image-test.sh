@@ -2,7 +2,7 @@
 # The container image, built for real (scripts/build-image) and checked for
 # what it is:
 #
-#   image-test.sh check          build it; both binaries run in it (--version,
+#   image-test.sh check          build it; the binaries run in it (--version,
 #                                --help, chrooted, the operator as 65532);
 #                                ldd inside finds every library; the image's
 #                                user and entrypoint; its size, compressed
@@ -31,9 +31,11 @@ version=$(sed -n 's/^project([a-z_]* VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLis
 
 case ${1:-} in
   check)
-    for bin in devicepool-operator devicepool-agent; do
-      out=$(chroot "$root" "/usr/bin/$bin" --version 2>&1) || fail "$bin --version in the image: $out"
-      [[ $out == *"$version"* ]] || fail "$bin --version says '$out', not $version"
+    for bin in devicepool-operator devicepool-agent kubectl-devicepool; do
+      v=--version
+      [[ $bin == kubectl-devicepool ]] && v=version
+      out=$(chroot "$root" "/usr/bin/$bin" $v 2>&1) || fail "$bin $v in the image: $out"
+      [[ $out == *"$version"* ]] || fail "$bin $v says '$out', not $version"
       out=$(chroot "$root" "/usr/bin/$bin" --help 2>&1) || fail "$bin --help in the image: $out"
       [[ $out == *--kubeconfig* ]] || fail "$bin --help lists no --kubeconfig: $out"
       libs=$(chroot "$root" ldd "/usr/bin/$bin") || fail "ldd $bin in the image failed: $libs"

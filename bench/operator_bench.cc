@@ -303,14 +303,19 @@ void Latency(int pools) {
               pct(0.99) * 1000);
 }
 
+// The operator's /metrics text, on the port its log names; "" when it names
+// none yet.
+std::string OperatorMetrics(ChildProcess& op) {
+  std::smatch m;
+  std::string log = op.Log();
+  if (!std::regex_search(log, m, std::regex("listening on port ([0-9]+)"))) return "";
+  return hf::testing::Run({"curl", "-sf", "http://127.0.0.1:" + m[1].str() + "/metrics"}).output;
+}
+
 // One sample of the operator's /metrics, by its exact name and labels; -1
 // when absent.
 double OperatorGauge(ChildProcess& op, const std::string& series) {
-  std::smatch m;
-  std::string log = op.Log();
-  if (!std::regex_search(log, m, std::regex("listening on port ([0-9]+)"))) return -1;
-  auto r = hf::testing::Run({"curl", "-sf", "http://127.0.0.1:" + m[1].str() + "/metrics"});
-  std::istringstream in(r.output);
+  std::istringstream in(OperatorMetrics(op));
   for (std::string l; std::getline(in, l);) {
     if (l.rfind(series + " ", 0) == 0) return std::stod(l.substr(series.size() + 1));
   }
@@ -418,13 +423,9 @@ void Churn(int pools) {
 // Requests by verb from the operator's own client metrics.
 std::map<std::string, double> OperatorRequests(ChildProcess& op) {
   std::map<std::string, double> out;
-  std::smatch m;
-  std::string log = op.Log();
-  if (!std::regex_search(log, m, std::regex("listening on port ([0-9]+)"))) return out;
-  auto r = hf::testing::Run({"curl", "-sf", "http://127.0.0.1:" + m[1].str() + "/metrics"});
   std::regex line(R"re(^rest_client_requests_total\{(.*)\} ([0-9.e+]+)$)re");
   std::regex verb(R"re(verb="([a-z]+)")re"), resource(R"re(resource="([^"]*)")re");
-  std::istringstream in(r.output);
+  std::istringstream in(OperatorMetrics(op));
   for (std::string l; std::getline(in, l);) {
     std::smatch lm, vm, rm;
     if (!std::regex_match(l, lm, line)) continue;

@@ -157,10 +157,13 @@ int Status(kube::Client& client, const Args& a, std::stop_token stop) {
       last = out;
     }
     if (!a.watch) return 0;
-    // Until the pool or any report changes (or a watch times out).
-    auto pools = client.List(api::DevicePools(), "", {});
+    // Until the pool or any report changes (or a watch times out). The
+    // lists only give the watches their start: one item a page is enough.
+    kube::ListOptions rv_only;
+    rv_only.limit = 1;
+    auto pools = client.List(api::DevicePools(), "", rv_only);
     if (!pools.ok()) return Fail(pools.status().ToString());
-    auto reports = client.List(api::DevicePoolNodes(), "", {});
+    auto reports = client.List(api::DevicePoolNodes(), "", rv_only);
     if (!reports.ok()) return Fail(reports.status().ToString());
     std::stop_source either;
     std::stop_callback forward(stop, [&] { either.request_stop(); });

@@ -1,12 +1,12 @@
 #include "cli/status.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <set>
 #include <sstream>
 
 #include "api/names.h"
 #include "kube/rest/resource.h"
+#include "operator/desired.h"
 
 namespace hf::cli {
 namespace {
@@ -30,11 +30,7 @@ std::optional<int64_t> Quantity(const Json& node, const char* field, const std::
   const Json* list = nullptr;
   if (node.contains("status") && node["status"].contains(field)) list = &node["status"][field];
   if (list == nullptr || !list->contains(resource) || !(*list)[resource].is_string()) return std::nullopt;
-  const std::string& s = (*list)[resource].get_ref<const std::string&>();
-  char* end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0') return std::nullopt;
-  return v;
+  return controller::DeviceCount((*list)[resource].get_ref<const std::string&>());
 }
 
 NodeFacts FactsOf(const Json& node, const std::string& resource) {

@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 root=$(buildah mount "$c")
 tmp=$(mktemp -d)
-version=$(sed -n 's/^project([a-z_]* VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
+version=${tag##*:}  # scripts/build-image tags IMAGE:<project version>
 
 case ${1:-} in
   check)

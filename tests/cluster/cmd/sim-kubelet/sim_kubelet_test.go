@@ -70,9 +70,15 @@ func TestSimKubelet(t *testing.T) {
 		if node.Labels["example.com/role"] != "widgets" || node.Labels[v1.LabelHostname] != n.name {
 			t.Errorf("labels %v", node.Labels)
 		}
-		if _, err := n.admin.CoordinationV1().Leases(v1.NamespaceNodeLease).Get(ctx, n.name, metav1.GetOptions{}); err != nil {
-			t.Errorf("no node Lease: %v", err)
-		}
+		// The Lease controller starts beside the status loop, so the first
+		// renewal may land just after the node turns Ready.
+		eventually(t, 30*time.Second, "the node has a Lease", func() (bool, error) {
+			_, err := n.admin.CoordinationV1().Leases(v1.NamespaceNodeLease).Get(ctx, n.name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			return err == nil, err
+		})
 	})
 
 	mustCreate(t, func() error {

@@ -65,6 +65,23 @@ Client::Client(std::shared_ptr<Transport> transport, ClientOptions options)
       clock_(options_.clock != nullptr ? *options_.clock : DefaultClock()) {}
 
 StatusOr<Json> Client::Send(const std::string& verb, const std::string& resource, HttpRequest req) {
+  const std::string path = req.path;
+  auto body = SendForBody(verb, resource, std::move(req));
+  if (!body.ok()) return body.status();
+  if (body->empty()) return Json::object();
+  Json doc = Json::parse(*body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Status(Reason::kInternalError, verb + " " + path + ": response is not JSON");
+  return doc;
+}
+
+StatusOr<std::string> Client::GetText(const std::string& path) {
+  HttpRequest req;
+  req.path = path;
+  req.accept = "text/plain";
+  return SendForBody("get", "raw", std::move(req));
+}
+
+StatusOr<std::string> Client::SendForBody(const std::string& verb, const std::string& resource, HttpRequest req) {
   for (int attempt = 0;; ++attempt) {
     if (options_.rate_limiter) options_.rate_limiter->Wait();
     auto start = clock_.Now();
@@ -72,14 +89,7 @@ StatusOr<Json> Client::Send(const std::string& verb, const std::string& resource
     double secs = std::chrono::duration<double>(clock_.Now() - start).count();
     if (options_.on_request) options_.on_request({verb, resource, resp.ok() ? resp->code : 0, secs});
     if (!resp.ok()) return resp.status();
-    if (resp->code >= 200 && resp->code < 300) {
-      if (resp->body.empty()) return Json::object();
-      Json doc = Json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
-      if (doc.is_discarded()) {
-        return Status(Reason::kInternalError, verb + " " + req.path + ": response is not JSON");
-      }
-      return doc;
-    }
+    if (resp->code >= 200 && resp->code < 300) return std::move(resp->body);
     Status st = StatusFromResponse(resp->code, resp->body);
     if (resp->retry_after) st.set_retry_after(*resp->retry_after);
     bool retryable = (resp->code == 429 || resp->code == 503) && resp->retry_after.has_value();

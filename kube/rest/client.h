@@ -152,9 +152,13 @@ class Client {
 
   // Any other request (discovery, TokenRequest, SelfSubjectAccessReview).
   StatusOr<Json> Raw(const std::string& method, const std::string& path, const Json* body = nullptr);
+  // A GET whose answer is not JSON, e.g. a pod's log.
+  StatusOr<std::string> GetText(const std::string& path);
 
  private:
   StatusOr<Json> Send(const std::string& verb, const std::string& resource, HttpRequest req);
+  // The body of a 2xx answer, after the retries Send makes.
+  StatusOr<std::string> SendForBody(const std::string& verb, const std::string& resource, HttpRequest req);
 
   std::shared_ptr<Transport> transport_;
   ClientOptions options_;

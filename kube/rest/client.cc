@@ -77,7 +77,7 @@ StatusOr<Json> Client::Send(const std::string& verb, const std::string& resource
 StatusOr<std::string> Client::GetText(const std::string& path) {
   HttpRequest req;
   req.path = path;
-  req.accept = "text/plain";
+  req.accept = "*/*";  // a log is text/plain, which the server serves only to */*
   return SendForBody("get", "raw", std::move(req));
 }
 

@@ -2,6 +2,7 @@
 // PATH by its name) for DevicePools.
 //
 //   kubectl devicepool status [POOL] [-o text|json|yaml] [-w]
+//   kubectl devicepool diagnose POOL [--node NODE] [-o text|json]
 //   kubectl devicepool rollout status|pause|resume POOL [--timeout=10m]
 //   kubectl devicepool version
 //
@@ -20,6 +21,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "api/names.h"
+#include "cli/diagnose.h"
 #include "cli/status.h"
 #include "kube/manager/signals.h"
 #include "kube/rest/client.h"
@@ -42,6 +44,12 @@ Commands:
                                  the Node's capacity and allocatable, then each device
       -o text|json|yaml          output (default text; colour only on a terminal, not with NO_COLOR)
       -w                         print again on every change of the pool or its reports
+  diagnose POOL                  what an expert would check, in order: CRDs, operator, conditions,
+                                 selector, conflicts, agents, reports against the Nodes, pending
+                                 pods, monitoring, Warning Events; each finding with its evidence
+                                 and the fix. Exit 0 when clean, 1 on warnings, 2 on errors
+      --node NODE                only this node's checks
+      -o text|json
   rollout status POOL            follow the pool's agent rollout until it ends: exit 0 when
                                  Complete, 1 when Failed or RolledBack, 2 on --timeout
   rollout pause POOL             set spec.rollout.paused: no further node is replaced
@@ -55,7 +63,7 @@ Flags:
 
 struct Args {
   std::vector<std::string> words;
-  std::string kubeconfig, context, output = "text", timeout = "10m";
+  std::string kubeconfig, context, output = "text", timeout = "10m", node;
   bool watch = false;
 };
 
@@ -79,7 +87,7 @@ bool ParseArgs(int argc, char** argv, Args* a, std::string* err) {
       return false;
     };
     if (value("--kubeconfig", &a->kubeconfig) || value("--context", &a->context) || value("-o", &a->output) ||
-        value("--output", &a->output) || value("--timeout", &a->timeout)) {
+        value("--output", &a->output) || value("--timeout", &a->timeout) || value("--node", &a->node)) {
       continue;
     }
     if (s == "-w" || s == "--watch") {
@@ -188,6 +196,20 @@ int Status(kube::Client& client, const Args& a, std::stop_token stop) {
   }
 }
 
+int Diagnose(kube::Client& client, const Args& a) {
+  if (a.output == "yaml") return Fail("diagnose: -o wants text or json", 2);
+  auto snap = GatherSnapshot(client, a.words[1], a.node);
+  if (!snap.ok()) return Fail(snap.status().ToString(), 2);
+  auto findings = hf::cli::Diagnose(*snap);
+  if (a.output == "json") {
+    std::fputs((FindingsJson(*snap, findings).dump(2) + "\n").c_str(), stdout);
+  } else {
+    const bool color = isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+    std::fputs(RenderFindings(*snap, findings, color).c_str(), stdout);
+  }
+  return ExitCode(findings);
+}
+
 int RolloutPause(kube::Client& client, const std::string& pool, bool paused) {
   Json patch = {{"spec", {{"rollout", {{"paused", paused}}}}}};
   auto r = client.Patch(api::DevicePools(), "", pool, kube::PatchType::kMerge, patch.dump(),
@@ -267,6 +289,7 @@ int Main(int argc, char** argv) {
   std::stop_source stop = kube::SetupSignalHandler();
 
   if (a.words[0] == "status" && a.words.size() <= 2) return Status(client, a, stop.get_token());
+  if (a.words[0] == "diagnose" && a.words.size() == 2) return Diagnose(client, a);
   if (a.words[0] == "rollout" && a.words.size() == 3) {
     const std::string& verb = a.words[1];
     const std::string& pool = a.words[2];

@@ -1,6 +1,8 @@
 // kubectl-devicepool against the real control plane and simulated nodes:
 // through kubectl's plugin mechanism, `status` in text and JSON beside what
-// the Nodes say, and `rollout pause|resume|status`.
+// the Nodes say, `rollout pause|resume|status`, and `diagnose` on faults
+// provoked for real (its judgement is table-tested in tests/cli).
+#include <csignal>
 #include <filesystem>
 
 #include "tests/e2e/e2e_fixture.h"
@@ -81,6 +83,188 @@ TEST_F(CliTest, RolloutPauseResumeAndStatus) {
   EXPECT_EQ(k.exit_code, 1) << k.output;
   k = Cli({"rollout", "status", kPool, "--timeout=soon"});
   EXPECT_EQ(k.exit_code, 2) << k.output;
+}
+
+// diagnose -o json; each case provokes a fault for real and waits (bounded)
+// until diagnose reports it, then checks severity and exit code.
+class DiagnoseTest : public CliTest {
+ protected:
+  DiagnoseTest() { leader_elect_ = true; }
+
+  void TearDown() override {
+    // Neither the stand-in monitoring CRDs nor a second pool outlive the test.
+    Kubectl({"delete", "-f", Source("tests/operator/integration/testdata/monitoring-crds.yaml"), "--ignore-not-found"});
+    Kubectl({"delete", "devicepool", kTwin, "--ignore-not-found", "--timeout=60s"});
+    (void)client_->Delete(kube::resources::ClusterRoleBindings(), "", std::string(kBinding) + "-twin");
+    CliTest::TearDown();
+  }
+
+  static constexpr char kTwin[] = "custom-device-twin";
+
+  struct Report {
+    int exit_code = -1;
+    Json doc;
+    std::string output;
+  };
+
+  Report Diagnose(const std::string& pool = kPool) {
+    auto k = Cli({"diagnose", pool, "-o", "json"});
+    Report r{k.exit_code, Json::parse(k.output, nullptr, false), k.output};
+    if (r.doc.is_discarded()) r.doc = Json();
+    return r;
+  }
+
+  static Json FindingOf(const Json& doc, const std::string& check, const std::string& severity,
+                        const std::string& text = "") {
+    if (!doc.contains("findings")) return Json();
+    for (const auto& f : doc["findings"]) {
+      if ((check.empty() || f.value("check", "") == check) && (severity.empty() || f.value("severity", "") == severity) &&
+          (text.empty() || f.dump().find(text) != std::string::npos)) {
+        return f;
+      }
+    }
+    return Json();
+  }
+
+  // Until diagnose reports the finding; the last report.
+  Report WaitFinding(const std::string& check, const std::string& severity, const std::string& text = "",
+                     const std::string& pool = kPool) {
+    Report r;
+    Eventually([&] { return !FindingOf((r = Diagnose(pool)).doc, check, severity, text).is_null(); }, seconds(120),
+               std::chrono::milliseconds(500));
+    return r;
+  }
+
+  void ApplyMonitoringCrds(bool present) {
+    const std::string crds = Source("tests/operator/integration/testdata/monitoring-crds.yaml");
+    auto k = present ? Kubectl({"apply", "-f", crds})
+                     : Kubectl({"delete", "-f", crds, "--ignore-not-found", "--wait=true", "--timeout=60s"});
+    ASSERT_EQ(k.exit_code, 0) << k.output;
+  }
+};
+
+TEST_F(DiagnoseTest, AHealthyPoolIsCleanAndMissingMonitoringCrdsAreAWarning) {
+  ApplyMonitoringCrds(true);
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+  Report r;
+  EXPECT_TRUE(Eventually([&] { return (r = Diagnose()).exit_code == 0; }, seconds(60)))
+      << r.output << Logs();
+  EXPECT_TRUE(r.doc["findings"].empty()) << r.output;
+  auto k = Cli({"diagnose", kPool});
+  EXPECT_EQ(k.exit_code, 0) << k.output;
+  EXPECT_NE(k.output.find("no problems found"), std::string::npos) << k.output;
+
+  // Gone: the operator notices (MonitoringAvailable False) and nothing else
+  // is wrong.
+  ApplyMonitoringCrds(false);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        r = Diagnose();
+        return r.exit_code == 1 && !FindingOf(r.doc, "monitoring", "warning", "ServiceMonitor").is_null();
+      },
+      seconds(120), std::chrono::milliseconds(500)))
+      << r.output;
+  EXPECT_TRUE(FindingOf(r.doc, "", "error").is_null()) << r.output;
+  k = Cli({"diagnose", kPool});
+  EXPECT_EQ(k.exit_code, 1) << k.output;
+  EXPECT_NE(k.output.find("WARNING [monitoring]"), std::string::npos) << k.output;
+  EXPECT_NE(k.output.find("fix:"), std::string::npos) << k.output;
+
+  k = Cli({"diagnose"});
+  EXPECT_EQ(k.exit_code, 2) << k.output;
+  k = Cli({"diagnose", kPool, "-o", "yaml"});
+  EXPECT_EQ(k.exit_code, 2) << k.output;
+}
+
+TEST_F(DiagnoseTest, FindsACrashLoopARemovedDeviceAndAKubeletThatLostTheAgent) {
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+
+  // An agent that cannot start: its last exit and log lines are the evidence.
+  const SimNode& crashing = nodes_[0];
+  ASSERT_NO_FATAL_FAILURE(SetAgentImageBroken(true, crashing.name));
+  Report r = WaitFinding("agent", "error", "crash-loops");
+  Json f = FindingOf(r.doc, "agent", "error", "crash-loops");
+  ASSERT_FALSE(f.is_null()) << r.output << Logs();
+  EXPECT_EQ(f["subject"], "node " + crashing.name) << r.output;
+  EXPECT_NE(f["evidence"].dump().find("health-interval"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::regex_search(f["evidence"].dump(), std::regex(R"(log: [^"]*health-interval)")))
+      << "the last run's log lines\n" << r.output;
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  ASSERT_NO_FATAL_FAILURE(SetAgentImageBroken(false, crashing.name));
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+
+  // The devices of a node removed.
+  const SimNode& bare = nodes_[1];
+  const std::string dir = bare.root + "/var/lib/hashfoundry/devices/" + kPool;
+  const std::string aside = work_ + "/devices.removed";
+  fs::rename(dir, aside);
+  EXPECT_TRUE(Eventually([&] { return NodeResource(bare.name, "allocatable") == "0"; }, seconds(60)));
+  r = WaitFinding("report", "error", "every device on the node is unhealthy");
+  f = FindingOf(r.doc, "report", "error", "every device on the node is unhealthy");
+  EXPECT_EQ(f["subject"], "node " + bare.name) << r.output;
+  EXPECT_NE(f["evidence"].dump().find("hashfoundry-device-3"), std::string::npos) << r.output;
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(aside)) fs::copy_file(e.path(), dir + "/" + e.path().filename().string());
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+
+  // A kubelet restart the agent does not see (it hangs): the agent's report
+  // still says registered, the kubelet lists no devices.
+  const SimNode& lost = nodes_[2];
+  std::vector<int> agent = AgentPids(lost);
+  ASSERT_FALSE(agent.empty());
+  for (int pid : agent) kill(pid, SIGSTOP);
+  Json node = Get(kube::resources::Nodes(), "", lost.name);
+  int port = At(node, {"status", "daemonEndpoints", "kubeletEndpoint", "Port"});
+  auto restart = hf::testing::Run({"curl", "-sf", "-XPOST", "http://127.0.0.1:" + std::to_string(port) + "/restart"});
+  r = WaitFinding("report", "error", "lost the registration");
+  for (int pid : agent) kill(pid, SIGCONT);
+  ASSERT_EQ(restart.exit_code, 0) << restart.output;
+  EXPECT_FALSE(FindingOf(r.doc, "report", "error", "lost the registration").is_null()) << r.output << Logs();
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+}
+
+TEST_F(DiagnoseTest, FindsAConflictNoMatchingNodesAndAStoppedOperator) {
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+
+  // A second pool for the same resource on the same nodes: it is the newer.
+  const std::string twin = kTwin;
+  Json pool = Get(api::DevicePools(), "", kPool);
+  Json copy = {{"apiVersion", pool["apiVersion"]},
+               {"kind", pool["kind"]},
+               {"metadata", {{"name", twin}}},
+               {"spec", pool["spec"]}};
+  ASSERT_TRUE(client_->Create(api::DevicePools(), "", copy).ok());
+  Report r = WaitFinding("conflict", "error", "older pool " + std::string(kPool), twin);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = WaitFinding("conflict", "warning", twin);
+  EXPECT_GE(r.exit_code, 1) << r.output;
+  auto k = Kubectl({"delete", "devicepool", twin, "--timeout=120s"});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+
+  // A selector that matches no node.
+  ASSERT_TRUE(client_
+                  ->Patch(api::DevicePools(), "", kPool, kube::PatchType::kMerge,
+                          R"({"spec":{"nodeSelector":{"matchLabels":{"hashfoundry.com/custom-device":"nowhere"}}}})")
+                  .ok());
+  r = WaitFinding("selector", "error", "no node matches");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  ASSERT_TRUE(client_
+                  ->Patch(api::DevicePools(), "", kPool, kube::PatchType::kMerge,
+                          R"({"spec":{"nodeSelector":{"matchLabels":{"hashfoundry.com/custom-device":"enabled"}}}})")
+                  .ok());
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+
+  // The operator stopped: it released its leader Lease.
+  op_->Signal(SIGTERM);
+  ASSERT_EQ(op_->Wait(), 0);
+  op_.reset();
+  r = WaitFinding("operator", "error", "no operator is running");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  ASSERT_FALSE(StartOperator().empty());
+  EXPECT_TRUE(Eventually([&] { return FindingOf((r = Diagnose()).doc, "operator", "error").is_null(); }, seconds(60)))
+      << r.output;
 }
 
 }  // namespace

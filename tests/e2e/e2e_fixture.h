@@ -13,6 +13,7 @@
 #ifndef HF_TESTS_E2E_E2E_FIXTURE_H_
 #define HF_TESTS_E2E_E2E_FIXTURE_H_
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -75,6 +76,32 @@ inline std::set<std::string> Split(const std::string& s, char sep) {
   std::set<std::string> out;
   std::stringstream in(s);
   for (std::string part; std::getline(in, part, sep);) out.insert(part);
+  return out;
+}
+
+// The pid and every descendant of it, from /proc.
+inline std::vector<int> ProcessTree(int root) {
+  std::map<int, std::vector<int>> children;
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return {root};
+  while (dirent* e = readdir(d)) {
+    int pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream in("/proc/" + std::string(e->d_name) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    int ppid = 0;
+    rest >> state >> ppid;
+    children[ppid].push_back(pid);
+  }
+  closedir(d);
+  std::vector<int> out{root};
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (int c : children[out[i]]) out.push_back(c);
+  }
   return out;
 }
 
@@ -206,7 +233,8 @@ class E2eTest : public ::testing::Test {
     op_log_ = work_ + "/operator.log";
     op_ = ChildProcess::Start({OperatorBin(), "--kubeconfig=" + sa, "--namespace=" + release_,
                                "--agent-cluster-role=" + release_ + "-agent", "--http-address=127.0.0.1:0",
-                               "--log-format=text", "--identity=" + release_},
+                               "--log-format=text", "--identity=" + release_,
+                               std::string("--leader-elect=") + (leader_elect_ ? "true" : "false")},
                               op_log_);
     return op_ ? op_log_ : "";
   }
@@ -319,8 +347,44 @@ class E2eTest : public ::testing::Test {
     return out.str();
   }
 
+  // The nodes' agent "image" as the real agent with a flag it refuses
+  // (broken) or the real agent (not), and the agent pod on `node` replaced
+  // so that it runs it.
+  void SetAgentImageBroken(bool broken, const std::string& node) {
+    const std::string image = work_ + "/images/devicepool-agent";
+    fs::remove(image);
+    if (broken) {
+      std::ofstream(image) << "#!/bin/sh\nexec " << AgentBin() << " \"$@\" --health-interval=0s\n";
+      fs::permissions(image, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+    } else {
+      fs::create_symlink(AgentBin(), image);
+    }
+    auto k = Kubectl({"delete", "pod", "-n", release_, StringAt(AgentPod(node), {"metadata", "name"})});
+    ASSERT_EQ(k.exit_code, 0) << k.output;
+  }
+
+  // SIGSTOP or SIGCONT a node's kubelet and every process it started.
+  void SignalNodeTree(const SimNode& n, int sig) {
+    for (int pid : ProcessTree(n.proc->pid())) kill(pid, sig);
+  }
+
+  // The pids of the pool's agent processes on a node (under its kubelet).
+  std::vector<int> AgentPids(const SimNode& n) {
+    std::vector<int> out;
+    for (int pid : ProcessTree(n.proc->pid())) {
+      std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string want = std::string("--pool=") + kPool;
+      want.push_back('\0');
+      if (cmdline.find(want) != std::string::npos) out.push_back(pid);
+    }
+    return out;
+  }
+
   // Simulated nodes SetUp starts; a test's constructor may ask for fewer.
   int node_count_ = kNodes;
+  // Run the operator with --leader-elect=true, as the chart does.
+  bool leader_elect_ = false;
   LocalCluster& cluster_ = LocalCluster::Shared();
   std::unique_ptr<kube::Client> client_;
   std::string release_, work_, bin_, op_log_;

@@ -6,7 +6,6 @@
 // (e2e_fixture.h) and provokes the fault for real: the cluster tool stops and
 // starts the API server, SIGSTOP freezes a node's kubelet and agent, kubectl
 // deletes and labels.
-#include <dirent.h>
 
 #include <chrono>
 
@@ -22,32 +21,6 @@ using hf::testing::IntAt;
 using hf::testing::StringAt;
 using kube::Json;
 using std::chrono::seconds;
-
-// The pid and every descendant of it, from /proc.
-std::vector<int> ProcessTree(int root) {
-  std::map<int, std::vector<int>> children;
-  DIR* d = opendir("/proc");
-  if (d == nullptr) return {root};
-  while (dirent* e = readdir(d)) {
-    int pid = std::atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::ifstream in("/proc/" + std::string(e->d_name) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    std::string state;
-    int ppid = 0;
-    rest >> state >> ppid;
-    children[ppid].push_back(pid);
-  }
-  closedir(d);
-  std::vector<int> out{root};
-  for (size_t i = 0; i < out.size(); ++i) {
-    for (int c : children[out[i]]) out.push_back(c);
-  }
-  return out;
-}
 
 class FaultTest : public E2eTest {
  protected:
@@ -98,9 +71,6 @@ class FaultTest : public E2eTest {
   }
 
   // SIGSTOP or SIGCONT a node's sim-kubelet and everything it runs.
-  void SignalNodeTree(const SimNode& n, int sig) {
-    for (int pid : ProcessTree(n.proc->pid())) kill(pid, sig);
-  }
 };
 
 // The finding: a DevicePoolNode deleted by hand was never written again, and
@@ -281,15 +251,7 @@ TEST_F(FaultTest, ThePoolOwnsItsLabelKeyWhateverTheValue) {
 TEST_F(FaultTest, ACrashLoopingAgentShowsItsTerminationMessage) {
   ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
   const SimNode& n = nodes_[0];
-  const std::string image = work_ + "/images/devicepool-agent";
-  fs::remove(image);
-  {
-    std::ofstream wrapper(image);
-    wrapper << "#!/bin/sh\nexec " << AgentBin() << " \"$@\" --health-interval=0s\n";
-  }
-  fs::permissions(image, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
-  auto k = Kubectl({"delete", "pod", "-n", release_, StringAt(AgentPod(n.name), {"metadata", "name"})});
-  ASSERT_EQ(k.exit_code, 0) << k.output;
+  ASSERT_NO_FATAL_FAILURE(SetAgentImageBroken(true, n.name));
   Json pool;
   EXPECT_TRUE(Eventually(
       [&] {
@@ -305,10 +267,7 @@ TEST_F(FaultTest, ACrashLoopingAgentShowsItsTerminationMessage) {
   EXPECT_NE(ConditionMessage(pool, "Ready").find(n.name), std::string::npos) << pool["status"].dump(2);
 
   // The right agent again: the pool recovers by itself.
-  fs::remove(image);
-  fs::create_symlink(AgentBin(), image);
-  k = Kubectl({"delete", "pod", "-n", release_, StringAt(AgentPod(n.name), {"metadata", "name"})});
-  ASSERT_EQ(k.exit_code, 0) << k.output;
+  ASSERT_NO_FATAL_FAILURE(SetAgentImageBroken(false, n.name));
   EXPECT_EQ(WaitPoolReady().exit_code, 0) << Pool()["status"].dump(2);
 }
 

@@ -58,6 +58,9 @@ func containerExec(args []string) int {
 	if err := json.Unmarshal(data, &spec); err != nil {
 		return fail(fmt.Errorf("%s: %w", args[0], err))
 	}
+	if err := privateDev(); err != nil {
+		return fail(fmt.Errorf("the container's /dev: %w", err))
+	}
 	if err := mountAll(spec.Mounts); err != nil {
 		return fail(err)
 	}
@@ -70,6 +73,53 @@ func containerExec(args []string) int {
 	}
 	err = syscall.Exec(spec.Path, spec.Args, spec.Env)
 	return fail(fmt.Errorf("exec %s: %w", spec.Path, err))
+}
+
+// privateDev gives the container a /dev of its own, as container runtimes
+// do: a tmpfs with the host's null, zero, full, random, urandom and tty bound
+// in, the usual links and a /dev/shm. The mount points of its devices and of
+// its termination log are then made there, not on the host's /dev, and a
+// device file exists in the container only when it was handed over. It is
+// built aside and moved onto /dev, while the host's nodes are still reachable.
+func privateDev() error {
+	dir, err := os.MkdirTemp("", "sim-kubelet-dev-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID, "mode=755,size=65536k"); err != nil {
+		return fmt.Errorf("tmpfs: %w", err)
+	}
+	for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		if _, err := os.Stat("/dev/" + name); err != nil {
+			continue
+		}
+		target := filepath.Join(dir, name)
+		f, err := os.OpenFile(target, os.O_CREATE|os.O_RDONLY, 0o666)
+		if err != nil {
+			return err
+		}
+		f.Close()
+		if err := syscall.Mount("/dev/"+name, target, "", syscall.MS_BIND, ""); err != nil {
+			return fmt.Errorf("binding /dev/%s: %w", name, err)
+		}
+	}
+	for link, to := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+		"stderr": "/proc/self/fd/2"} {
+		if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "shm"), 0o1777); err != nil {
+		return err
+	}
+	if err := syscall.Mount("shm", filepath.Join(dir, "shm"), "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777,size=65536k"); err != nil {
+		return fmt.Errorf("/dev/shm: %w", err)
+	}
+	if err := syscall.Mount(dir, "/dev", "", syscall.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("moving it onto /dev: %w", err)
+	}
+	return nil
 }
 
 // mountAll mounts parents before children, as container runtimes do, so a

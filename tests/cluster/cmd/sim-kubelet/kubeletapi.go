@@ -362,8 +362,8 @@ func (m *podManager) processContainerOf(podFullName, name string) (*container, e
 		if c := w.processContainer(name); c != nil {
 			return c, nil
 		}
-		if !runsAsProcesses(pod) {
-			return nil, fmt.Errorf("pod %s runs no processes: sim-kubelet only admits it (only DaemonSet pods run)", podFullName)
+		if !runsAsProcesses(pod, w.k.o.imageBinDir) {
+			return nil, fmt.Errorf("pod %s runs no processes: sim-kubelet only admits it (only DaemonSet pods and pods of images in --image-bin-dir/by-image run)", podFullName)
 		}
 		return nil, fmt.Errorf("container %q in pod %s has not been created", name, podFullName)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -178,15 +180,32 @@ func gracePeriod(pod *v1.Pod) time.Duration {
 	return 30 * time.Second
 }
 
-// runsAsProcesses: DaemonSet pods run for real; every other pod is only
-// admitted and reported running.
-func runsAsProcesses(pod *v1.Pod) bool {
+// runsAsProcesses: DaemonSet pods run for real, and so does a pod every
+// container of which has an image given its own executables
+// (imageBinDir/by-image/<escaped image>/, e.g. busybox_1.36/sh for
+// kubectl devicepool test's pods); every other pod is only admitted and
+// reported running.
+func runsAsProcesses(pod *v1.Pod, imageBinDir string) bool {
 	for _, ref := range pod.OwnerReferences {
 		if ref.Controller != nil && *ref.Controller && ref.Kind == "DaemonSet" {
 			return true
 		}
 	}
-	return false
+	if imageBinDir == "" || len(pod.Spec.Containers) == 0 {
+		return false
+	}
+	for _, list := range [][]v1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range list {
+			dir := escapeImage(c.Image)
+			if dir == "" || dir == "." || dir == ".." {
+				return false
+			}
+			if st, err := os.Stat(filepath.Join(imageBinDir, byImageDir, dir)); err != nil || !st.IsDir() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // podIPAllocator hands out pod IPs from 198.18.0.0/15, the range reserved

@@ -218,7 +218,7 @@ func (w *podWorker) admit(ctx context.Context, pod *v1.Pod) bool {
 	if w.podIP = pod.Status.PodIP; w.podIP == "" {
 		w.podIP = w.k.podIPs.next()
 	}
-	w.processes = runsAsProcesses(pod)
+	w.processes = runsAsProcesses(pod, w.k.o.imageBinDir)
 	for _, c := range pod.Spec.InitContainers {
 		w.initContainers = append(w.initContainers, &container{spec: c, init: true, wake: w.wake})
 	}
@@ -265,7 +265,7 @@ func (w *podWorker) syncAdmittedOnly(ctx context.Context, pod *v1.Pod) {
 	if !w.announced {
 		w.announced = true
 		w.k.events.Event(pod, v1.EventTypeNormal, "Started",
-			"Admitted by the device manager and reported running; sim-kubelet runs only DaemonSet pods' processes")
+			"Admitted by the device manager and reported running; sim-kubelet runs only DaemonSet pods' processes and those of images in --image-bin-dir/by-image")
 	}
 	w.patchStatus(ctx, pod, w.buildStatus(pod, inits, regular, v1.PodRunning))
 }

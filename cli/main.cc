@@ -3,7 +3,8 @@
 //
 //   kubectl devicepool status [POOL] [-o text|json|yaml] [-w]
 //   kubectl devicepool diagnose POOL [--node NODE] [-o text|json]
-//   kubectl devicepool rollout status|pause|resume POOL [--timeout=10m]
+//   kubectl devicepool test POOL [--image IMAGE] [--timeout=2m] [--keep]
+//   kubectl devicepool rollout status|pause|resume|history|undo POOL [--timeout=10m] [--to-revision=N]
 //   kubectl devicepool version
 //
 // Global flags, anywhere: --kubeconfig=PATH, --context=NAME (else
@@ -12,6 +13,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <optional>
+#include <random>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -22,8 +25,11 @@
 
 #include "api/names.h"
 #include "cli/diagnose.h"
+#include "cli/rollout_history.h"
 #include "cli/status.h"
+#include "cli/test_pods.h"
 #include "kube/manager/signals.h"
+#include "operator/desired.h"
 #include "kube/rest/client.h"
 #include "kube/rest/config.h"
 #include "kube/rest/transport.h"
@@ -50,11 +56,24 @@ Commands:
                                  and the fix. Exit 0 when clean, 1 on warnings, 2 on errors
       --node NODE                only this node's checks
       -o text|json
+  test POOL                      run the sample test pods (config/samples/test-pods.yaml: one device,
+                                 two devices) in a scratch namespace, check from their logs that
+                                 each got its devices, every file in place, no device twice; then
+                                 delete the namespace (also on Ctrl-C). Exit 0 passed, 1 failed
+      --image IMAGE              the test pods' image (default busybox:1.36; it needs sh)
+      --timeout=DURATION         how long to wait for the pods (default 2m)
+      --keep                     leave the namespace for a look
   rollout status POOL            follow the pool's agent rollout until it ends: exit 0 when
                                  Complete, 1 when Failed or RolledBack, 2 on --timeout
   rollout pause POOL             set spec.rollout.paused: no further node is replaced
   rollout resume POOL            clear it
-      --timeout=DURATION         for rollout status (default 10m; s, m or h)
+  rollout history POOL           the agent templates the DaemonSet ran (its ControllerRevisions):
+                                 image, nodes running each, current, rolling out or failed
+  rollout undo POOL              bring an earlier agent back by setting spec.agent.image to its
+                                 image: the last good one during a rollout, else the previous;
+                                 refused when the templates differ in more than the image
+      --to-revision=N            undo to revision N of history
+      --timeout=DURATION         (default 10m; s, m or h)
   version
 
 Flags:
@@ -63,8 +82,8 @@ Flags:
 
 struct Args {
   std::vector<std::string> words;
-  std::string kubeconfig, context, output = "text", timeout = "10m", node;
-  bool watch = false;
+  std::string kubeconfig, context, output = "text", timeout, node, image, to_revision;
+  bool watch = false, keep = false;
 };
 
 int Fail(const std::string& msg, int code = 1) {
@@ -87,11 +106,14 @@ bool ParseArgs(int argc, char** argv, Args* a, std::string* err) {
       return false;
     };
     if (value("--kubeconfig", &a->kubeconfig) || value("--context", &a->context) || value("-o", &a->output) ||
-        value("--output", &a->output) || value("--timeout", &a->timeout) || value("--node", &a->node)) {
+        value("--output", &a->output) || value("--timeout", &a->timeout) || value("--node", &a->node) ||
+        value("--image", &a->image) || value("--to-revision", &a->to_revision)) {
       continue;
     }
     if (s == "-w" || s == "--watch") {
       a->watch = true;
+    } else if (s == "--keep") {
+      a->keep = true;
     } else if (s == "-h" || s == "--help") {
       a->words = {"help"};
       return true;
@@ -210,6 +232,157 @@ int Diagnose(kube::Client& client, const Args& a) {
   return ExitCode(findings);
 }
 
+int RunTest(kube::Client& client, const std::string& pool, const Args& a, std::chrono::seconds timeout,
+            std::stop_token stop) {
+  auto obj = client.Get(api::DevicePools(), "", pool);
+  if (!obj.ok()) return Fail(obj.status().ToString());
+  const std::string resource = obj->value("/spec/resourceName"_json_pointer, std::string());
+  auto pods = TestPods(resource, a.image);
+  if (!pods.ok()) return Fail(pods.status().ToString());
+
+  std::random_device rd;
+  std::string ns = "devicepool-test-";
+  for (int i = 0; i < 5; ++i) ns += "bcdfghjklmnpqrstvwxz2456789"[rd() % 27];
+  Json ns_obj = {{"apiVersion", "v1"},
+                 {"kind", "Namespace"},
+                 {"metadata", {{"name", ns}, {"labels", {{"app.kubernetes.io/managed-by", "kubectl-devicepool"}}}}}};
+  auto created = client.Create(kube::resources::Namespaces(), "", ns_obj);
+  if (!created.ok()) return Fail("creating namespace " + ns + ": " + created.status().ToString());
+  std::printf("namespace/%s created for the test pods\n", ns.c_str());
+  std::fflush(stdout);
+  auto cleanup = [&] {
+    if (a.keep) {
+      std::printf("kept namespace/%s (kubectl delete namespace %s)\n", ns.c_str(), ns.c_str());
+      return;
+    }
+    auto st = client.Delete(kube::resources::Namespaces(), "", ns);
+    if (st.ok() || kube::IsNotFound(st)) {
+      std::printf("namespace/%s deleted\n", ns.c_str());
+    } else {
+      std::fprintf(stderr, "kubectl-devicepool: deleting namespace %s: %s\n", ns.c_str(), st.ToString().c_str());
+    }
+  };
+  for (const auto& pod : *pods) {
+    auto c = client.Create(kube::resources::Pods(), ns, pod);
+    if (!c.ok()) {
+      cleanup();
+      return Fail("creating pod " + pod.value("/metadata/name"_json_pointer, std::string()) + ": " +
+                  c.status().ToString());
+    }
+    std::printf("pod/%s created, asking for %d %s\n", c->value("/metadata/name"_json_pointer, std::string()).c_str(),
+                Requested(pod, resource), resource.c_str());
+  }
+  std::fflush(stdout);
+
+  // Until every pod has ended, the deadline, or Ctrl-C.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<Json> seen;
+  while (true) {
+    auto list = client.List(kube::resources::Pods(), ns);
+    if (!list.ok()) {
+      cleanup();
+      return Fail(list.status().ToString());
+    }
+    seen = list->items;
+    bool done = !seen.empty();
+    for (const auto& p : seen) {
+      std::string phase = p.value("/status/phase"_json_pointer, std::string());
+      done = done && (phase == "Succeeded" || phase == "Failed");
+    }
+    if (done || stop.stop_requested() || std::chrono::steady_clock::now() >= deadline) break;
+    kube::WatchOptions wo;
+    wo.resource_version = list->resource_version;
+    wo.timeout_seconds = 5;
+    (void)client.Watch(kube::resources::Pods(), ns, wo, [](kube::WatchEvent&&) { return false; }, stop);
+  }
+  if (stop.stop_requested()) {
+    std::printf("interrupted\n");
+    cleanup();
+    return 1;
+  }
+  std::map<std::string, std::string> logs;
+  for (const auto& p : seen) {
+    if (p.value("/status/phase"_json_pointer, std::string()) == "Pending") continue;
+    const std::string name = p.value("/metadata/name"_json_pointer, std::string());
+    auto log = client.GetText("/api/v1/namespaces/" + ns + "/pods/" + name + "/log?container=test");
+    if (log.ok()) logs[name] = *log;
+  }
+  auto results = JudgeTestPods(seen, logs, resource);
+  std::fputs(RenderTestReport(pool, results).c_str(), stdout);
+  cleanup();
+  for (const auto& r : results) {
+    if (!r.problems.empty()) return 1;
+  }
+  return results.empty() ? 1 : 0;
+}
+
+// The pool's DaemonSet (any namespace: the operator's), its ControllerRevisions and agent pods.
+struct AgentHistory {
+  api::RolloutStatus rollout;
+  std::string spec_hash;
+  std::vector<Revision> revisions;
+};
+
+kube::StatusOr<AgentHistory> ReadHistory(kube::Client& client, const std::string& pool) {
+  auto obj = client.Get(api::DevicePools(), "", pool);
+  if (!obj.ok()) return obj.status();
+  AgentHistory h;
+  h.rollout = api::DecodeDevicePoolStatus(*obj).rollout;
+  kube::ListOptions of_pool;
+  of_pool.label_selector = std::string(api::kPoolLabel) + "=" + pool;
+  auto ds = client.List(kube::resources::DaemonSets(), "", of_pool);
+  if (!ds.ok()) return ds.status();
+  if (ds->items.empty()) return kube::Status(kube::Reason::kNotFound, "devicepool/" + pool + " has no agent DaemonSet yet");
+  const Json& d = ds->items[0];
+  const std::string ns = d.value("/metadata/namespace"_json_pointer, std::string());
+  h.spec_hash = d.value("/spec/template/metadata/annotations"_json_pointer, Json::object())
+                    .value(controller::kTemplateHashAnnotation, std::string());
+  auto crs = client.List(kube::GroupVersionResource{"apps", "v1", "controllerrevisions", true}, ns, of_pool);
+  if (!crs.ok()) return crs.status();
+  auto pods = client.List(kube::resources::Pods(), ns, of_pool);
+  if (!pods.ok()) return pods.status();
+  h.revisions = Revisions(crs->items, pods->items, h.rollout);
+  return h;
+}
+
+int RolloutHistory(kube::Client& client, const std::string& pool) {
+  auto h = ReadHistory(client, pool);
+  if (!h.ok()) return Fail(h.status().ToString());
+  std::fputs(RenderHistory(pool, h->revisions, h->spec_hash).c_str(), stdout);
+  return 0;
+}
+
+int RolloutUndo(kube::Client& client, const std::string& pool, const std::string& to_revision) {
+  std::optional<int64_t> to;
+  if (!to_revision.empty()) {
+    char* end = nullptr;
+    long long n = std::strtoll(to_revision.c_str(), &end, 10);
+    if (end == to_revision.c_str() || *end != '\0' || n <= 0) {
+      return Fail("--to-revision wants a revision number from rollout history, got '" + to_revision + "'", 2);
+    }
+    to = n;
+  }
+  auto h = ReadHistory(client, pool);
+  if (!h.ok()) return Fail(h.status().ToString());
+  auto target = UndoTarget(h->revisions, h->spec_hash, h->rollout, to);
+  if (!target.ok()) return Fail(target.status().message());
+  const Revision* from = nullptr;
+  for (const auto& r : h->revisions) {
+    if (r.hash == h->spec_hash) from = &r;
+  }
+  if (from == nullptr) return Fail("the DaemonSet's template " + h->spec_hash + " is in no ControllerRevision yet; try again");
+  auto patch = UndoPatch(*from, *target);
+  if (!patch.ok()) return Fail(patch.status().message());
+  auto r = client.Patch(api::DevicePools(), "", pool, kube::PatchType::kMerge, patch->dump(),
+                        kube::PatchOptions{"kubectl-devicepool", "", false});
+  if (!r.ok()) return Fail(r.status().ToString());
+  std::printf("devicepool/%s: spec.agent.image set to %s, the agent of revision %lld (%s)\n", pool.c_str(),
+              target->image.c_str(), static_cast<long long>(target->number), target->hash.c_str());
+  std::printf("follow it with: kubectl devicepool rollout status %s\n", pool.c_str());
+  std::printf("under GitOps, change the image in Git too, or the next sync undoes this\n");
+  return 0;
+}
+
 int RolloutPause(kube::Client& client, const std::string& pool, bool paused) {
   Json patch = {{"spec", {{"rollout", {{"paused", paused}}}}}};
   auto r = client.Patch(api::DevicePools(), "", pool, kube::PatchType::kMerge, patch.dump(),
@@ -290,14 +463,22 @@ int Main(int argc, char** argv) {
 
   if (a.words[0] == "status" && a.words.size() <= 2) return Status(client, a, stop.get_token());
   if (a.words[0] == "diagnose" && a.words.size() == 2) return Diagnose(client, a);
+  if (a.words[0] == "test" && a.words.size() == 2) {
+    bool ok = false;
+    auto timeout = ParseDuration(a.timeout.empty() ? "2m" : a.timeout, &ok);
+    if (!ok) return Fail("--timeout wants a duration such as 90s, 10m or 1h, got '" + a.timeout + "'", 2);
+    return RunTest(client, a.words[1], a, timeout, stop.get_token());
+  }
   if (a.words[0] == "rollout" && a.words.size() == 3) {
     const std::string& verb = a.words[1];
     const std::string& pool = a.words[2];
     if (verb == "pause") return RolloutPause(client, pool, true);
     if (verb == "resume") return RolloutPause(client, pool, false);
+    if (verb == "history") return RolloutHistory(client, pool);
+    if (verb == "undo") return RolloutUndo(client, pool, a.to_revision);
     if (verb == "status") {
       bool ok = false;
-      auto timeout = ParseDuration(a.timeout, &ok);
+      auto timeout = ParseDuration(a.timeout.empty() ? "10m" : a.timeout, &ok);
       if (!ok) return Fail("--timeout wants a duration such as 90s, 10m or 1h, got '" + a.timeout + "'", 2);
       return RolloutStatus(client, pool, timeout, stop.get_token());
     }

@@ -1,7 +1,8 @@
 // kubectl-devicepool against the real control plane and simulated nodes:
 // through kubectl's plugin mechanism, `status` in text and JSON beside what
-// the Nodes say, `rollout pause|resume|status`, and `diagnose` on faults
-// provoked for real (its judgement is table-tested in tests/cli).
+// the Nodes say, `rollout pause|resume|status`, `test` with the sample pods
+// run for real, and `diagnose` on faults provoked for real (both judgements
+// are table-tested in tests/cli).
 #include <csignal>
 #include <filesystem>
 
@@ -83,6 +84,118 @@ TEST_F(CliTest, RolloutPauseResumeAndStatus) {
   EXPECT_EQ(k.exit_code, 1) << k.output;
   k = Cli({"rollout", "status", kPool, "--timeout=soon"});
   EXPECT_EQ(k.exit_code, 2) << k.output;
+}
+
+// history lists the agent templates with the nodes running each; undo sets
+// spec.agent.image back, and the managed rollout brings the earlier agent
+// back; an earlier template that differs in more than the image is refused.
+TEST_F(CliTest, RolloutHistoryAndUndoBringTheEarlierAgentBack) {
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+  const std::string v2 = "hashfoundry/devicepool-agent:v2";
+  InstallAgentImage(v2);
+  auto patch = [&](const Json& spec) {
+    auto r = client_->Patch(api::DevicePools(), "", kPool, kube::PatchType::kMerge, Json{{"spec", spec}}.dump());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  };
+  auto rollout_done = [&] {
+    auto k = Cli({"rollout", "status", kPool, "--timeout=180s"});
+    EXPECT_EQ(k.exit_code, 0) << k.output << Logs();
+    return StringAt(Get(api::DevicePools(), "", kPool), {"status", "rollout", "currentRevision"});
+  };
+  const std::string first = StringAt(Get(api::DevicePools(), "", kPool), {"status", "rollout", "currentRevision"});
+  ASSERT_FALSE(first.empty());
+  ASSERT_NO_FATAL_FAILURE(patch({{"rollout", {{"canary", {{"bakeTime", "1s"}}}, {"maxUnavailable", 3}}}}));
+  const std::string tuned = rollout_done();
+  ASSERT_NO_FATAL_FAILURE(patch({{"agent", {{"image", v2}}}}));
+  const std::string second = rollout_done();
+  ASSERT_NE(second, tuned);
+
+  auto k = Cli({"rollout", "history", kPool});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  EXPECT_TRUE(std::regex_search(k.output, std::regex("\n\\d+ +" + second + " +" + v2 + " +3 +current, spec +\\S+\n")))
+      << k.output;
+  EXPECT_TRUE(std::regex_search(k.output, std::regex("\n\\d+ +" + tuned + " +\\S+ +0 +- +\\S+\n"))) << k.output;
+
+  // Back to the agent before v2: the same template, so the same revision.
+  k = Cli({"rollout", "undo", kPool});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  EXPECT_NE(k.output.find("spec.agent.image set to"), std::string::npos) << k.output;
+  EXPECT_NE(StringAt(Get(api::DevicePools(), "", kPool), {"spec", "agent", "image"}), v2);
+  EXPECT_EQ(rollout_done(), tuned);
+  for (const auto& n : nodes_) {
+    EXPECT_TRUE(Eventually(
+        [&] {
+          Json pod = AgentPod(n.name);
+          return StringAt(pod, {"metadata", "annotations", "hashfoundry.com/template-hash"}) == tuned &&
+                 StringAt(pod, {"status", "phase"}) == "Running";
+        },
+        seconds(60)))
+        << n.name;
+  }
+
+  // Now the spec changes a flag of the agent: going back would need more
+  // than the image, so undo refuses.
+  ASSERT_NO_FATAL_FAILURE(patch({{"health", {{"interval", "20s"}}}}));
+  const std::string third = rollout_done();
+  ASSERT_NE(third, tuned);
+  k = Cli({"rollout", "undo", kPool});
+  EXPECT_EQ(k.exit_code, 1) << k.output;
+  EXPECT_NE(k.output.find("differs from the spec's agent in more than the image"), std::string::npos) << k.output;
+  k = Cli({"rollout", "undo", kPool, "--to-revision=0"});
+  EXPECT_EQ(k.exit_code, 2) << k.output;
+}
+
+// The sample test pods run for real: sim-kubelet runs busybox:1.36's sh as
+// the host's /bin/sh (an image with its own executables, see
+// tests/cluster/README.md) in a private /dev holding the device files the
+// agent handed over, so a file check cannot pass by accident.
+TEST_F(CliTest, TestRunsTheSamplePodsChecksThemAndCleansUp) {
+  ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
+  const std::string busybox = work_ + "/images/by-image/busybox_1.36";
+  fs::create_directories(busybox);
+  fs::create_symlink("/bin/sh", busybox + "/sh");
+  const std::regex deleted(R"(namespace/(devicepool-test-[a-z0-9]+) deleted)");
+  auto gone = [&](const std::string& output) {
+    std::smatch m;
+    if (!std::regex_search(output, m, deleted)) return false;
+    const std::string ns = m[1];
+    return Eventually([&] { return Get(kube::resources::Namespaces(), "", ns).is_null(); }, seconds(60));
+  };
+
+  auto k = Cli({"test", kPool, "--timeout=90s"});
+  EXPECT_EQ(k.exit_code, 0) << k.output << Logs();
+  EXPECT_TRUE(std::regex_search(k.output, std::regex(R"(PASS device-test-single on \S+: asked for 1, got hashfoundry-device-\d\n)")))
+      << k.output;
+  EXPECT_TRUE(std::regex_search(
+      k.output, std::regex(R"(PASS device-test-multi on \S+: asked for 2, got hashfoundry-device-\d,hashfoundry-device-\d\n)")))
+      << k.output;
+  EXPECT_TRUE(std::regex_search(k.output,
+                                std::regex(R"(device hashfoundry-device-\d: /dev/hashfoundry-device-\d present)")))
+      << k.output;
+  EXPECT_NE(k.output.find("test passed"), std::string::npos) << k.output;
+  EXPECT_TRUE(gone(k.output)) << k.output;
+
+  // Pods that never run (no such image here) fail the test at --timeout,
+  // and the namespace still goes.
+  k = Cli({"test", kPool, "--image=example.com/not-here:1", "--timeout=5s"});
+  EXPECT_EQ(k.exit_code, 1) << k.output;
+  EXPECT_NE(k.output.find("FAIL device-test-single"), std::string::npos) << k.output;
+  EXPECT_NE(k.output.find("2 of 2 test pods failed"), std::string::npos) << k.output;
+  EXPECT_TRUE(gone(k.output)) << k.output;
+
+  // Ctrl-C while waiting: cleaned up too.
+  const std::string log = work_ + "/cli-test.log";
+  auto cli = ChildProcess::Start({HF_CLI_BIN, "--kubeconfig=" + cluster_.kubeconfig(), "test", kPool,
+                                  "--image=example.com/not-here:1", "--timeout=5m"},
+                                 log);
+  ASSERT_NE(cli, nullptr);
+  ASSERT_TRUE(Eventually([&] { return cli->Log().find("pod/device-test-multi created") != std::string::npos; },
+                         seconds(30)))
+      << cli->Log();
+  cli->Signal(SIGINT);
+  EXPECT_EQ(cli->Wait(seconds(30)), 1) << cli->Log();
+  EXPECT_NE(cli->Log().find("interrupted"), std::string::npos) << cli->Log();
+  EXPECT_TRUE(gone(cli->Log())) << cli->Log();
 }
 
 // diagnose -o json; each case provokes a fault for real and waits (bounded)

@@ -64,7 +64,8 @@ Commands:
       --timeout=DURATION         how long to wait for the pods (default 2m)
       --keep                     leave the namespace for a look
   rollout status POOL            follow the pool's agent rollout until it ends: exit 0 when
-                                 Complete, 1 when Failed or RolledBack, 2 on --timeout
+                                 Complete, 1 when Failed or rolled back (once the last good
+                                 agent is back on every node), 2 on --timeout
   rollout pause POOL             set spec.rollout.paused: no further node is replaced
   rollout resume POOL            clear it
   rollout history POOL           the agent templates the DaemonSet ran (its ControllerRevisions):
@@ -417,8 +418,11 @@ int RolloutStatus(kube::Client& client, const std::string& pool, std::chrono::se
         case api::RolloutPhase::kIdle:
           std::printf("devicepool/%s: rollout complete\n", pool.c_str());
           return 0;
-        case api::RolloutPhase::kFailed:
         case api::RolloutPhase::kRolledBack:
+          // Until the last good agent is back on every node it left.
+          if (r.completion_time.empty()) break;
+          [[fallthrough]];
+        case api::RolloutPhase::kFailed:
           for (const auto& f : r.failed) {
             std::printf("  %s: gate %s: %s\n", f.node.c_str(), f.gate.c_str(), f.message.c_str());
           }

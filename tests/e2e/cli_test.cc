@@ -143,6 +143,23 @@ TEST_F(CliTest, RolloutHistoryAndUndoBringTheEarlierAgentBack) {
   EXPECT_NE(k.output.find("differs from the spec's agent in more than the image"), std::string::npos) << k.output;
   k = Cli({"rollout", "undo", kPool, "--to-revision=0"});
   EXPECT_EQ(k.exit_code, 2) << k.output;
+
+  // A build that exits: rollout status follows it to the end of the
+  // rollback and exits 1, naming the canary node and its gate; by then
+  // every node runs the last good agent again.
+  const std::string broken = "hashfoundry/devicepool-agent:exits";
+  InstallAgentImage(broken, "agent-exits.sh");
+  ASSERT_NO_FATAL_FAILURE(patch({{"agent", {{"image", broken}}}, {"rollout", {{"progressDeadline", "30s"}}}}));
+  k = Cli({"rollout", "status", kPool, "--timeout=180s"});
+  EXPECT_EQ(k.exit_code, 1) << k.output << Logs();
+  EXPECT_NE(k.output.find("gate AgentRunning"), std::string::npos) << k.output;
+  Json pool = Get(api::DevicePools(), "", kPool);
+  EXPECT_EQ(StringAt(pool, {"status", "rollout", "phase"}), "RolledBack");
+  EXPECT_FALSE(StringAt(pool, {"status", "rollout", "completionTime"}).empty()) << pool["status"].dump(2);
+  for (const auto& n : nodes_) {
+    EXPECT_EQ(StringAt(AgentPod(n.name), {"metadata", "annotations", "hashfoundry.com/template-hash"}), third)
+        << n.name << ": rollout status returned before the rollback ended";
+  }
 }
 
 // The sample test pods run for real: sim-kubelet runs busybox:1.36's sh as

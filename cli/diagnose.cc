@@ -212,8 +212,6 @@ class Checker {
                            (renewed ? Ago(renew, s_.now) : "never") + ", lease " + std::to_string(duration) + "s");
       } else {
         live.push_back(holder + " in " + Namespace(l));
-        operator_namespace_ = Namespace(l);
-        leader_ = holder;
       }
     }
     int available = 0;
@@ -644,7 +642,6 @@ class Checker {
   TimePoint ready_since_{};
   std::set<std::string> matched_, held_;
   std::vector<std::string> in_scope_;
-  std::string operator_namespace_, leader_;
 };
 
 kube::StatusOr<std::vector<Json>> ListAll(kube::Client& client, const kube::GroupVersionResource& gvr,
@@ -734,8 +731,17 @@ std::string RenderFindings(const Snapshot& s, const std::vector<Finding>& findin
   std::string scope = "devicepool/" + s.pool + (s.node.empty() ? "" : ", node " + s.node);
   std::string out;
   if (findings.empty()) {
+    std::string leader;
+    for (const auto& l : s.leases) {
+      const std::string holder = Str(l, "/spec/holderIdentity");
+      TimePoint renew;
+      if (!holder.empty() && ParseTime(Str(l, "/spec/renewTime"), &renew) &&
+          renew + std::chrono::seconds(Int(l, "/spec/leaseDurationSeconds")) >= s.now) {
+        leader = " (leader " + holder + " in " + Namespace(l) + ")";
+      }
+    }
     out += scope + ": no problems found\n";
-    out += "  checked: CRDs, operator, conditions, selector (" + std::to_string(s.nodes.size()) +
+    out += "  checked: CRDs, operator" + leader + ", conditions, selector (" + std::to_string(s.nodes.size()) +
            " nodes), conflicts, DaemonSet, " + std::to_string(s.agent_pods.size()) + " agent pods, " +
            std::to_string(s.reports.size()) + " reports against their Nodes, pending pods, monitoring, Warning Events\n";
     return out;

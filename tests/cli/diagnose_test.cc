@@ -120,6 +120,8 @@ TEST(DiagnoseTest, AHealthyPoolHasNoFindings) {
   EXPECT_TRUE(fs.empty()) << RenderFindings(s, fs, false);
   EXPECT_EQ(ExitCode(fs), 0);
   EXPECT_NE(RenderFindings(s, fs, false).find("no problems found"), std::string::npos);
+  EXPECT_NE(RenderFindings(s, fs, false).find("operator (leader operator-abc in hf)"), std::string::npos)
+      << RenderFindings(s, fs, false);
 }
 
 struct Case {

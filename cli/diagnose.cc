@@ -125,11 +125,12 @@ bool Requests(const Json& pod, const std::string& resource) {
 // The agent container's status in a pod, or null.
 const Json* AgentStatus(const Json& pod) {
   if (!pod.contains("status") || !pod["status"].contains("containerStatuses")) return nullptr;
-  for (const auto& c : pod["status"]["containerStatuses"]) {
-    if (c.value("name", "") == "agent") return &c;
-  }
   const Json& all = pod["status"]["containerStatuses"];
-  return all.is_array() && !all.empty() ? &all[0] : nullptr;
+  if (!all.is_array()) return nullptr;
+  for (const auto& c : all) {
+    if (c.is_object() && c.value("name", "") == "agent") return &c;
+  }
+  return !all.empty() && all[0].is_object() ? &all[0] : nullptr;
 }
 
 class Checker {
@@ -178,6 +179,7 @@ class Checker {
       std::vector<std::string> versions;
       if (it->second.contains("spec") && it->second["spec"].contains("versions")) {
         for (const auto& v : it->second["spec"]["versions"]) {
+          if (!v.is_object()) continue;
           versions.push_back(v.value("name", "") + (v.value("served", false) ? " (served)" : " (not served)"));
           if (v.value("name", "") == kExpectedCrdVersion && v.value("served", false)) served = true;
         }

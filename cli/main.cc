@@ -494,4 +494,13 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace hf::cli
 
-int main(int argc, char** argv) { return hf::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // What the API server sends is read defensively; should an object still
+  // hold a type no check foresaw, say so rather than abort.
+  try {
+    return hf::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kubectl-devicepool: unexpected: %s\n", e.what());
+    return 2;
+  }
+}

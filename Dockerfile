@@ -25,6 +25,8 @@ COPY api/ api/
 COPY agent/ agent/
 COPY operator/ operator/
 COPY cli/ cli/
+# kubectl-devicepool compiles its test pods in.
+COPY config/samples/test-pods.yaml config/samples/test-pods.yaml
 RUN cmake --preset release \
  && cmake --build --preset release \
  && cmake --install build/release --prefix /usr --strip

@@ -4,7 +4,9 @@
 # server-side dry run with strict field validation (an unknown or misspelt
 # field is an error), so the schema, its defaults and every CEL rule of the
 # CRD judge it. Warnings count as failures. Also checks that the samples
-# cover each discovery mode (simulated, paths, pci).
+# cover each discovery mode (simulated, paths, pci), and that the test pods
+# (test-pods.yaml, what kubectl devicepool test runs) are Pods that ask for
+# the sample pool's resource.
 #
 #   HF_CLUSTER_DIR=DIR tests/config/check-samples.sh   (DIR from tests/cluster/bin/cluster up DIR)
 #
@@ -46,12 +48,23 @@ for f in "${files[@]}"; do
 		fail "the API server warned about $name (above)"
 	fi
 	# One object or a List of them.
-	jq -r 'if .kind == "List" then .items[] else . end | "\(.kind) \(.spec.discovery // {} | keys | join(","))"' \
-		"$tmp/out" >"$tmp/kinds"
-	while read -r kind mode; do
-		[[ $kind == DevicePool ]] || fail "$name holds a $kind; samples are DevicePools"
-		modes+=("$mode")
-		echo "check-samples: $name: DevicePool ($mode discovery) accepted"
+	jq -r 'if .kind == "List" then .items[] else . end |
+		[.kind, .metadata.name, (.spec.discovery // {} | keys | join(",") | if . == "" then "-" else . end),
+		 ([.spec.containers[]?.resources.limits["hashfoundry.com/custom-device"] // empty | tonumber] | add // 0)]
+		| map(tostring) | join(" ")' "$tmp/out" >"$tmp/kinds"
+	while read -r kind object mode wants; do
+		case $kind in
+		DevicePool)
+			modes+=("$mode")
+			echo "check-samples: $name: DevicePool ($mode discovery) accepted"
+			;;
+		Pod)
+			[[ ${name##*/} == test-pods.yaml ]] || fail "$name holds a Pod; only test-pods.yaml holds the test pods"
+			((wants > 0)) || fail "$name: Pod $object asks for no hashfoundry.com/custom-device"
+			echo "check-samples: $name: Pod $object (asks for $wants devices) accepted"
+			;;
+		*) fail "$name holds a $kind; samples are DevicePools and the test pods" ;;
+		esac
 	done <"$tmp/kinds"
 done
 for want in simulated paths pci; do

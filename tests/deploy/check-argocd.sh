@@ -152,6 +152,8 @@ operator_ns=hf-argocd-$suffix
 operator_pid=$!
 i=0
 for f in "$repo"/config/samples/*.yaml; do
+	# The pool samples (test-pods.yaml holds the test pods, which Argo CD does not sync).
+	[[ $("$kubectl" create --dry-run=client -o json -f "$f" | jq -r .kind) == DevicePool ]] || continue
 	i=$((i + 1))
 	pool=argocd-check-$suffix-$i
 	# The sample under a name of its own, so no other test's pool is touched.

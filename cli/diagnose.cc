@@ -7,6 +7,7 @@
 #include "api/device_pool.h"
 #include "api/device_pool_node.h"
 #include "api/names.h"
+#include "cli/status.h"
 #include "kube/rest/credentials.h"
 #include "kube/rest/resource.h"
 #include "operator/desired.h"
@@ -96,15 +97,6 @@ std::map<std::string, std::string> Labels(const Json& obj) {
 
 std::string Name(const Json& obj) { return Str(obj, "/metadata/name"); }
 std::string Namespace(const Json& obj) { return Str(obj, "/metadata/namespace"); }
-
-// The Node's figure of `resource` in status.capacity or status.allocatable;
-// -1 when absent.
-int64_t NodeQuantity(const Json& node, const char* field, const std::string& resource) {
-  if (!node.contains("status") || !node["status"].contains(field)) return -1;
-  const Json& list = node["status"][field];
-  if (!list.is_object() || !list.contains(resource) || !list[resource].is_string()) return -1;
-  return controller::DeviceCount(list[resource].get<std::string>());
-}
 
 bool Requests(const Json& pod, const std::string& resource) {
   if (!pod.contains("spec")) return false;
@@ -506,15 +498,16 @@ class Checker {
       }
       return;
     }
-    const int64_t capacity = NodeQuantity(*node, "capacity", resource);
-    const int64_t allocatable = NodeQuantity(*node, "allocatable", resource);
-    const std::string node_says = "Node: capacity " + (capacity < 0 ? std::string("absent") : std::to_string(capacity)) +
-                                  ", allocatable " + (allocatable < 0 ? std::string("absent") : std::to_string(allocatable)) +
-                                  " of " + resource;
+    const NodeFacts facts = NodeFactsOf(*node, resource);
+    const auto& capacity = facts.capacity;
+    const auto& allocatable = facts.allocatable;
+    auto figure = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : std::string("absent"); };
+    const std::string node_says =
+        "Node: capacity " + figure(capacity) + ", allocatable " + figure(allocatable) + " of " + resource;
     if (!st.registered) {
       Add(Severity::kError, "report", subject, "the agent is not registered with the kubelet", {counts, node_says},
           "check the kubelet's device-plugins directory is mounted into the agent, and the agent's log");
-    } else if (st.counts.healthy > 0 && allocatable <= 0) {
+    } else if (st.counts.healthy > 0 && allocatable.value_or(0) <= 0) {
       Add(Severity::kError, "report", subject,
           "the agent says it is registered with " + std::to_string(st.counts.healthy) +
               " healthy devices, but the kubelet lists none: the kubelet lost the registration (restarted?) and the "
@@ -522,7 +515,7 @@ class Checker {
           {counts, node_says},
           "delete the agent pod so it registers afresh: kubectl delete pod -n <ns> -l " + std::string(api::kPoolLabel) +
               "=" + s_.pool + " --field-selector spec.nodeName=" + Str(*node, "/metadata/name"));
-    } else if (capacity >= 0 && capacity != st.counts.total) {
+    } else if (capacity && *capacity != st.counts.total) {
       Add(Severity::kWarning, "report", subject,
           "the Node's capacity differs from the agent's report (it may be catching up)", {counts, node_says},
           "wait a few seconds; if it stays, restart the agent pod");

@@ -338,7 +338,7 @@ kube::StatusOr<AgentHistory> ReadHistory(kube::Client& client, const std::string
   const std::string ns = d.value("/metadata/namespace"_json_pointer, std::string());
   h.spec_hash = d.value("/spec/template/metadata/annotations"_json_pointer, Json::object())
                     .value(controller::kTemplateHashAnnotation, std::string());
-  auto crs = client.List(kube::GroupVersionResource{"apps", "v1", "controllerrevisions", true}, ns, of_pool);
+  auto crs = client.List(kube::resources::ControllerRevisions(), ns, of_pool);
   if (!crs.ok()) return crs.status();
   auto pods = client.List(kube::resources::Pods(), ns, of_pool);
   if (!pods.ok()) return pods.status();

@@ -3,27 +3,13 @@
 #include <algorithm>
 #include <map>
 
+#include "cli/table.h"
 #include "operator/desired.h"
 
 namespace hf::cli {
 namespace {
 
 using Json = nlohmann::json;
-
-void DropNulls(Json& j) {
-  if (j.is_object()) {
-    for (auto it = j.begin(); it != j.end();) {
-      if (it.value().is_null()) {
-        it = j.erase(it);
-      } else {
-        DropNulls(it.value());
-        ++it;
-      }
-    }
-  } else if (j.is_array()) {
-    for (auto& e : j) DropNulls(e);
-  }
-}
 
 Json* AgentContainer(Json& tmpl) {
   if (!tmpl.contains("spec") || !tmpl["spec"].contains("containers")) return nullptr;
@@ -84,9 +70,7 @@ std::vector<Revision> Revisions(const std::vector<Json>& controller_revisions, c
     Revision r;
     r.number = cr.value("revision", int64_t{0});
     r.created = cr.value("/metadata/creationTimestamp"_json_pointer, std::string());
-    r.pod_template = cr.value("/data/spec/template"_json_pointer, Json::object());
-    r.pod_template.erase("$patch");
-    DropNulls(r.pod_template);
+    r.pod_template = controller::ControllerRevisionTemplate(cr);
     r.hash = controller::TemplateRevision(r.pod_template);
     if (const Json* c = AgentContainer(r.pod_template)) r.image = c->value("image", "");
     r.nodes = running.count(r.hash) != 0 ? running[r.hash] : 0;
@@ -105,26 +89,15 @@ std::vector<Revision> Revisions(const std::vector<Json>& controller_revisions, c
 }
 
 std::string RenderHistory(const std::string& pool, const std::vector<Revision>& revisions, const std::string& spec_hash) {
-  std::vector<std::vector<std::string>> rows = {{"REVISION", "TEMPLATE", "IMAGE", "NODES", "STATE", "CREATED"}};
+  Table table({"REVISION", "TEMPLATE", "IMAGE", "NODES", "STATE", "CREATED"}, /*gap=*/2);
   for (const auto& r : revisions) {
     std::string state = r.state;
     if (r.hash == spec_hash) state += std::string(state.empty() ? "" : ", ") + "spec";
-    rows.push_back({std::to_string(r.number), r.hash, r.image, std::to_string(r.nodes), state.empty() ? "-" : state,
-                    r.created});
+    table.Add({std::to_string(r.number), r.hash, r.image, std::to_string(r.nodes), state.empty() ? "-" : state,
+               r.created});
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  std::string out = "devicepool/" + pool + " agent revisions (the DaemonSet's ControllerRevisions):\n";
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
+  std::string out = "devicepool/" + pool + " agent revisions (the DaemonSet's ControllerRevisions):\n" +
+                    table.Render(false, "");
   if (revisions.empty()) out += "(none yet)\n";
   return out;
 }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "api/names.h"
+#include "cli/table.h"
 #include "kube/rest/resource.h"
 #include "operator/desired.h"
 
@@ -33,7 +34,15 @@ std::optional<int64_t> Quantity(const Json& node, const char* field, const std::
   return controller::DeviceCount((*list)[resource].get_ref<const std::string&>());
 }
 
-NodeFacts FactsOf(const Json& node, const std::string& resource) {
+std::string OrDash(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "-"; }
+
+constexpr const char* kGreen = "32";
+constexpr const char* kRed = "31";
+constexpr const char* kYellow = "33";
+
+}  // namespace
+
+NodeFacts NodeFactsOf(const Json& node, const std::string& resource) {
   NodeFacts f;
   f.found = true;
   if (node.contains("status") && node["status"].contains("conditions")) {
@@ -45,57 +54,6 @@ NodeFacts FactsOf(const Json& node, const std::string& resource) {
   f.allocatable = Quantity(node, "allocatable", resource);
   return f;
 }
-
-std::string Paint(bool color, const char* code, const std::string& s) {
-  return color ? std::string("\033[") + code + "m" + s + "\033[0m" : s;
-}
-
-std::string Pad(const std::string& s, size_t width) { return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' '); }
-
-std::string OrDash(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "-"; }
-
-// A table: columns as wide as their widest cell, colour applied after
-// padding so escape codes do not count.
-class Table {
- public:
-  explicit Table(std::vector<std::string> header) { rows_.push_back({std::move(header), {}}); }
-  void Add(std::vector<std::string> cells, std::vector<const char*> colors = {}) {
-    colors.resize(cells.size(), nullptr);
-    rows_.push_back({std::move(cells), std::move(colors)});
-  }
-  std::string Render(bool color, const std::string& indent) const {
-    std::vector<size_t> width;
-    for (const auto& r : rows_) {
-      width.resize(std::max(width.size(), r.cells.size()), 0);
-      for (size_t i = 0; i < r.cells.size(); ++i) width[i] = std::max(width[i], r.cells[i].size());
-    }
-    std::string out;
-    for (const auto& r : rows_) {
-      std::string line = indent;
-      for (size_t i = 0; i < r.cells.size(); ++i) {
-        std::string cell = i + 1 == r.cells.size() ? r.cells[i] : Pad(r.cells[i], width[i] + 1);
-        const char* c = i < r.colors.size() ? r.colors[i] : nullptr;
-        line += c != nullptr ? Paint(color, c, cell) : cell;
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      out += line + "\n";
-    }
-    return out;
-  }
-
- private:
-  struct Row {
-    std::vector<std::string> cells;
-    std::vector<const char*> colors;
-  };
-  std::vector<Row> rows_;
-};
-
-constexpr const char* kGreen = "32";
-constexpr const char* kRed = "31";
-constexpr const char* kYellow = "33";
-
-}  // namespace
 
 PoolView MakeView(Json pool, std::vector<Json> reports, const std::vector<Json>& nodes) {
   PoolView v;
@@ -113,7 +71,7 @@ PoolView MakeView(Json pool, std::vector<Json> reports, const std::vector<Json>&
     v.report_json.push_back(std::move(j));
   }
   for (const auto& n : nodes) {
-    v.nodes[n.value("/metadata/name"_json_pointer, std::string())] = FactsOf(n, v.pool.spec.resource_name);
+    v.nodes[n.value("/metadata/name"_json_pointer, std::string())] = NodeFactsOf(n, v.pool.spec.resource_name);
   }
   for (const auto& r : v.reports) v.nodes.try_emplace(r.spec.node);  // reported, but no such Node
   return v;

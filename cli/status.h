@@ -27,6 +27,10 @@ struct NodeFacts {
   std::optional<int64_t> capacity, allocatable;
 };
 
+// The Node's Ready condition and its figures of `resource`, from the Node
+// as read.
+NodeFacts NodeFactsOf(const nlohmann::json& node, const std::string& resource);
+
 struct PoolView {
   api::DevicePool pool;
   nlohmann::json pool_json;                   // as read, for -o json|yaml

@@ -242,6 +242,28 @@ Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg, co
   return WithSpecHash(std::move(ds));
 }
 
+void DropNulls(Json& j) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end();) {
+      if (it->is_null()) {
+        it = j.erase(it);
+      } else {
+        DropNulls(*it);
+        ++it;
+      }
+    }
+  } else if (j.is_array()) {
+    for (auto& e : j) DropNulls(e);
+  }
+}
+
+Json ControllerRevisionTemplate(const Json& cr) {
+  Json tmpl = cr.value("data", Json::object()).value("spec", Json::object()).value("template", Json::object());
+  tmpl.erase("$patch");
+  DropNulls(tmpl);
+  return tmpl;
+}
+
 std::string TemplateRevision(const Json& tmpl) {
   const Json* h = &tmpl;
   for (const char* k : {"metadata", "annotations", kTemplateHashAnnotation}) {

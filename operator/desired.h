@@ -42,6 +42,12 @@ Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg,
                       const Json* pinned_template = nullptr);
 // A pod template's hashfoundry.com/template-hash annotation, or "".
 std::string TemplateRevision(const Json& pod_template);
+// Removes null members (a stored template's "creationTimestamp": null), so
+// a template compares equal to what the server returns once applied.
+void DropNulls(Json& j);
+// The pod template a DaemonSet's ControllerRevision keeps (data.spec.template,
+// its "$patch" and nulls dropped), or {} when it holds none.
+Json ControllerRevisionTemplate(const Json& controller_revision);
 Json DesiredService(const api::DevicePool& pool, const OperatorConfig& cfg);
 Json DesiredServiceMonitor(const api::DevicePool& pool, const OperatorConfig& cfg);
 Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cfg);

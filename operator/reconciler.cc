@@ -20,23 +20,6 @@ std::string Key(const std::string& ns, const std::string& name) { return ns.empt
 
 std::string KindOf(const Json& obj) { return obj.value("kind", ""); }
 
-// Removes null members (a stored template's "creationTimestamp": null), so
-// the template compares equal to what the server returns once applied.
-void DropNulls(Json& j) {
-  if (j.is_object()) {
-    for (auto it = j.begin(); it != j.end();) {
-      if (it->is_null()) {
-        it = j.erase(it);
-      } else {
-        DropNulls(*it);
-        ++it;
-      }
-    }
-  } else if (j.is_array()) {
-    for (auto& e : j) DropNulls(e);
-  }
-}
-
 // How long a deleted pool waits for its agents to stop (they clean up their
 // nodes as they do) before its finalizer is released anyway.
 constexpr auto kAgentStopGrace = std::chrono::seconds(60);
@@ -390,14 +373,11 @@ StatusOr<Json> DevicePoolReconciler::PinnedTemplate(const api::DevicePool& pool,
   // ControllerRevision (revisionHistoryLimit of them).
   kube::ListOptions lo;
   lo.label_selector = std::string(api::kPoolLabel) + "=" + pool.metadata.name;
-  auto list = d_.client.List(kube::GroupVersionResource{"apps", "v1", "controllerrevisions", true}, ns, lo);
+  auto list = d_.client.List(kube::resources::ControllerRevisions(), ns, lo);
   if (!list.ok()) return list.status();
   for (const auto& cr : list->items) {
-    Json tmpl = cr.value("data", Json::object()).value("spec", Json::object()).value("template", Json::object());
-    if (TemplateRevision(tmpl) != revision) continue;
-    tmpl.erase("$patch");
-    DropNulls(tmpl);
-    return tmpl;
+    Json tmpl = ControllerRevisionTemplate(cr);
+    if (TemplateRevision(tmpl) == revision) return tmpl;
   }
   return Status(kube::Reason::kNotFound, "the agent template of revision " + revision +
                                              " is in no ControllerRevision of the DaemonSet any more");

@@ -39,6 +39,7 @@ inline GroupVersionResource Services() { return {"", "v1", "services", true}; }
 inline GroupVersionResource ServiceAccounts() { return {"", "v1", "serviceaccounts", true}; }
 inline GroupVersionResource ConfigMaps() { return {"", "v1", "configmaps", true}; }
 inline GroupVersionResource DaemonSets() { return {"apps", "v1", "daemonsets", true}; }
+inline GroupVersionResource ControllerRevisions() { return {"apps", "v1", "controllerrevisions", true}; }
 inline GroupVersionResource Deployments() { return {"apps", "v1", "deployments", true}; }
 inline GroupVersionResource Leases() { return {"coordination.k8s.io", "v1", "leases", true}; }
 inline GroupVersionResource Events() { return {"events.k8s.io", "v1", "events", true}; }

@@ -223,7 +223,12 @@ TEST_F(ReportIntegrationTest, ReportFollowsTheDevicesAndIsWrittenOnlyOnChange) {
   })) << agent.Log();
 
   // Rescans that find nothing new (the 1 s interval, and an unrelated file
-  // waking inotify) write nothing.
+  // waking inotify) write nothing. The baseline is taken once a scan has
+  // completed after the write seen above: the agent counts a write only
+  // after the server answered, so reading the counter as soon as the report
+  // shows could miss that last write.
+  const double settled = AgentMetric("hashfoundry_agent_scans_total", "success") + 1;
+  ASSERT_TRUE(Eventually([&] { return AgentMetric("hashfoundry_agent_scans_total", "success") >= settled; }));
   std::string rv = (*Node())["metadata"]["resourceVersion"];
   double writes = AgentMetric("hashfoundry_agent_report_writes_total", "success");
   double scans = AgentMetric("hashfoundry_agent_scans_total", "success");

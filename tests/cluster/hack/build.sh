@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl), the `cluster` tool, sim-kubelet, agent-bench and the
-# kubelet's sample device plugin (agent-bench's peer), helm and promtool from the
-# Go module graph, and prints the directory holding them as the last line on stdout.
+# kubelet's sample device plugin (agent-bench's peer), prometheus-sync, helm,
+# promtool and Prometheus from the Go module graph, and prints the directory
+# holding them as the last line on stdout.
 #
 # The binaries are cached under
 #   ${HF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hashfoundry}/cluster-KEY/bin
@@ -73,7 +74,8 @@ go build -trimpath -ldflags="$ldflags" -o "$out/bin.tmp/" \
 	./cmd/etcd \
 	./cmd/cluster \
 	./cmd/sim-kubelet \
-	./cmd/agent-bench
+	./cmd/agent-bench \
+	./cmd/prometheus-sync
 # helm has its own module because it needs newer k8s.io staging modules than
 # our replace block pins. Stamped as helm's release build does: its version,
 # and the Kubernetes version `helm template` and `helm lint` assume offline
@@ -85,9 +87,10 @@ for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
 	helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_k8s_minor"
 done
 go -C tools/helm build -trimpath -ldflags="$helm_ldflags" -o "$out/bin.tmp/" helm.sh/helm/v3/cmd/helm
-# promtool (rule checks and rule unit tests) has its own module for the same
-# reason. Prometheus 3.X.Y is tagged v0.3XX.Y as a Go module; stamp the
-# release version, as its own build does, so `promtool --version` says 3.X.Y.
+# promtool (rule checks and rule unit tests) and the Prometheus server (the
+# e2e suite's and the demo's, run by prometheus-sync) have their own module
+# for the same reason. Prometheus 3.X.Y is tagged v0.3XX.Y as a Go module;
+# stamp the release version, as its own build does, so `--version` says 3.X.Y.
 prom_module_version=$(awk '$1 == "github.com/prometheus/prometheus" { print $2; exit }' tools/promtool/go.mod)
 prom_version=$(awk -v v="$prom_module_version" 'BEGIN {
 	split(substr(v, 2), p, ".")  # v0.316.0 -> 0 316 0
@@ -95,7 +98,7 @@ prom_version=$(awk -v v="$prom_module_version" 'BEGIN {
 }')
 go -C tools/promtool build -trimpath \
 	-ldflags="-s -w -X github.com/prometheus/common/version.Version=$prom_version" \
-	-o "$out/bin.tmp/" github.com/prometheus/prometheus/cmd/promtool
+	-o "$out/bin.tmp/" github.com/prometheus/prometheus/cmd/promtool github.com/prometheus/prometheus/cmd/prometheus
 rm -rf "${out:?}/bin"
 mv "$out/bin.tmp" "$out/bin"
 echo "$key" >"$out/stamp"

@@ -317,6 +317,21 @@ Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cf
         {{"summary", "Device plugin agent of pool " + p + " is down"},
          {"description", "The devicepool-agent on {{ $labels.instance }} has not answered scrapes for " +
                              pr.plugin_down_for + "."}}}},
+      // An agent that answers scrapes but holds no live registration: the
+      // kubelet offers none of its devices (its socket went away, or it
+      // refuses the plugin). A down agent is DevicePluginDown instead: its
+      // series go stale, so this stays quiet.
+      {{"alert", "DevicePluginNotRegistered"},
+       {"expr", "max by (node) (hashfoundry_agent_registered{pool=\"" + p + "\"}) == 0"},
+       {"for", pr.plugin_down_for},
+       {"labels", {{"severity", "critical"}, {"pool", p}}},
+       {"annotations",
+        {{"summary", "Device plugin agent of pool " + p + " is not registered with the kubelet"},
+         {"description", "The devicepool-agent on node {{ $labels.node }} runs but has not been registered with "
+                         "its kubelet for " +
+                             pr.plugin_down_for +
+                             ", so the node offers none of its devices. Check the kubelet and its "
+                             "device-plugins/kubelet.sock."}}}},
       {{"alert", "DeviceUnhealthy"},
        {"expr", "sum by (node) (hashfoundry_agent_devices{pool=\"" + p + "\",state=\"unhealthy\"}) > 0"},
        {"for", pr.unhealthy_for},

@@ -13,7 +13,7 @@ PoolMetrics::PoolMetrics(prometheus::Registry& registry)
                  .Register(registry)),
       devices_(prometheus::BuildGauge()
                    .Name("hashfoundry_pool_devices")
-                   .Help("Devices of a DevicePool by state: total, healthy, allocated.")
+                   .Help("Devices of a DevicePool by state: total, healthy, unhealthy, allocated.")
                    .Register(registry)),
       ready_(prometheus::BuildGauge()
                  .Name("hashfoundry_pool_ready")
@@ -50,6 +50,7 @@ void PoolMetrics::Set(const std::string& pool, const api::DevicePoolStatus& st) 
   SetGauge(nodes_, pool, "ready", st.nodes.ready);
   SetGauge(devices_, pool, "total", st.devices.total);
   SetGauge(devices_, pool, "healthy", st.devices.healthy);
+  SetGauge(devices_, pool, "unhealthy", st.devices.total - st.devices.healthy);
   SetGauge(devices_, pool, "allocated", st.devices.allocated);
   const auto* ready = api::FindCondition(st.conditions, api::kConditionReady);
   ready_.Add({{"pool", pool}}).Set(ready != nullptr && ready->status == api::ConditionStatus::kTrue ? 1 : 0);
@@ -68,7 +69,7 @@ void PoolMetrics::Remove(const std::string& pool) {
   for (const char* s : {"selected", "labelled", "registered", "ready"}) {
     nodes_.Remove(&nodes_.Add({{"pool", pool}, {"state", s}}));
   }
-  for (const char* s : {"total", "healthy", "allocated"}) {
+  for (const char* s : {"total", "healthy", "unhealthy", "allocated"}) {
     devices_.Remove(&devices_.Add({{"pool", pool}, {"state", s}}));
   }
   ready_.Remove(&ready_.Add({{"pool", pool}}));

@@ -52,6 +52,7 @@ expect() {
 	fi
 }
 expect "DevicePluginDown for (pluginDownFor)" "$(alert DevicePluginDown .for)" 5m
+expect "DevicePluginNotRegistered for (pluginDownFor)" "$(alert DevicePluginNotRegistered .for)" 5m
 expect "DeviceUnhealthy for (unhealthyFor)" "$(alert DeviceUnhealthy .for)" 5m
 expect "DeviceAllocationHigh for (allocationHighFor)" "$(alert DeviceAllocationHigh .for)" 10m
 expect "DeviceAllocationHigh threshold (allocationHighRatio)" \

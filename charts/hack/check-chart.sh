@@ -82,9 +82,13 @@ for kind in CustomResourceDefinition Deployment ServiceAccount Service PodDisrup
 	ClusterRoleBinding Role RoleBinding ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ConfigMap; do
 	has_kind "$tmp/default.yaml" "$kind" || fail "the default rendering has no $kind"
 done
+# serviceMonitor.enabled defaults to true, but renders only where the API is served.
 if has_kind "$tmp/default.yaml" ServiceMonitor; then
-	fail "the default rendering has a ServiceMonitor (serviceMonitor.enabled defaults to false)"
+	fail "the default rendering has a ServiceMonitor although monitoring.coreos.com/v1 is not served"
 fi
+render "$tmp/default-api.yaml" --api-versions monitoring.coreos.com/v1/ServiceMonitor
+has_kind "$tmp/default-api.yaml" ServiceMonitor ||
+	fail "the default rendering with monitoring.coreos.com/v1 served has no ServiceMonitor"
 has_kind "$tmp/all.yaml" ServiceMonitor || fail "serviceMonitor.enabled with the API served rendered no ServiceMonitor"
 render "$tmp/no-api.yaml" -f "$all_features"
 if has_kind "$tmp/no-api.yaml" ServiceMonitor; then

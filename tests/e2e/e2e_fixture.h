@@ -137,17 +137,31 @@ class E2eTest : public ::testing::Test {
         },
         seconds(60), std::chrono::milliseconds(200)))
         << k.output;
-    // No operator replicas: the operator runs below as a local process.
-    auto h = hf::testing::Run({bin_ + "/helm", "install", release_, Source("charts/hashfoundry-device-operator"),
-                               "--namespace", release_, "--create-namespace", "--set", "crds.install=false", "--set",
-                               "fullnameOverride=" + release_, "--set", "replicaCount=0", "--kubeconfig",
-                               cluster_.kubeconfig()});
+    std::vector<std::string> helm{bin_ + "/helm", "install", release_, Source("charts/hashfoundry-device-operator"),
+                                  "--namespace", release_, "--create-namespace", "--set", "crds.install=false", "--set",
+                                  "fullnameOverride=" + release_, "--kubeconfig", cluster_.kubeconfig()};
+    if (operator_in_pod_) {
+      // The chart's Deployment, its pod run by a sim-kubelet from this
+      // build's binaries: the image's own directory holds both.
+      const std::string image_dir = work_ + "/images/by-image/hashfoundry_device-operator_" + kImageTag;
+      fs::create_directories(image_dir);
+      fs::create_symlink(OperatorBin(), image_dir + "/devicepool-operator");
+      fs::create_symlink(AgentBin(), image_dir + "/devicepool-agent");
+      helm.insert(helm.end(), {"--set", std::string("image.tag=") + kImageTag, "--set", "replicaCount=1"});
+      helm.insert(helm.end(), extra_helm_args_.begin(), extra_helm_args_.end());
+    } else {
+      // No operator replicas: the operator runs below as a local process.
+      helm.insert(helm.end(), {"--set", "replicaCount=0"});
+    }
+    auto h = hf::testing::Run(helm);
     ASSERT_EQ(h.exit_code, 0) << h.output;
 
     for (int i = 1; i <= node_count_; ++i) StartNode(release_ + "-node-" + std::to_string(i));
     ASSERT_TRUE(Eventually([&] { return ReadyNodes() == node_count_; }, seconds(60))) << Logs();
 
-    ASSERT_FALSE(StartOperator().empty());
+    if (!operator_in_pod_) {
+      ASSERT_FALSE(StartOperator().empty());
+    }
     k = Kubectl({"apply", "-f", Source("config/samples/devicepool.yaml")});
     ASSERT_EQ(k.exit_code, 0) << k.output;
   }
@@ -344,6 +358,18 @@ class E2eTest : public ::testing::Test {
     std::ostringstream out;
     for (const auto& n : nodes_) out << "--- " << n.log << " ---\n" << Tail(n.log, 25);
     if (!op_log_.empty()) out << "--- " << op_log_ << " ---\n" << Tail(op_log_, 25);
+    if (operator_in_pod_) {
+      // The operator pod's container logs, on whichever node runs it.
+      std::error_code ec;
+      for (auto it = fs::recursive_directory_iterator(work_ + "/nodes", ec); !ec && it != fs::end(it);
+           it.increment(ec)) {
+        const fs::path& p = it->path();
+        if (p.extension() == ".log" && p.parent_path().filename() == "operator") {
+          out << "--- " << p.string() << " ---\n" << Tail(p.string(), 25);
+        }
+      }
+    }
+    for (const auto& log : extra_logs_) out << "--- " << log << " ---\n" << Tail(log, 25);
     return out.str();
   }
 
@@ -385,6 +411,14 @@ class E2eTest : public ::testing::Test {
   int node_count_ = kNodes;
   // Run the operator with --leader-elect=true, as the chart does.
   bool leader_elect_ = false;
+  // Run the operator as the chart's Deployment (one replica, image tag
+  // kImageTag) on the simulated nodes instead of as a local process, with
+  // these extra `helm install` arguments.
+  bool operator_in_pod_ = false;
+  std::vector<std::string> extra_helm_args_;
+  // More logs for Logs() to show when a test fails.
+  std::vector<std::string> extra_logs_;
+  static constexpr char kImageTag[] = "e2e";
   LocalCluster& cluster_ = LocalCluster::Shared();
   std::unique_ptr<kube::Client> client_;
   std::string release_, work_, bin_, op_log_;

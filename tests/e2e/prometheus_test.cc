@@ -62,7 +62,8 @@ class PrometheusTest : public E2eTest {
     fs::create_directories(dir);
     const std::string log = work_ + "/prometheus-sync.log";
     extra_logs_ = {log, dir + "/prometheus.log"};
-    prom_ = ChildProcess::Start({bin_ + "/prometheus-sync", "--kubeconfig=" + cluster_.kubeconfig(), "--dir=" + dir},
+    prom_ = ChildProcess::Start({bin_ + "/prometheus-sync", "--kubeconfig=" + cluster_.kubeconfig(), "--dir=" + dir,
+                                 "--kubelet-scrape-interval=1s"},
                                 log);
     ASSERT_NE(prom_, nullptr);
     ASSERT_TRUE(Eventually(

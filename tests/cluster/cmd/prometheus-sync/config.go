@@ -38,9 +38,9 @@ type paths struct {
 // as written. Plus a kubelet job over every Node, as kube-prometheus scrapes
 // kubelets. A ServiceMonitor that uses what is not supported here is
 // skipped, with the reason in problems.
-func generate(monitors, rules []unstructured.Unstructured, p paths, evaluationInterval string) (files, []string) {
+func generate(monitors, rules []unstructured.Unstructured, p paths, intervals intervals) (files, []string) {
 	var problems []string
-	scrape := []map[string]any{kubeletJob(p)}
+	scrape := []map[string]any{kubeletJob(p, intervals.kubeletScrape)}
 	sortByKey(monitors)
 	for i := range monitors {
 		jobs, err := serviceMonitorJobs(&monitors[i], p)
@@ -52,7 +52,7 @@ func generate(monitors, rules []unstructured.Unstructured, p paths, evaluationIn
 	}
 	cfg := map[string]any{
 		"global": map[string]any{
-			"evaluation_interval": evaluationInterval,
+			"evaluation_interval": intervals.evaluation,
 			"scrape_interval":     "30s",
 		},
 		"rule_files":     []string{p.rulesGlob},
@@ -94,14 +94,20 @@ func tlsConfig(p paths) map[string]any {
 	return map[string]any{"ca_file": p.caFile, "cert_file": p.certFile, "key_file": p.keyFile}
 }
 
+// intervals are the ones no ServiceMonitor sets.
+type intervals struct {
+	evaluation    string // rule evaluation
+	kubeletScrape string // the kubelet job's scrapes
+}
+
 // kubeletJob scrapes every Node's kubelet /metrics over TLS, verified with
 // the cluster CA, at the address the Node advertises.
-func kubeletJob(p paths) map[string]any {
+func kubeletJob(p paths, interval string) map[string]any {
 	return map[string]any{
 		"job_name":              "kubelet",
 		"scheme":                "https",
 		"metrics_path":          "/metrics",
-		"scrape_interval":       "1s",
+		"scrape_interval":       interval,
 		"tls_config":            tlsConfig(p),
 		"kubernetes_sd_configs": []any{sdConfig(p, "node", nil)},
 		"relabel_configs": []any{

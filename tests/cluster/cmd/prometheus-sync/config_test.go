@@ -30,7 +30,7 @@ var testPaths = paths{kubeconfig: "/k", caFile: "/ca", certFile: "/crt", keyFile
 // for the pod's port, and labels targets as the Prometheus Operator does.
 func TestTheOperatorsServiceMonitorBecomesOneJob(t *testing.T) {
 	f, problems := generate([]unstructured.Unstructured{golden(t, "servicemonitor.json")},
-		[]unstructured.Unstructured{golden(t, "prometheusrule.json")}, testPaths, "1s")
+		[]unstructured.Unstructured{golden(t, "prometheusrule.json")}, testPaths, intervals{"1s", "30s"})
 	if len(problems) != 0 {
 		t.Fatalf("problems: %v", problems)
 	}
@@ -104,7 +104,7 @@ func TestUnsupportedServiceMonitorsAreSkippedWithAReason(t *testing.T) {
 		"spec", "selector", "matchExpressions"); err != nil {
 		t.Fatal(err)
 	}
-	_, problems := generate([]unstructured.Unstructured{sm}, nil, testPaths, "1s")
+	_, problems := generate([]unstructured.Unstructured{sm}, nil, testPaths, intervals{"1s", "30s"})
 	if len(problems) != 1 || !strings.Contains(problems[0], "matchExpressions is not supported") {
 		t.Errorf("problems: %v", problems)
 	}

@@ -13,7 +13,8 @@
 // cluster does not need: pods have no routable IPs here, so the scrape goes
 // to the loopback port sim-kubelet gave that container port. See README.md.
 //
-//	prometheus-sync --kubeconfig=ADMIN --prometheus=BIN --dir=DIR [--listen=127.0.0.1:0]
+//	prometheus-sync --kubeconfig=ADMIN --dir=DIR [--prometheus=BIN] [--listen=127.0.0.1:0]
+//	  [--evaluation-interval=1s] [--kubelet-scrape-interval=30s] [--sync-period=1s]
 //
 // Once Prometheus is ready it writes its URL to DIR/url (and prints it), then
 // re-reads the objects every --sync-period and reloads Prometheus when the
@@ -52,7 +53,7 @@ var (
 
 type options struct {
 	kubeconfig, prometheus, dir, listen string
-	evaluationInterval                  string
+	intervals                           intervals
 	syncPeriod                          time.Duration
 }
 
@@ -63,7 +64,8 @@ func main() {
 	fs.StringVar(&o.prometheus, "prometheus", "", "the prometheus binary (default: next to this one)")
 	fs.StringVar(&o.dir, "dir", "", "directory for the configuration, rule files, TSDB and log (required)")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "Prometheus' web address; port 0 picks a free one")
-	fs.StringVar(&o.evaluationInterval, "evaluation-interval", "1s", "how often rules are evaluated")
+	fs.StringVar(&o.intervals.evaluation, "evaluation-interval", "1s", "how often rules are evaluated")
+	fs.StringVar(&o.intervals.kubeletScrape, "kubelet-scrape-interval", "30s", "how often the kubelets are scraped")
 	fs.DurationVar(&o.syncPeriod, "sync-period", time.Second, "how often ServiceMonitors and PrometheusRules are re-read")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
@@ -104,7 +106,7 @@ func run(ctx context.Context, o options) error {
 	}
 	// The first configuration is written before Prometheus starts, so that
 	// it starts with every job and rule that exists already.
-	s := &syncer{client: client, dir: o.dir, paths: p, evaluationInterval: o.evaluationInterval}
+	s := &syncer{client: client, dir: o.dir, paths: p, intervals: o.intervals}
 	if _, err := s.sync(ctx); err != nil {
 		return err
 	}
@@ -217,12 +219,12 @@ func writeCredentials(dir, kubeconfig string, cfg *rest.Config) (paths, error) {
 }
 
 type syncer struct {
-	client             dynamic.Interface
-	dir                string
-	paths              paths
-	evaluationInterval string
-	last               files
-	lastProblems       []string
+	client       dynamic.Interface
+	dir          string
+	paths        paths
+	intervals    intervals
+	last         files
+	lastProblems []string
 }
 
 // sync writes the files for the objects as they are now; true when any
@@ -236,7 +238,7 @@ func (s *syncer) sync(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	f, problems := generate(monitors, rules, s.paths, s.evaluationInterval)
+	f, problems := generate(monitors, rules, s.paths, s.intervals)
 	if !reflect.DeepEqual(problems, s.lastProblems) {
 		for _, p := range problems {
 			klog.InfoS("Skipped", "problem", p)

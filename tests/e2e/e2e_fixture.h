@@ -126,17 +126,8 @@ class E2eTest : public ::testing::Test {
     ASSERT_TRUE(fs::exists(bin_ + "/sim-kubelet")) << bin_ << " has no sim-kubelet: the cluster predates it; restart it";
 
     ClearLeftovers();
-    auto k = Kubectl({"apply", "--server-side", "-f", Source("crds/")});
-    ASSERT_EQ(k.exit_code, 0) << k.output;
-    // kubectl wait fails at once on a CRD that has no status yet.
-    ASSERT_TRUE(Eventually(
-        [&] {
-          k = Kubectl({"wait", "--for=condition=Established", "crd/devicepools.hashfoundry.com",
-                       "crd/devicepoolnodes.hashfoundry.com", "--timeout=30s"});
-          return k.exit_code == 0;
-        },
-        seconds(60), std::chrono::milliseconds(200)))
-        << k.output;
+    ApplyCrds(Source("crds/"), {"devicepools.hashfoundry.com", "devicepoolnodes.hashfoundry.com"});
+    if (HasFatalFailure()) return;
     std::vector<std::string> helm{bin_ + "/helm", "install", release_, Source("charts/hashfoundry-device-operator"),
                                   "--namespace", release_, "--create-namespace", "--set", "crds.install=false", "--set",
                                   "fullnameOverride=" + release_, "--kubeconfig", cluster_.kubeconfig()};
@@ -162,7 +153,7 @@ class E2eTest : public ::testing::Test {
     if (!operator_in_pod_) {
       ASSERT_FALSE(StartOperator().empty());
     }
-    k = Kubectl({"apply", "-f", Source("config/samples/devicepool.yaml")});
+    auto k = Kubectl({"apply", "-f", Source("config/samples/devicepool.yaml")});
     ASSERT_EQ(k.exit_code, 0) << k.output;
   }
 
@@ -199,6 +190,23 @@ class E2eTest : public ::testing::Test {
     // Node roots and logs stay for a post-mortem only. (No mounts live
     // outside the nodes' private namespaces, so this is plain files.)
     if (!HasFailure()) fs::remove_all(work_);
+  }
+
+  // Applies the CRDs in `path` server-side and waits until `names` are
+  // Established.
+  void ApplyCrds(const std::string& path, const std::vector<std::string>& names) {
+    auto k = Kubectl({"apply", "--server-side", "-f", path});
+    ASSERT_EQ(k.exit_code, 0) << k.output;
+    std::vector<std::string> wait{"wait", "--for=condition=Established", "--timeout=30s"};
+    for (const auto& n : names) wait.push_back("crd/" + n);
+    // kubectl wait fails at once on a CRD that has no status yet.
+    ASSERT_TRUE(Eventually(
+        [&] {
+          k = Kubectl(wait);
+          return k.exit_code == 0;
+        },
+        seconds(60), std::chrono::milliseconds(200)))
+        << k.output;
   }
 
   // An earlier run that died may have left the pool (with a finalizer no

@@ -17,8 +17,6 @@
 namespace hf::e2e {
 namespace {
 
-using std::chrono::milliseconds;
-
 // Thresholds short enough to watch an alert go pending, fire and resolve.
 constexpr char kMonitoringPatch[] = R"({"spec":{"monitoring":{
   "serviceMonitor":{"interval":"1s"},
@@ -41,21 +39,13 @@ class PrometheusTest : public E2eTest {
     // The monitoring CRDs first, so that helm renders the chart's
     // ServiceMonitor (serviceMonitor.enabled is on by default, where served).
     bin_ = cluster_.Env("HF_CLUSTER_BIN");
-    auto k = Kubectl({"apply", "--server-side", "-f", crds_});
-    ASSERT_EQ(k.exit_code, 0) << k.output;
-    ASSERT_TRUE(Eventually(
-        [&] {
-          k = Kubectl({"wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com",
-                       "crd/prometheusrules.monitoring.coreos.com", "--timeout=30s"});
-          return k.exit_code == 0;
-        },
-        seconds(60), milliseconds(200)))
-        << k.output;
+    ApplyCrds(crds_, {"servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"});
+    if (HasFatalFailure()) return;
     operator_in_pod_ = true;
     extra_helm_args_ = {"--set", "serviceMonitor.interval=1s"};
     E2eTest::SetUp();
     if (HasFatalFailure()) return;
-    k = Kubectl({"patch", "devicepool", kPool, "--type=merge", "-p", kMonitoringPatch});
+    auto k = Kubectl({"patch", "devicepool", kPool, "--type=merge", "-p", kMonitoringPatch});
     ASSERT_EQ(k.exit_code, 0) << k.output;
 
     const std::string dir = work_ + "/prometheus";

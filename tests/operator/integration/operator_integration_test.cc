@@ -484,7 +484,7 @@ TEST_F(OperatorIntegrationTest, ZMonitoringObjectsAppearWhenTheirCrdsAreInstalle
   EXPECT_TRUE(Eventually([&] { return !Get(pr, ns_, child).is_null(); }));
   EXPECT_TRUE(Eventually([&] { return Condition(pool, "MonitoringAvailable") == "True"; }));
   Json rule = Get(pr, ns_, child);
-  EXPECT_EQ(rule["spec"]["groups"][0]["rules"].size(), 3u);
+  EXPECT_EQ(rule["spec"]["groups"][0]["rules"].size(), 4u);
 
   // Watched like the other children: a deletion or an edit of either kind
   // is repaired without anything else happening to the pool.

@@ -52,7 +52,7 @@ class CdiWriter {
 kube::StatusOr<std::shared_ptr<kube::Client>> NewClient(const std::string& kubeconfig) {
   kube::StatusOr<kube::RestConfig> config = kube::LoadConfig(kubeconfig);
   if (!config.ok()) return config.status();
-  config->user_agent = std::string(kAgentName) + "/" + std::string(kAgentVersion);
+  config->user_agent = UserAgent();
   return std::make_shared<kube::Client>(kube::NewCurlTransport(*config));
 }
 

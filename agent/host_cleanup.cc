@@ -27,7 +27,7 @@ constexpr std::chrono::seconds kLookupTimeout{5};
 kube::StatusOr<nlohmann::json> GetPool(const Config& config) {
   kube::StatusOr<kube::RestConfig> rest = kube::LoadConfig(config.kubeconfig);
   if (!rest.ok()) return rest.status();
-  rest->user_agent = std::string(kAgentName) + "/" + std::string(kAgentVersion);
+  rest->user_agent = UserAgent();
   rest->timeout = kLookupTimeout;
   kube::Client client(kube::NewCurlTransport(*rest));
   return client.Get(api::DevicePools(), "", config.pool);

@@ -29,7 +29,7 @@ void PoolWatch::Start(const Config& config) {
     spdlog::warn("not watching pool {}: {}", pool_, rest.status().message());
     return;
   }
-  rest->user_agent = std::string(kAgentName) + "/" + std::string(kAgentVersion);
+  rest->user_agent = UserAgent();
   client_ = std::make_shared<kube::Client>(kube::NewCurlTransport(*rest));
   kube::ListWatchOptions opts;
   opts.field_selector = "metadata.name=" + pool_;

@@ -6,12 +6,18 @@
 #ifndef HF_AGENT_VERSION_H_
 #define HF_AGENT_VERSION_H_
 
+#include <string>
 #include <string_view>
+
+#include "api/names.h"
 
 namespace hf::agent {
 
-inline constexpr std::string_view kAgentName = "devicepool-agent";
+using api::kAgentName;
 inline constexpr std::string_view kAgentVersion = HF_AGENT_VERSION;
+
+// What the agent's API requests say in User-Agent: devicepool-agent/VERSION.
+inline std::string UserAgent() { return std::string(kAgentName) + "/" + std::string(kAgentVersion); }
 
 }  // namespace hf::agent
 

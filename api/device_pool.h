@@ -123,7 +123,7 @@ struct ServiceMonitorSpec {
   bool operator==(const ServiceMonitorSpec&) const = default;
 };
 
-// Thresholds of the alerts DevicePluginDown, DeviceUnhealthy and
+// Thresholds of the alerts DevicePluginDown (and DevicePluginNotRegistered), DeviceUnhealthy and
 // DeviceAllocationHigh. Durations are written as Prometheus "for" values.
 struct PrometheusRuleSpec {
   bool enabled = true;

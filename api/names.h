@@ -48,6 +48,9 @@ inline constexpr std::string_view kNodeLabelsFinalizer = "hashfoundry.com/node-l
 
 // Labels on every DevicePoolNode (and the agent's pods), for list selectors.
 inline constexpr std::string_view kPoolLabel = "hashfoundry.com/pool";
+// The agent's name: its binary, its user agent, and the
+// app.kubernetes.io/name of its pods and Services.
+inline constexpr std::string_view kAgentName = "devicepool-agent";
 inline constexpr std::string_view kNodeNameLabel = "hashfoundry.com/node";
 
 // DevicePool condition types.

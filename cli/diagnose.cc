@@ -695,7 +695,7 @@ kube::StatusOr<Snapshot> GatherSnapshot(kube::Client& client, const std::string&
   if (s.crds.count("devicepoolnodes.hashfoundry.com") != 0) HF_LIST(s.reports, api::DevicePoolNodes(), of_pool, "");
   HF_LIST(s.daemon_sets, kube::resources::DaemonSets(), of_pool, "");
   HF_LIST(s.agent_pods, kube::resources::Pods(),
-          std::string("app.kubernetes.io/name=") + controller::kAgentName + "," + of_pool, "");
+          std::string("app.kubernetes.io/name=") + std::string(api::kAgentName) + "," + of_pool, "");
 #undef HF_LIST
   // The last lines of each restarted agent's log: of the run that ended
   // last while the container waits to restart, else of the one before.

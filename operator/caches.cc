@@ -104,14 +104,6 @@ void AddIndexes(Caches& caches) {
     auto it = p.metadata.labels.find(std::string(api::kPoolLabel));
     return it == p.metadata.labels.end() ? std::vector<std::string>{} : std::vector<std::string>{it->second};
   });
-  auto by_owner = [](const ChildEntry& c) {
-    const auto* ref = c.metadata.ControllerRef();
-    if (ref == nullptr || ref->kind != api::kDevicePoolKind) return std::vector<std::string>{};
-    return std::vector<std::string>{ref->name};
-  };
-  for (auto* inf : {&caches.daemon_sets, &caches.service_accounts, &caches.services, &caches.bindings}) {
-    inf->AddIndex(kByOwnerIndex, by_owner);
-  }
 }
 
 }  // namespace hf::controller

@@ -69,7 +69,6 @@ std::optional<api::DevicePoolNode> DecodePoolNodeEntry(const nlohmann::json& obj
 // Index names.
 inline constexpr char kByPoolLabelIndex[] = "pool-labels";  // nodes: each devicepool.hashfoundry.com/<pool> key
 inline constexpr char kByPoolIndex[] = "pool";              // devicepoolnodes: spec.pool; agent pods: pool label
-inline constexpr char kByOwnerIndex[] = "owner";            // children: controller owner's name
 
 struct Caches {
   kube::SharedInformer<PoolEntry>& pools;

@@ -28,7 +28,7 @@ Json OwnerRef(const api::DevicePool& pool) {
 
 // Labels every child carries; the selector labels are a stable subset.
 Json SelectorLabels(const api::DevicePool& pool) {
-  return {{"app.kubernetes.io/name", kAgentName}, {std::string(api::kPoolLabel), pool.metadata.name}};
+  return {{"app.kubernetes.io/name", std::string(api::kAgentName)}, {std::string(api::kPoolLabel), pool.metadata.name}};
 }
 
 Json ChildLabels(const api::DevicePool& pool) {

@@ -25,7 +25,6 @@ inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
 inline constexpr char kManagedByValue[] = "devicepool-operator";
 inline constexpr char kSpecHashAnnotation[] = "hashfoundry.com/spec-hash";
 inline constexpr char kTemplateHashAnnotation[] = "hashfoundry.com/template-hash";
-inline constexpr char kAgentName[] = "devicepool-agent";
 
 // devicepool-<pool>, shortened with a hash when it would pass 63 characters
 // (Service names are DNS labels). Used for the ServiceAccount, DaemonSet,

@@ -51,12 +51,6 @@ class Controller {
          },
          enqueue});
   }
-  // The common case: an object maps to its own name.
-  template <typename T>
-  void WatchSelf(SharedInformer<T>& informer) {
-    Watch<T>(informer, [](const T& o) { return std::vector<Request>{{o.metadata.namespace_, o.metadata.name}}; });
-  }
-
   // Start waits for these before the first Reconcile.
   void AddSyncable(const Syncable* s) { syncables_.push_back(s); }
 
@@ -67,8 +61,6 @@ class Controller {
   void Start(std::stop_token stop);
 
   const std::string& name() const { return name_; }
-  // Requests waiting (not counting those in progress).
-  int QueueLength() { return queue_.Len(); }
 
  private:
   // One Get/Reconcile/Done round; false once the queue is shut down.

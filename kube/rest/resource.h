@@ -43,7 +43,6 @@ inline GroupVersionResource ControllerRevisions() { return {"apps", "v1", "contr
 inline GroupVersionResource Deployments() { return {"apps", "v1", "deployments", true}; }
 inline GroupVersionResource Leases() { return {"coordination.k8s.io", "v1", "leases", true}; }
 inline GroupVersionResource Events() { return {"events.k8s.io", "v1", "events", true}; }
-inline GroupVersionResource ClusterRoles() { return {"rbac.authorization.k8s.io", "v1", "clusterroles", false}; }
 inline GroupVersionResource ClusterRoleBindings() {
   return {"rbac.authorization.k8s.io", "v1", "clusterrolebindings", false};
 }

@@ -39,6 +39,11 @@ class PrometheusTest : public E2eTest {
     // The monitoring CRDs first, so that helm renders the chart's
     // ServiceMonitor (serviceMonitor.enabled is on by default, where served).
     bin_ = cluster_.Env("HF_CLUSTER_BIN");
+    // An earlier test's CRDs may still be terminating: applying now would
+    // meet them, and then see them go.
+    auto gone = Kubectl({"wait", "--for=delete", "crd/servicemonitors.monitoring.coreos.com",
+                         "crd/prometheusrules.monitoring.coreos.com", "--timeout=120s"});
+    ASSERT_EQ(gone.exit_code, 0) << gone.output;
     ApplyCrds(crds_, {"servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"});
     if (HasFatalFailure()) return;
     operator_in_pod_ = true;
@@ -85,8 +90,11 @@ class PrometheusTest : public E2eTest {
       prom_->Signal(SIGTERM);
       EXPECT_EQ(prom_->Wait(), 0) << Tail(work_ + "/prometheus-sync.log");
     }
-    E2eTest::TearDown();
-    Kubectl({"delete", "-f", crds_, "--ignore-not-found", "--wait=false"});
+    // Only once the base SetUp has begun (it makes client_) is there
+    // anything of it to tear down.
+    if (client_) E2eTest::TearDown();
+    auto k = Kubectl({"delete", "-f", crds_, "--ignore-not-found", "--wait=true", "--timeout=120s"});
+    EXPECT_EQ(k.exit_code, 0) << k.output;
   }
 
   // GET /api/v1/PATH from Prometheus; its "data", or null.

@@ -134,10 +134,9 @@ class E2eTest : public ::testing::Test {
     if (operator_in_pod_) {
       // The chart's Deployment, its pod run by a sim-kubelet from this
       // build's binaries: the image's own directory holds both.
-      const std::string image_dir = work_ + "/images/by-image/hashfoundry_device-operator_" + kImageTag;
-      fs::create_directories(image_dir);
-      fs::create_symlink(OperatorBin(), image_dir + "/devicepool-operator");
-      fs::create_symlink(AgentBin(), image_dir + "/devicepool-agent");
+      const std::string agent = AgentExecutable();
+      fs::create_symlink(AgentBin(), agent);
+      fs::create_symlink(OperatorBin(), fs::path(agent).parent_path() / "devicepool-operator");
       helm.insert(helm.end(), {"--set", std::string("image.tag=") + kImageTag, "--set", "replicaCount=1"});
       helm.insert(helm.end(), extra_helm_args_.begin(), extra_helm_args_.end());
     } else {
@@ -381,11 +380,19 @@ class E2eTest : public ::testing::Test {
     return out.str();
   }
 
+  // What the pool's agent pods run: the chart image's agent when the
+  // operator runs in a pod (pools that name no image get the operator's),
+  // else the shared images/devicepool-agent.
+  std::string AgentExecutable() {
+    return operator_in_pod_ ? AgentImageBin(std::string("hashfoundry/device-operator:") + kImageTag)
+                            : work_ + "/images/devicepool-agent";
+  }
+
   // The nodes' agent "image" as the real agent with a flag it refuses
   // (broken) or the real agent (not), and the agent pod on `node` replaced
   // so that it runs it.
   void SetAgentImageBroken(bool broken, const std::string& node) {
-    const std::string image = work_ + "/images/devicepool-agent";
+    const std::string image = AgentExecutable();
     fs::remove(image);
     if (broken) {
       std::ofstream(image) << "#!/bin/sh\nexec " << AgentBin() << " \"$@\" --health-interval=0s\n";

@@ -170,16 +170,7 @@ TEST_F(PrometheusTest, DeviceUnhealthyFiresForTheNodeAndResolvesWhenTheDeviceIsB
 // within seconds, sooner than a real pluginDownFor.)
 TEST_F(PrometheusTest, DevicePluginDownFiresForACrashLoopingAgentAndResolvesWhenItRuns) {
   const SimNode& n = nodes_[1];
-  const std::string image = work_ + "/images/by-image/hashfoundry_device-operator_" + kImageTag + "/devicepool-agent";
-  auto replace_pod = [&] {
-    auto k = Kubectl({"delete", "pod", "-n", release_, StringAt(AgentPod(n.name), {"metadata", "name"})});
-    ASSERT_EQ(k.exit_code, 0) << k.output;
-  };
-  // The real agent with a flag value it refuses: it exits at once.
-  fs::remove(image);
-  std::ofstream(image) << "#!/bin/sh\nexec " << AgentBin() << " \"$@\" --health-interval=0s\n";
-  fs::permissions(image, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
-  replace_pod();
+  ASSERT_NO_FATAL_FAILURE(SetAgentImageBroken(true, n.name));
   std::string pod;
   EXPECT_TRUE(Eventually(
       [&] {
@@ -191,9 +182,7 @@ TEST_F(PrometheusTest, DevicePluginDownFiresForACrashLoopingAgentAndResolvesWhen
       << Logs();
   EXPECT_EQ(Firing("DevicePluginDown").size(), 1u);
 
-  fs::remove(image);
-  fs::create_symlink(AgentBin(), image);
-  replace_pod();
+  ASSERT_NO_FATAL_FAILURE(SetAgentImageBroken(false, n.name));
   EXPECT_TRUE(Eventually([&] { return Firing("DevicePluginDown").empty(); }, seconds(120))) << Api("alerts").dump();
 }
 

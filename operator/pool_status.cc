@@ -48,7 +48,7 @@ constexpr size_t kProblemMessageMax = 1024;  // the CRD's maxLength
 int Rank(std::string_view reason) {
   static constexpr std::string_view kOrder[] = {kNodeNotReady,       kAgentCrashLooping, kAgentNotRunning,
                                                 kAgentNotReady,      kReportMissing,     kAgentNotRegistered,
-                                                kDevicesUnhealthy,   kConflict};
+                                                kResourceNotAdvertised, kDevicesUnhealthy, kConflict};
   for (size_t i = 0; i < std::size(kOrder); ++i) {
     if (kOrder[i] == reason) return static_cast<int>(i);
   }
@@ -131,7 +131,12 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
       st.devices.allocated += r.status.counts.allocated;
       if (fresh) {
         st.devices.healthy += r.status.counts.healthy;
-        if (r.status.registered) {
+        if (r.status.registered && !n.advertised) {
+          // Registered, but the scheduler cannot place a pod there until
+          // the kubelet's next node status lists the resource.
+          p.Add(kResourceNotAdvertised,
+                "the agent is registered but the Node does not list " + pool.spec.resource_name + " yet");
+        } else if (r.status.registered) {
           ++st.nodes.registered;
           if (n.agent->ready) ++st.nodes.ready;
         } else {

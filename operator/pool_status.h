@@ -36,6 +36,10 @@ struct ObservedNode {
   // The Node's Ready condition status: "True", "False", "Unknown", or "" when
   // the Node reports none.
   std::string ready = "True";
+  // The Node's status.allocatable lists the pool's resource name: until it
+  // does, the scheduler places no pod there, so a registered agent does not
+  // count as registered yet.
+  bool advertised = true;
   std::optional<AgentPod> agent;               // the agent pod bound to it
   std::optional<api::DevicePoolNode> report;   // its DevicePoolNode
 };
@@ -66,11 +70,13 @@ inline constexpr std::string_view kAgentNotRunning = "AgentNotRunning";
 inline constexpr std::string_view kAgentNotReady = "AgentNotReady";
 inline constexpr std::string_view kReportMissing = "ReportMissing";
 inline constexpr std::string_view kAgentNotRegistered = "AgentNotRegistered";
+inline constexpr std::string_view kResourceNotAdvertised = "ResourceNotAdvertised";
 inline constexpr std::string_view kDevicesUnhealthy = "DevicesUnhealthy";
 inline constexpr std::string_view kConflict = "Conflict";
 
 // Only a report from a Ready node with a running agent pod counts as
-// registered or healthy: anything else is stale.
+// registered or healthy: anything else is stale. A registration counts once
+// the Node advertises the resource, so Ready means pods can be scheduled.
 api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed& seen,
                                     std::chrono::system_clock::time_point now);
 

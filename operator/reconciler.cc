@@ -494,7 +494,10 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   }
   for (const auto& n : sel.wanted) {
     ObservedNode& o = seen.nodes[n];
-    if (auto node = d_.caches.nodes.Get(n)) o.ready = node->ready;
+    if (auto node = d_.caches.nodes.Get(n)) {
+      o.ready = node->ready;
+      o.advertised = node->allocatable.count(pool.spec.resource_name) > 0;
+    }
   }
   for (const auto& r : d_.caches.pool_nodes.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
     if (auto it = seen.nodes.find(r->spec.node); it != seen.nodes.end()) it->second.report = *r;

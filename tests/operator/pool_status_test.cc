@@ -191,17 +191,20 @@ TEST(PoolStatusTest, EveryCombinationOfNodeProblemsIsWritable) {
   enum AgentState { kNone, kReady, kNotReady, kCrashing, kTerminating, kOld };
   enum ReportState { kNoReport, kGood, kUnregistered, kUnhealthy, kBoth };
   std::set<std::string> reasons = {"NodeNotReady",       "AgentCrashLooping", "AgentNotRunning", "AgentNotReady",
-                                   "ReportMissing",      "AgentNotRegistered", "DevicesUnhealthy", "Conflict"};
+                                   "ReportMissing",      "AgentNotRegistered", "DevicesUnhealthy", "Conflict",
+                                   "ResourceNotAdvertised"};
   int combos = 0;
   for (size_t nr = 0; nr < node_ready.size(); ++nr) {
     for (int ag = kNone; ag <= kOld; ++ag) {
       for (int rp = kNoReport; rp <= kBoth; ++rp) {
+       for (bool advertised : {true, false}) {
         Observed seen;
         // Twelve nodes in this state, plus conflicts, so the list overflows.
         for (int i = 0; i < 12; ++i) {
           std::string name = "node-" + std::to_string(i);
           ObservedNode n;
           n.ready = node_ready[nr];
+          n.advertised = advertised;
           if (ag != kNone) {
             // A long multi-byte termination message, to be cut safely.
             n.agent = AgentPod{"agent-" + name, ag == kReady || ag == kOld, ag != kOld, ag == kTerminating,
@@ -221,7 +224,8 @@ TEST(PoolStatusTest, EveryCombinationOfNodeProblemsIsWritable) {
         seen.daemon_set = DaemonSet(12, 13, 14, 15);  // the DaemonSet may over-count
         auto st = ComputeStatus(Pool(), seen, kNow);
         ++combos;
-        SCOPED_TRACE("ready=" + node_ready[nr] + " agent=" + std::to_string(ag) + " report=" + std::to_string(rp));
+        SCOPED_TRACE("ready=" + node_ready[nr] + " agent=" + std::to_string(ag) + " report=" + std::to_string(rp) +
+                     " advertised=" + std::to_string(advertised));
         std::set<std::string> keys;
         for (const auto& p : st.problem_nodes) {
           EXPECT_TRUE(keys.insert(p.node).second) << "duplicate problemNodes key " << p.node;
@@ -240,12 +244,13 @@ TEST(PoolStatusTest, EveryCombinationOfNodeProblemsIsWritable) {
           EXPECT_LE(c.message.size(), 32768u);
           EXPECT_TRUE(ValidUtf8(c.message));
         }
-        bool all_good = nr == 0 && ag == kReady && rp == kGood;
+        bool all_good = nr == 0 && ag == kReady && rp == kGood && advertised;
         EXPECT_EQ(Cond(st, api::kConditionReady) == ConditionStatus::kTrue, all_good);
+       }
       }
     }
   }
-  EXPECT_EQ(combos, 4 * 6 * 5);
+  EXPECT_EQ(combos, 4 * 6 * 5 * 2);
 }
 
 TEST(PoolStatusTest, StaleReportsOfANodeNotReadyCountAsNeitherRegisteredNorHealthy) {
@@ -264,6 +269,32 @@ TEST(PoolStatusTest, StaleReportsOfANodeNotReadyCountAsNeitherRegisteredNorHealt
   ASSERT_EQ(st.problem_nodes.size(), 1u);
   EXPECT_EQ(st.problem_nodes[0].reason, "NodeNotReady");
   EXPECT_NE(st.problem_nodes[0].message.find("Ready condition is Unknown"), std::string::npos);
+}
+
+// The agent reports its registration a moment before the kubelet's node
+// status lists the resource: until then the scheduler places no pod there,
+// so the pool is not Ready yet, and not Degraded either.
+TEST(PoolStatusTest, ARegistrationCountsOnceTheNodeAdvertisesTheResource) {
+  Observed seen = Seen({{"a", Healthy("a")}, {"b", Healthy("b")}});
+  seen.nodes["b"].advertised = false;
+  std::string reason;
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(st.nodes.registered, 1);
+  EXPECT_EQ(st.devices.healthy, 8);
+  EXPECT_EQ(Cond(st, api::kConditionReady, &reason), ConditionStatus::kFalse);
+  EXPECT_EQ(reason, "AgentsNotReady");
+  EXPECT_EQ(Cond(st, api::kConditionDegraded), ConditionStatus::kFalse);
+  ASSERT_EQ(st.problem_nodes.size(), 1u);
+  EXPECT_EQ(st.problem_nodes[0].node, "b");
+  EXPECT_EQ(st.problem_nodes[0].reason, "ResourceNotAdvertised");
+  EXPECT_NE(st.problem_nodes[0].message.find("does not list hashfoundry.com/"), std::string::npos)
+      << st.problem_nodes[0].message;
+
+  seen.nodes["b"].advertised = true;
+  st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(st.nodes.registered, 2);
+  EXPECT_EQ(Cond(st, api::kConditionReady), ConditionStatus::kTrue);
+  EXPECT_TRUE(st.problem_nodes.empty());
 }
 
 TEST(PoolStatusTest, AStoppedAgentsReportIsStale) {

@@ -48,6 +48,7 @@ TEST(StatusApplyTest, EveryCombinationOfNodeProblemsIsAccepted) {
           std::string node = "node-" + std::to_string(i);
           ObservedNode n;
           n.ready = ready;
+          n.advertised = i % 2 == 0;  // half the Nodes do not list the resource yet
           if (agent > 0) {
             n.agent = AgentPod{"agent-" + node, agent == 1, true, agent == 3, agent == 2 ? 9 : 0,
                                agent == 2 ? "CrashLoopBackOff" : "",

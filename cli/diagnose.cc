@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <set>
-#include <tuple>
 
 #include "api/device_pool.h"
 #include "api/device_pool_node.h"
 #include "api/names.h"
+#include "api/node_claims.h"
 #include "cli/status.h"
 #include "kube/rest/credentials.h"
 #include "kube/rest/resource.h"
@@ -297,11 +297,6 @@ class Checker {
     return true;
   }
 
-  bool Older(const Json& a, const Json& b) const {
-    return std::make_tuple(Str(a, "/metadata/creationTimestamp"), Name(a)) <
-           std::make_tuple(Str(b, "/metadata/creationTimestamp"), Name(b));
-  }
-
   void Selector() {
     for (const auto& n : s_.nodes) {
       if (pool_.spec.node_selector.Matches(Labels(n))) matched_.insert(Name(n));
@@ -329,32 +324,56 @@ class Checker {
     }
   }
 
+  // Which pool keeps each node is the operator's own choice
+  // (api::ClaimNodes), so the two never disagree.
   void Conflicts() {
     const std::string subject = "devicepool/" + s_.pool;
+    std::vector<api::DevicePool> decoded;
+    decoded.reserve(s_.pools.size());
     for (const auto& other : s_.pools) {
       if (&other == pool_json_) continue;
-      auto o = api::DecodeDevicePool(other);
-      if (!o.ok() || o->spec.resource_name != pool_.spec.resource_name) continue;
-      std::vector<std::string> both;
-      for (const auto& n : s_.nodes) {
-        if (matched_.count(Name(n)) != 0 && o->spec.node_selector.Matches(Labels(n))) both.push_back(Name(n));
-      }
-      if (both.empty()) continue;
+      if (auto o = api::DecodeDevicePool(other); o.ok()) decoded.push_back(std::move(*o));
+    }
+    std::vector<const api::DevicePool*> pools{&pool_};
+    for (const auto& p : decoded) pools.push_back(&p);
+    std::vector<std::string> names;
+    std::vector<std::map<std::string, std::string>> labels;
+    names.reserve(s_.nodes.size());
+    labels.reserve(s_.nodes.size());
+    std::vector<api::NodeLabels> nodes;
+    for (const auto& n : s_.nodes) {
+      names.push_back(Name(n));
+      labels.push_back(Labels(n));
+      nodes.push_back({names.back(), labels.back()});
+    }
+    auto join = [](const std::vector<std::string>& v) {
       std::string list;
-      for (const auto& n : both) list += (list.empty() ? "" : ", ") + n;
-      const std::vector<std::string> ev{"both advertise " + pool_.spec.resource_name, "nodes: " + list};
-      if (Older(other, *pool_json_)) {
-        for (const auto& n : both) held_.insert(n);
-        Add(Severity::kError, "conflict", subject,
-            std::to_string(both.size()) + " nodes are held by the older pool " + Name(other) +
-                ", which advertises the same resource there",
-            ev, "give the pools selectors that do not overlap, or distinct resourceNames");
-      } else {
-        Add(Severity::kWarning, "conflict", subject,
-            "the newer pool " + Name(other) + " also selects " + std::to_string(both.size()) +
-                " of these nodes; they stay with this pool",
-            ev, "give the pools selectors that do not overlap, or distinct resourceNames");
+      for (const auto& n : v) list += (list.empty() ? "" : ", ") + n;
+      return list;
+    };
+    const std::string fix = "give the pools selectors that do not overlap, or distinct resourceNames";
+    std::map<std::string, std::vector<std::string>> held_by;
+    for (const auto& [node, winner] : api::ClaimNodes(pool_, pools, nodes).conflicts) {
+      held_.insert(node);
+      held_by[winner].push_back(node);
+    }
+    for (const auto& [winner, held] : held_by) {
+      Add(Severity::kError, "conflict", subject,
+          std::to_string(held.size()) + " nodes are held by the older pool " + winner +
+              ", which advertises the same resource there",
+          {"both advertise " + pool_.spec.resource_name, "nodes: " + join(held)}, fix);
+    }
+    for (const auto& other : decoded) {
+      if (other.spec.resource_name != pool_.spec.resource_name) continue;
+      std::vector<std::string> kept;
+      for (const auto& [node, winner] : api::ClaimNodes(other, pools, nodes).conflicts) {
+        if (winner == s_.pool) kept.push_back(node);
       }
+      if (kept.empty()) continue;
+      Add(Severity::kWarning, "conflict", subject,
+          "the newer pool " + other.metadata.name + " also selects " + std::to_string(kept.size()) +
+              " of these nodes; they stay with this pool",
+          {"both advertise " + pool_.spec.resource_name, "nodes: " + join(kept)}, fix);
     }
     for (const auto& n : matched_) {
       if (held_.count(n) == 0 && (s_.node.empty() || s_.node == n)) in_scope_.push_back(n);

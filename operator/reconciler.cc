@@ -35,37 +35,17 @@ void DevicePoolReconciler::Event(const kube::ObjectMeta& pool, kube::EventType t
                    reason, action, note);
 }
 
-DevicePoolReconciler::Selection DevicePoolReconciler::Select(const api::DevicePool& pool) const {
-  // Live pools with the same resource name compete for a node.
-  std::vector<std::shared_ptr<const PoolEntry>> rivals;
-  for (const auto& other : d_.caches.pools.List()) {
-    if (other->metadata.name == pool.metadata.name || !other->pool || other->metadata.deleting) continue;
-    if (other->pool->spec.resource_name == pool.spec.resource_name) rivals.push_back(other);
+api::NodeClaims DevicePoolReconciler::Select(const api::DevicePool& pool) const {
+  const auto entries = d_.caches.pools.List();
+  std::vector<const api::DevicePool*> pools;
+  for (const auto& e : entries) {
+    if (e->pool) pools.push_back(&*e->pool);
   }
-  Selection s;
-  for (const auto& node : d_.caches.nodes.List()) {
-    const auto& labels = node->metadata.labels;
-    if (!pool.spec.node_selector.Matches(labels)) continue;
-    ++s.selected;
-    // The older pool keeps the node. creationTimestamp has whole seconds,
-    // so on a tie the pool already holding the node keeps it, then the name
-    // decides: stable, and never a flip-flop between two pools.
-    auto rank = [&](const kube::ObjectMeta& m) {
-      bool holds = labels.count(api::NodeSelectionLabel(m.name)) > 0;
-      return std::make_tuple(m.creation_timestamp, holds ? 0 : 1, m.name);
-    };
-    const PoolEntry* winner = nullptr;
-    for (const auto& r : rivals) {
-      if (!r->pool->spec.node_selector.Matches(labels) || rank(r->metadata) > rank(pool.metadata)) continue;
-      if (winner == nullptr || rank(r->metadata) < rank(winner->metadata)) winner = r.get();
-    }
-    if (winner != nullptr) {
-      s.conflicts[node->metadata.name] = winner->metadata.name;
-    } else {
-      s.wanted.insert(node->metadata.name);
-    }
-  }
-  return s;
+  const auto node_entries = d_.caches.nodes.List();
+  std::vector<api::NodeLabels> nodes;
+  nodes.reserve(node_entries.size());
+  for (const auto& n : node_entries) nodes.push_back({n->metadata.name, n->metadata.labels});
+  return api::ClaimNodes(pool, pools, nodes);
 }
 
 StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const std::set<std::string>& wanted) {
@@ -436,7 +416,7 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   }
   const api::DevicePool& pool = *entry->pool;
 
-  Selection sel = Select(pool);
+  api::NodeClaims sel = Select(pool);
   spdlog::debug("pool {}: {} node(s) selected, {} wanted, {} conflicting", pool.metadata.name, sel.selected,
                 sel.wanted.size(), sel.conflicts.size());
   for (const auto& [node, other] : sel.conflicts) {

@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 
+#include "api/node_claims.h"
 #include "kube/controller/reconciler.h"
 #include "kube/discovery/discovery.h"
 #include "kube/events/event_recorder.h"
@@ -50,13 +51,8 @@ class DevicePoolReconciler final : public kube::Reconciler {
   kube::StatusOr<kube::Result> Reconcile(const kube::Request& req, std::stop_token stop) override;
 
  private:
-  struct Selection {
-    std::set<std::string> wanted;                  // nodes to label
-    std::map<std::string, std::string> conflicts;  // node -> older pool
-    int selected = 0;
-  };
-
-  Selection Select(const api::DevicePool& pool) const;
+  // The nodes the pool keeps (api::ClaimNodes over the caches).
+  api::NodeClaims Select(const api::DevicePool& pool) const;
   // Adds or removes the pool label so exactly `wanted` carry it; returns how
   // many nodes carry it afterwards.
   kube::StatusOr<int> SyncLabels(const std::string& pool, const std::set<std::string>& wanted);

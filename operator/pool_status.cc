@@ -156,7 +156,10 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
   std::vector<std::string> conflicted;
   for (const auto& [node, other] : seen.conflicts) {
     conflicted.push_back(node);
-    problems.push_back({node, {{kConflict, "claimed by older pool " + other + " with the same resourceName"}}});
+    // One entry per node (the CRD's list-map key), whatever the input.
+    auto it = std::find_if(problems.begin(), problems.end(), [&](const NodeProblems& p) { return p.node == node; });
+    if (it == problems.end()) it = problems.insert(problems.end(), NodeProblems{node, {}});
+    it->Add(kConflict, "claimed by older pool " + other + " with the same resourceName");
   }
   for (const auto& p : problems) st.problem_nodes.push_back(p.Finish());
   // One entry per node (the CRD's list-map key), the most severe first.

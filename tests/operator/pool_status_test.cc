@@ -198,10 +198,16 @@ TEST(PoolStatusTest, EveryCombinationOfNodeProblemsIsWritable) {
     for (int ag = kNone; ag <= kOld; ++ag) {
       for (int rp = kNoReport; rp <= kBoth; ++rp) {
        for (bool advertised : {true, false}) {
+       for (bool every_other : {false, true}) {
         Observed seen;
-        // Twelve nodes in this state, plus conflicts, so the list overflows.
+        // Twelve nodes in this state, plus conflicts, so the list overflows;
+        // or every other node, so the conflicts are listed too.
         for (int i = 0; i < 12; ++i) {
           std::string name = "node-" + std::to_string(i);
+          if (every_other && i % 2 == 1) {
+            seen.nodes[name] = Healthy(name);
+            continue;
+          }
           ObservedNode n;
           n.ready = node_ready[nr];
           n.advertised = advertised;
@@ -225,7 +231,7 @@ TEST(PoolStatusTest, EveryCombinationOfNodeProblemsIsWritable) {
         auto st = ComputeStatus(Pool(), seen, kNow);
         ++combos;
         SCOPED_TRACE("ready=" + node_ready[nr] + " agent=" + std::to_string(ag) + " report=" + std::to_string(rp) +
-                     " advertised=" + std::to_string(advertised));
+                     " advertised=" + std::to_string(advertised) + " every_other=" + std::to_string(every_other));
         std::set<std::string> keys;
         for (const auto& p : st.problem_nodes) {
           EXPECT_TRUE(keys.insert(p.node).second) << "duplicate problemNodes key " << p.node;
@@ -247,10 +253,11 @@ TEST(PoolStatusTest, EveryCombinationOfNodeProblemsIsWritable) {
         bool all_good = nr == 0 && ag == kReady && rp == kGood && advertised;
         EXPECT_EQ(Cond(st, api::kConditionReady) == ConditionStatus::kTrue, all_good);
        }
+       }
       }
     }
   }
-  EXPECT_EQ(combos, 4 * 6 * 5 * 2);
+  EXPECT_EQ(combos, 4 * 6 * 5 * 2 * 2);
 }
 
 TEST(PoolStatusTest, StaleReportsOfANodeNotReadyCountAsNeitherRegisteredNorHealthy) {

@@ -76,10 +76,11 @@ std::optional<AgentPodEntry> DecodeAgentPodEntry(const nlohmann::json& obj) {
   return e;
 }
 
-std::optional<ChildEntry> DecodeChildEntry(const nlohmann::json& obj) {
-  ChildEntry e{kube::ObjectMeta::FromJson(obj), obj};
-  if (e.metadata.name.empty()) return std::nullopt;
-  if (e.object.contains("metadata")) e.object["metadata"].erase("managedFields");
+std::optional<ChildEntry> DecodeChildEntry(nlohmann::json&& obj) {
+  auto meta = kube::ObjectMeta::FromJson(obj);
+  if (meta.name.empty()) return std::nullopt;
+  ChildEntry e{std::move(meta), std::move(obj)};
+  if (e.object.contains("metadata")) e.object["metadata"].erase("managedFields");  // from a GET
   return e;
 }
 

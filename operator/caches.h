@@ -62,7 +62,8 @@ struct ChildEntry {
   kube::ObjectMeta metadata;
   nlohmann::json object;
 };
-std::optional<ChildEntry> DecodeChildEntry(const nlohmann::json& obj);
+// Takes the object (it is the entry), unless it returns nullopt.
+std::optional<ChildEntry> DecodeChildEntry(nlohmann::json&& obj);
 
 std::optional<api::DevicePoolNode> DecodePoolNodeEntry(const nlohmann::json& obj);
 

@@ -200,7 +200,7 @@ Status DevicePoolReconciler::ApplyChildren(const api::DevicePool& pool, const Js
     } else {
       auto got = d_.client.Get(m.gvr, cfg.namespace_, name);
       if (!got.ok() && !kube::IsNotFound(got.status())) return got.status();
-      if (got.ok()) actual = DecodeChildEntry(*got);
+      if (got.ok()) actual = DecodeChildEntry(std::move(*got));
     }
     if (!m.wanted) {
       if (!actual) continue;

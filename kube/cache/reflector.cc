@@ -42,6 +42,7 @@ Status Reflector::List(std::stop_token stop) {
   lo.field_selector = opts_.field_selector;
   lo.limit = opts_.page_size;
   lo.metadata_only = opts_.metadata_only;
+  lo.strip_managed_fields = true;
   std::string rv;
   sink_.BeginList();
   Status st = client_.ListEach(
@@ -67,6 +68,7 @@ Status Reflector::WatchOnce(std::stop_token stop) {
   wo.label_selector = opts_.label_selector;
   wo.field_selector = opts_.field_selector;
   wo.metadata_only = opts_.metadata_only;
+  wo.strip_managed_fields = true;
   wo.timeout_seconds = opts_.watch_timeout_seconds;
   Status event_error;
   watch_events_ = 0;

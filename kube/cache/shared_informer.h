@@ -45,8 +45,10 @@ template <typename T>
 class SharedInformer final : public Syncable, private ReflectorSink {
  public:
   using Ptr = typename Store<T>::Ptr;
-  // Decodes one object; nullopt skips it (and logs).
-  using Decoder = std::function<std::optional<T>(const Json&)>;
+  // Decodes one object; nullopt skips it (and logs). A decoder may move
+  // from the object, but only when it returns a value: a cache that keeps
+  // part of the tree then takes it without a copy.
+  using Decoder = std::function<std::optional<T>(Json&&)>;
 
   SharedInformer(Client& client, GroupVersionResource gvr, ListWatchOptions opts, Decoder decode,
                  Clock& clock = DefaultClock())
@@ -78,9 +80,9 @@ class SharedInformer final : public Syncable, private ReflectorSink {
   }
 
  private:
-  std::optional<Ptr> Decode(const Json& obj) {
-    std::optional<T> t = decode_(obj);
-    if (!t) {
+  std::optional<Ptr> Decode(Json&& obj) {
+    std::optional<T> t = decode_(std::move(obj));
+    if (!t) {  // then obj is untouched (the Decoder's contract)
       spdlog::warn("informer {}: skipping undecodable object {}", gvr_.String(), KeyOf(obj));
       return std::nullopt;
     }
@@ -89,7 +91,7 @@ class SharedInformer final : public Syncable, private ReflectorSink {
 
   void BeginList() override { pending_.clear(); }
   void ListItem(Json&& obj) override {
-    if (auto p = Decode(obj)) pending_.push_back(std::move(*p));
+    if (auto p = Decode(std::move(obj))) pending_.push_back(std::move(*p));
   }
   void AbortList() override { pending_.clear(); }
   void EndList() override {
@@ -121,14 +123,14 @@ class SharedInformer final : public Syncable, private ReflectorSink {
     if (type == WatchEventType::kDeleted) {
       Ptr gone = store_.Remove(KeyOf(obj));
       if (!gone) {
-        auto p = Decode(obj);
+        auto p = Decode(std::move(obj));
         if (!p) return;
         gone = *p;
       }
       for (auto& h : handlers_) if (h.on_delete) h.on_delete(*gone);
       return;
     }
-    auto p = Decode(obj);
+    auto p = Decode(std::move(obj));
     if (!p) return;
     Ptr old = store_.Upsert(*p);
     for (auto& h : handlers_) {

@@ -42,6 +42,31 @@ std::optional<WatchEventType> ParseEventType(const std::string& t) {
   return std::nullopt;
 }
 
+// Parses a list body (the objects under "items") or a watch event (the
+// object under "object"), leaving out each object's metadata.managedFields
+// without building them. Keys arrive in document order, so remembering the
+// last key at the two depths that matter says where a key sits. Inside a
+// discarded value the parser builds nothing and reports only keys and the
+// starts of objects and arrays, each deeper than the managedFields key.
+Json ParseStripped(std::string_view text, std::string_view outer) {
+  const int metadata_depth = outer == "items" ? 3 : 2;  // an array adds a level
+  const int fields_depth = metadata_depth + 1;
+  bool in_outer = false, in_metadata = false, skipping = false;
+  auto cb = [&](int depth, Json::parse_event_t ev, Json& parsed) {
+    if (skipping) {
+      if (depth > fields_depth || (depth == fields_depth && ev != Json::parse_event_t::key)) return false;
+      skipping = false;
+    }
+    if (ev != Json::parse_event_t::key) return true;
+    const auto& key = parsed.get_ref<const std::string&>();
+    if (depth == 1) in_outer = key == outer;
+    if (depth == metadata_depth) in_metadata = key == "metadata";
+    if (depth == fields_depth && in_outer && in_metadata && key == "managedFields") skipping = true;
+    return !skipping;
+  };
+  return Json::parse(text, cb, /*allow_exceptions=*/false);
+}
+
 }  // namespace
 
 Status StatusFromResponse(int code, const std::string& body) {
@@ -121,7 +146,16 @@ StatusOr<ListPage> Client::List(const GroupVersionResource& gvr, const std::stri
   HttpRequest req;
   req.path = ResourcePath(gvr, ns) + q.str();
   if (opts.metadata_only) req.accept = kMetadataListAccept;
-  auto doc = Send("list", gvr.String(), std::move(req));
+  StatusOr<Json> doc = Json();
+  if (opts.strip_managed_fields) {
+    const std::string path = req.path;
+    auto body = SendForBody("list", gvr.String(), std::move(req));
+    if (!body.ok()) return body.status();
+    doc = ParseStripped(*body, "items");
+    if (doc->is_discarded()) return Status(Reason::kInternalError, "list " + path + ": response is not JSON");
+  } else {
+    doc = Send("list", gvr.String(), std::move(req));
+  }
   if (!doc.ok()) return doc.status();
   ListPage page;
   if (doc->contains("metadata") && (*doc)["metadata"].is_object()) {
@@ -275,7 +309,8 @@ Status Client::Watch(const GroupVersionResource& gvr, const std::string& ns, con
     for (size_t nl; keep_going && (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
       std::string_view line(buffer.data() + start, nl - start);
       if (line.empty()) continue;
-      Json doc = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+      Json doc = opts.strip_managed_fields ? ParseStripped(line, "object")
+                                           : Json::parse(line, nullptr, /*allow_exceptions=*/false);
       auto type = doc.is_object() ? ParseEventType(doc.value("type", "")) : std::nullopt;
       if (!type || !doc.contains("object")) {
         decode_error = Status(Reason::kInternalError, "undecodable watch event on " + gvr.String());

@@ -42,6 +42,9 @@ struct ListOptions {
   std::string continue_token;
   std::string resource_version;
   bool metadata_only = false;
+  // Leave out each item's metadata.managedFields while parsing: a cache has
+  // no use for them, and they are often the largest part of an object.
+  bool strip_managed_fields = false;
 };
 
 struct ListPage {
@@ -85,6 +88,7 @@ struct WatchOptions {
   std::string field_selector;
   bool allow_bookmarks = true;
   bool metadata_only = false;
+  bool strip_managed_fields = false;  // as in ListOptions
   // Server-side timeout; the stream then ends normally and is re-opened.
   int timeout_seconds = 300;
 };

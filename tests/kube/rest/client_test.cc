@@ -124,6 +124,62 @@ TEST_F(ClientTest, ListItemsGetTheListsKindAndApiVersion) {
   }
 }
 
+// Caches ask for objects without metadata.managedFields. Only that field
+// goes: a "managedFields" key anywhere else (a label, an annotation, the
+// spec, the list's own metadata) stays, and so does everything after it.
+constexpr const char* kManaged =
+    R"({"metadata":{"name":"a","managedFields":[{"manager":"m","fieldsV1":{"f:metadata":{"f:labels":{}}}},)"
+    R"({"manager":"n","fieldsV1":{}}],"labels":{"managedFields":"x"},"resourceVersion":"4"},)"
+    R"("spec":{"managedFields":{"deep":[1,2]}},"status":{"metadata":{"managedFields":[]}}})";
+
+void ExpectStripped(const Json& obj) {
+  ASSERT_TRUE(obj.is_object()) << obj.dump();
+  EXPECT_FALSE(obj["metadata"].contains("managedFields")) << obj.dump();
+  EXPECT_EQ(obj["metadata"]["name"], "a");
+  EXPECT_EQ(obj["metadata"]["labels"]["managedFields"], "x");
+  EXPECT_EQ(obj["metadata"]["resourceVersion"], "4");
+  EXPECT_EQ(obj["spec"]["managedFields"]["deep"], Json::array({1, 2}));
+  EXPECT_TRUE(obj["status"]["metadata"].contains("managedFields"));
+}
+
+TEST_F(ClientTest, ListAndWatchCanLeaveOutManagedFields) {
+  const std::string list = std::string(R"({"kind":"NodeList","metadata":{"resourceVersion":"9","managedFields":"k"},)") +
+                           R"("items":[)" + kManaged + "," + kManaged + "]}";
+  transport_->Respond("GET /api/v1/nodes", 200, list);
+  transport_->Respond("GET /api/v1/nodes", 200, list);
+  ListOptions lo;
+  lo.strip_managed_fields = true;
+  auto page = client_.List(resources::Nodes(), "", lo);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->resource_version, "9");
+  ASSERT_EQ(page->items.size(), 2u);
+  for (const auto& item : page->items) ExpectStripped(item);
+  // Without the option the object is as the server sent it.
+  page = client_.List(resources::Nodes(), "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items[0]["metadata"]["managedFields"].size(), 2u);
+
+  testing::FakeStream s;
+  s.chunks = {std::string(R"({"type":"ADDED","object":)") + kManaged + "}\n",
+              std::string(R"({"type":"MODIFIED","object":)") + kManaged + "}\n"};
+  transport_->RespondStream("GET /api/v1/nodes?watch=true", s);
+  WatchOptions wo;
+  wo.strip_managed_fields = true;
+  int events = 0;
+  Status st = client_.Watch(
+      resources::Nodes(), "", wo, [&](WatchEvent&& ev) {
+        ++events;
+        ExpectStripped(ev.object);
+        return true;
+      },
+      std::stop_token());
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(events, 2);
+
+  transport_->Respond("GET /api/v1/nodes", 200, R"({"items":[{"metadata":{"managedFields":[)");
+  EXPECT_FALSE(client_.List(resources::Nodes(), "", lo).ok());
+}
+
 TEST_F(ClientTest, ApplySendsFieldManagerForceAndApplyContentType) {
   transport_->Respond("PATCH /apis/hashfoundry.com/v1alpha1/devicepools/p/status?fieldManager=op&force=true", 200,
                       "{}");

@@ -104,8 +104,20 @@ StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const st
   return count;
 }
 
+namespace {
+
+// A write to a kind whose CRD is gone (404: an apply creates what is
+// missing, so the kind itself is) or being deleted (the API server refuses
+// creates with 403 until the CRD is gone; no reason of its own says so).
+bool KindGoingAway(const Status& st) {
+  return kube::IsNotFound(st) ||
+         (kube::IsForbidden(st) && st.message().find("custom resource definition is terminating") != std::string::npos);
+}
+
+}  // namespace
+
 Status DevicePoolReconciler::ApplyChild(const api::DevicePool& pool, const kube::GroupVersionResource& gvr,
-                                        const Json& desired, const ChildEntry* cached) {
+                                        const Json& desired, const ChildEntry* cached, bool kind_may_vanish) {
   if (cached != nullptr && IsSubset(desired, cached->object)) return Status::Ok();
   const std::string ns = desired["metadata"].value("namespace", "");
   const std::string name = desired["metadata"]["name"];
@@ -114,8 +126,10 @@ Status DevicePoolReconciler::ApplyChild(const api::DevicePool& pool, const kube:
   opts.force = true;  // we own these objects; take fields back from hand edits
   auto r = d_.client.Apply(gvr, ns, desired, opts);
   if (!r.ok()) {
-    Event(pool.metadata, kube::EventType::kWarning, "ApplyFailed", "Apply",
-          KindOf(desired) + " " + Key(ns, name) + ": " + r.status().ToString());
+    if (!(kind_may_vanish && KindGoingAway(r.status()))) {
+      Event(pool.metadata, kube::EventType::kWarning, "ApplyFailed", "Apply",
+            KindOf(desired) + " " + Key(ns, name) + ": " + r.status().ToString());
+    }
     return r.status();
   }
   spdlog::info("pool {}: applied {} {}{}", pool.metadata.name, KindOf(desired), Key(ns, name),
@@ -208,7 +222,17 @@ Status DevicePoolReconciler::ApplyChildren(const api::DevicePool& pool, const Js
       if (!st.ok()) return st;
       continue;
     }
-    st = ApplyChild(pool, m.gvr, m.desired(pool, cfg), actual ? &*actual : nullptr);
+    st = ApplyChild(pool, m.gvr, m.desired(pool, cfg), actual ? &*actual : nullptr, /*kind_may_vanish=*/true);
+    if (KindGoingAway(st)) {
+      // Its CRD was deleted since discovery last looked: that is "not
+      // installed", not a failed reconcile.
+      spdlog::info("pool {}: {} is no longer served ({}); asking discovery again", pool.metadata.name,
+                   m.gvr.String(), st.message());
+      d_.discovery.Invalidate();
+      if (m.cache != nullptr) m.cache->Stop();
+      *monitoring_served = false;
+      continue;
+    }
     if (!st.ok()) return st;
   }
   return Status::Ok();

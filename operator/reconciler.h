@@ -66,8 +66,12 @@ class DevicePoolReconciler final : public kube::Reconciler {
   // Writes the rollout's status (conditional on the pool's resourceVersion),
   // then deletes the agent pods of plan.replace.
   kube::Status ReplaceAgents(const PoolEntry& entry, const api::DevicePool& pool, const RolloutDecision& plan);
+  // Applies desired unless cached already holds it. A failure is recorded
+  // as an ApplyFailed Event, except when `kind_may_vanish` (a kind from a
+  // CRD that may be deleted) and the kind is going away: the caller handles
+  // that.
   kube::Status ApplyChild(const api::DevicePool& pool, const kube::GroupVersionResource& gvr, const Json& desired,
-                          const ChildEntry* cached);
+                          const ChildEntry* cached, bool kind_may_vanish = false);
   kube::Status DeleteChildIfPresent(const api::DevicePool& pool, const kube::GroupVersionResource& gvr,
                                     const std::string& ns, const std::string& name);
   kube::Status CleanupReports(const std::string& pool, const std::set<std::string>& wanted);

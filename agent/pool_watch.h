@@ -20,6 +20,7 @@
 
 #include "agent/config.h"
 #include "kube/cache/reflector.h"
+#include "kube/rest/client.h"
 #include "kube/status.h"
 
 namespace hf::agent {

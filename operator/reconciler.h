@@ -33,7 +33,7 @@
 namespace hf::controller {
 
 struct ReconcilerDeps {
-  kube::Client& client;
+  kube::ReadWriter& client;
   Caches caches;
   kube::Discovery& discovery;
   kube::EventRecorder& events;

@@ -88,7 +88,7 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
 
   // A short cache: reconciles are event-driven, so this bounds discovery
   // reads without hiding a freshly served CRD for long.
-  kube::Discovery discovery(client, kube::DefaultClock(), std::chrono::seconds(2));
+  kube::ServerDiscovery discovery(client, kube::DefaultClock(), std::chrono::seconds(2));
   kube::EventRecorderImpl events(client, {"hashfoundry.com/devicepool-operator", o.identity});
   PoolMetrics pool_metrics(*mgr.registry());
   DevicePoolReconciler reconciler({client, caches, discovery, events, &pool_metrics, kube::DefaultClock(), o.config,

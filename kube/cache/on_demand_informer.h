@@ -26,7 +26,7 @@ class OnDemandInformer {
  public:
   using Decoder = typename SharedInformer<T>::Decoder;
 
-  OnDemandInformer(Client& client, GroupVersionResource gvr, ListWatchOptions opts, Decoder decode,
+  OnDemandInformer(Reader& client, GroupVersionResource gvr, ListWatchOptions opts, Decoder decode,
                    Clock& clock = DefaultClock())
       : client_(client), gvr_(std::move(gvr)), opts_(std::move(opts)), decode_(std::move(decode)), clock_(clock) {}
   ~OnDemandInformer() { Stop(); }
@@ -80,7 +80,7 @@ class OnDemandInformer {
     std::jthread thread;
   };
 
-  Client& client_;
+  Reader& client_;
   const GroupVersionResource gvr_;
   const ListWatchOptions opts_;
   const Decoder decode_;

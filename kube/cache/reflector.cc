@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "kube/rest/client.h"
+
 namespace hf::kube {
 namespace {
 
@@ -15,7 +17,7 @@ std::string ResourceVersionOf(const Json& obj) {
 
 }  // namespace
 
-Reflector::Reflector(Client& client, GroupVersionResource gvr, ListWatchOptions opts,
+Reflector::Reflector(Reader& client, GroupVersionResource gvr, ListWatchOptions opts,
                      ReflectorSink& sink, Clock& clock)
     : client_(client), gvr_(std::move(gvr)), opts_(std::move(opts)), sink_(sink), clock_(clock) {}
 

@@ -16,7 +16,7 @@
 
 #include "kube/clock.h"
 #include "kube/rest/backoff.h"
-#include "kube/rest/client.h"
+#include "kube/rest/interfaces.h"
 
 namespace hf::kube {
 
@@ -44,7 +44,7 @@ class ReflectorSink {
 
 class Reflector {
  public:
-  Reflector(Client& client, GroupVersionResource gvr, ListWatchOptions opts, ReflectorSink& sink,
+  Reflector(Reader& client, GroupVersionResource gvr, ListWatchOptions opts, ReflectorSink& sink,
             Clock& clock);
 
   // Blocks until `stop` is requested.
@@ -62,7 +62,7 @@ class Reflector {
   // Waits `d` on the clock, or less if stop is requested.
   void Backoff(Clock::Duration d, std::stop_token stop);
 
-  Client& client_;
+  Reader& client_;
   const GroupVersionResource gvr_;
   const ListWatchOptions opts_;
   ReflectorSink& sink_;

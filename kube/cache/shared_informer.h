@@ -50,7 +50,7 @@ class SharedInformer final : public Syncable, private ReflectorSink {
   // part of the tree then takes it without a copy.
   using Decoder = std::function<std::optional<T>(Json&&)>;
 
-  SharedInformer(Client& client, GroupVersionResource gvr, ListWatchOptions opts, Decoder decode,
+  SharedInformer(Reader& client, GroupVersionResource gvr, ListWatchOptions opts, Decoder decode,
                  Clock& clock = DefaultClock())
       : gvr_(gvr), decode_(std::move(decode)), reflector_(client, std::move(gvr), std::move(opts), *this, clock) {}
 

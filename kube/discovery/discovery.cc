@@ -4,10 +4,10 @@
 
 namespace hf::kube {
 
-Discovery::Discovery(Client& client, Clock& clock, Clock::Duration ttl)
+ServerDiscovery::ServerDiscovery(Client& client, Clock& clock, Clock::Duration ttl)
     : client_(client), clock_(clock), ttl_(ttl) {}
 
-StatusOr<bool> Discovery::IsServed(const GroupVersionResource& gvr) {
+StatusOr<bool> ServerDiscovery::IsServed(const GroupVersionResource& gvr) {
   const std::string group_version = gvr.ApiVersion();
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -35,7 +35,7 @@ StatusOr<bool> Discovery::IsServed(const GroupVersionResource& gvr) {
   return served;
 }
 
-void Discovery::Invalidate() {
+void ServerDiscovery::Invalidate() {
   std::lock_guard<std::mutex> l(mu_);
   by_group_version_.clear();
 }

@@ -22,19 +22,28 @@
 
 namespace hf::kube {
 
+// What controllers depend on, so their tests can answer from a fake
+// (kube/fake/fake_discovery.h).
 class Discovery {
  public:
-  // `client` and `clock` must outlive this.
-  explicit Discovery(Client& client, Clock& clock = DefaultClock(),
-                     Clock::Duration ttl = std::chrono::seconds(30));
-
+  virtual ~Discovery() = default;
   // True if gvr.resource is listed for its group-version. A group-version
-  // the server does not know (404) is false, not an error; other failures
-  // are returned and not cached.
-  StatusOr<bool> IsServed(const GroupVersionResource& gvr);
+  // the server does not know is false, not an error.
+  virtual StatusOr<bool> IsServed(const GroupVersionResource& gvr) = 0;
+  // Forgets what it knows, so the next question asks again.
+  virtual void Invalidate() = 0;
+};
 
-  // Forgets everything, so the next question asks the server.
-  void Invalidate();
+class ServerDiscovery final : public Discovery {
+ public:
+  // `client` and `clock` must outlive this.
+  explicit ServerDiscovery(Client& client, Clock& clock = DefaultClock(),
+                           Clock::Duration ttl = std::chrono::seconds(30));
+
+  // 404 for the group-version is false; other failures are returned and
+  // not cached.
+  StatusOr<bool> IsServed(const GroupVersionResource& gvr) override;
+  void Invalidate() override;
 
  private:
   struct Entry {

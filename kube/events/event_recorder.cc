@@ -43,7 +43,7 @@ nlohmann::json ObjectReference::ToJson() const {
   return ref;
 }
 
-EventRecorderImpl::EventRecorderImpl(Client& client, EventRecorderOptions options)
+EventRecorderImpl::EventRecorderImpl(Writer& client, EventRecorderOptions options)
     : client_(client),
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock : DefaultClock()) {

@@ -24,7 +24,7 @@
 #include <unordered_map>
 
 #include "kube/clock.h"
-#include "kube/rest/client.h"
+#include "kube/rest/interfaces.h"
 
 namespace hf::kube {
 
@@ -72,7 +72,7 @@ struct EventRecorderOptions {
 
 class EventRecorderImpl final : public EventRecorder {
  public:
-  EventRecorderImpl(Client& client, EventRecorderOptions options);
+  EventRecorderImpl(Writer& client, EventRecorderOptions options);
   // Shutdown().
   ~EventRecorderImpl() override;
 
@@ -128,7 +128,7 @@ class EventRecorderImpl final : public EventRecorder {
   // "<name>.<hex unix nanos>", unique even when the clock stands still.
   std::string NewName(const std::string& regarding_name);
 
-  Client& client_;
+  Writer& client_;
   const EventRecorderOptions options_;
   Clock& clock_;
   std::atomic<uint64_t> dropped_{0};

@@ -127,7 +127,7 @@ StatusOr<std::string> Client::SendForBody(const std::string& verb, const std::st
   }
 }
 
-StatusOr<Json> Client::Get(const GroupVersionResource& gvr, const std::string& ns, const std::string& name,
+StatusOr<Json> Client::DoGet(const GroupVersionResource& gvr, const std::string& ns, const std::string& name,
                            const GetOptions& opts) {
   HttpRequest req;
   req.path = ResourcePath(gvr, ns, name);
@@ -135,7 +135,7 @@ StatusOr<Json> Client::Get(const GroupVersionResource& gvr, const std::string& n
   return Send("get", gvr.String(), std::move(req));
 }
 
-StatusOr<ListPage> Client::List(const GroupVersionResource& gvr, const std::string& ns,
+StatusOr<ListPage> Client::DoList(const GroupVersionResource& gvr, const std::string& ns,
                                 const ListOptions& opts) {
   Query q;
   q.Add("labelSelector", opts.label_selector)
@@ -180,22 +180,7 @@ StatusOr<ListPage> Client::List(const GroupVersionResource& gvr, const std::stri
   return page;
 }
 
-Status Client::ListEach(const GroupVersionResource& gvr, const std::string& ns, ListOptions opts,
-                        const std::function<void(Json&&)>& on_item, std::string* resource_version) {
-  opts.continue_token.clear();
-  for (;;) {
-    auto page = List(gvr, ns, opts);
-    if (!page.ok()) return page.status();
-    for (auto& item : page->items) on_item(std::move(item));
-    if (resource_version != nullptr) *resource_version = page->resource_version;
-    if (page->continue_token.empty()) return Status::Ok();
-    opts.continue_token = page->continue_token;
-    // Continuation pages are served from the first page's snapshot.
-    opts.resource_version.clear();
-  }
-}
-
-StatusOr<Json> Client::Create(const GroupVersionResource& gvr, const std::string& ns, const Json& obj,
+StatusOr<Json> Client::DoCreate(const GroupVersionResource& gvr, const std::string& ns, const Json& obj,
                               const WriteOptions& opts) {
   HttpRequest req;
   req.method = "POST";
@@ -206,29 +191,18 @@ StatusOr<Json> Client::Create(const GroupVersionResource& gvr, const std::string
   return Send("create", gvr.String(), std::move(req));
 }
 
-StatusOr<Json> Client::Update(const GroupVersionResource& gvr, const std::string& ns, const Json& obj,
-                              const WriteOptions& opts) {
+StatusOr<Json> Client::DoUpdate(const GroupVersionResource& gvr, const std::string& ns, const Json& obj,
+                                const WriteOptions& opts, bool status) {
   HttpRequest req;
   req.method = "PUT";
-  req.path = ResourcePath(gvr, ns, NameOf(obj)) +
+  req.path = ResourcePath(gvr, ns, NameOf(obj), status ? "status" : "") +
              Query().Add("fieldManager", opts.field_manager).Add("dryRun", opts.dry_run ? "All" : "").str();
   req.content_type = "application/json";
   req.body = obj.dump();
   return Send("update", gvr.String(), std::move(req));
 }
 
-StatusOr<Json> Client::UpdateStatus(const GroupVersionResource& gvr, const std::string& ns, const Json& obj,
-                                    const WriteOptions& opts) {
-  HttpRequest req;
-  req.method = "PUT";
-  req.path = ResourcePath(gvr, ns, NameOf(obj), "status") +
-             Query().Add("fieldManager", opts.field_manager).Add("dryRun", opts.dry_run ? "All" : "").str();
-  req.content_type = "application/json";
-  req.body = obj.dump();
-  return Send("update", gvr.String(), std::move(req));
-}
-
-Status Client::Delete(const GroupVersionResource& gvr, const std::string& ns, const std::string& name,
+Status Client::DoDelete(const GroupVersionResource& gvr, const std::string& ns, const std::string& name,
                       const DeleteOptions& opts) {
   Json body = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
   switch (opts.propagation) {
@@ -251,7 +225,7 @@ Status Client::Delete(const GroupVersionResource& gvr, const std::string& ns, co
   return r.status();
 }
 
-StatusOr<Json> Client::Patch(const GroupVersionResource& gvr, const std::string& ns, const std::string& name,
+StatusOr<Json> Client::DoPatch(const GroupVersionResource& gvr, const std::string& ns, const std::string& name,
                              PatchType type, const std::string& body, const PatchOptions& opts) {
   HttpRequest req;
   req.method = "PATCH";
@@ -266,7 +240,7 @@ StatusOr<Json> Client::Patch(const GroupVersionResource& gvr, const std::string&
   return Send("patch", gvr.String(), std::move(req));
 }
 
-StatusOr<Json> Client::Apply(const GroupVersionResource& gvr, const std::string& ns, const Json& obj,
+StatusOr<Json> Client::DoApply(const GroupVersionResource& gvr, const std::string& ns, const Json& obj,
                              const ApplyOptions& opts) {
   if (opts.field_manager.empty()) {
     return Status(Reason::kInvalid, "server-side apply needs a field manager");
@@ -285,7 +259,7 @@ StatusOr<Json> Client::Apply(const GroupVersionResource& gvr, const std::string&
   return Send("apply", gvr.String(), std::move(req));
 }
 
-Status Client::Watch(const GroupVersionResource& gvr, const std::string& ns, const WatchOptions& opts,
+Status Client::DoWatch(const GroupVersionResource& gvr, const std::string& ns, const WatchOptions& opts,
                      const std::function<bool(WatchEvent&&)>& on_event, std::stop_token stop) {
   Query q;
   q.Add("watch", "true")

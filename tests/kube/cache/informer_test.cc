@@ -1,6 +1,7 @@
 #include "kube/cache/shared_informer.h"
 
 #include "kube/cache/on_demand_informer.h"
+#include "kube/rest/client.h"
 
 #include <gtest/gtest.h>
 

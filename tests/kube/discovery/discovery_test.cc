@@ -32,7 +32,7 @@ class DiscoveryTest : public ::testing::Test {
   std::shared_ptr<FakeTransport> transport_ = std::make_shared<FakeTransport>();
   FakeClock clock_;
   Client client_{transport_, ClientOptions{nullptr, &clock_, nullptr, 0}};
-  Discovery discovery_{client_, clock_};
+  ServerDiscovery discovery_{client_, clock_};
 };
 
 TEST_F(DiscoveryTest, FindsResourcesOfTheCoreAndNamedGroups) {

@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "kube/rest/client.h"
 #include "tests/kube/testing/fake_transport.h"
 
 namespace hf::kube {

@@ -193,7 +193,7 @@ TEST_F(EventRecorderIntegrationTest, ClusterScopedObjectsGetEventsInDefault) {
 
 TEST(DiscoveryIntegrationTest, ServedAndUnservedResources) {
   auto client = LocalCluster::Shared().AdminClient();
-  Discovery discovery(*client);
+  ServerDiscovery discovery(*client);
   auto leases = discovery.IsServed(resources::Leases());
   ASSERT_TRUE(leases.ok()) << leases.status().ToString();
   EXPECT_TRUE(*leases);

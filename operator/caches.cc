@@ -4,6 +4,14 @@
 #include "operator/desired.h"
 
 namespace hf::controller {
+namespace {
+
+// Children are found by the managed-by label.
+kube::ListWatchOptions Children(const std::string& ns) {
+  return {.ns = ns, .label_selector = std::string(kManagedByLabel) + "=" + kManagedByValue};
+}
+
+}  // namespace
 
 std::optional<PoolEntry> DecodePoolEntry(const nlohmann::json& obj) {
   PoolEntry e;
@@ -90,6 +98,8 @@ std::optional<api::DevicePoolNode> DecodePoolNodeEntry(const nlohmann::json& obj
   return std::move(*n);
 }
 
+namespace {
+
 void AddIndexes(Caches& caches) {
   caches.nodes.AddIndex(kByPoolLabelIndex, [](const NodeEntry& n) {
     std::vector<std::string> keys;
@@ -105,6 +115,44 @@ void AddIndexes(Caches& caches) {
     auto it = p.metadata.labels.find(std::string(api::kPoolLabel));
     return it == p.metadata.labels.end() ? std::vector<std::string>{} : std::vector<std::string>{it->second};
   });
+}
+
+}  // namespace
+
+OperatorInformers::OperatorInformers(kube::Reader& reader, const std::string& ns, kube::Clock& clock)
+    : pools(reader, api::DevicePools(), {}, DecodePoolEntry, clock),
+      nodes(reader, kube::resources::Nodes(), {}, DecodeNodeEntry, clock),
+      reports(reader, api::DevicePoolNodes(), {}, DecodePoolNodeEntry, clock),
+      daemon_sets(reader, kube::resources::DaemonSets(), Children(ns), DecodeChildEntry, clock),
+      accounts(reader, kube::resources::ServiceAccounts(), Children(ns), DecodeChildEntry, clock),
+      services(reader, kube::resources::Services(), Children(ns), DecodeChildEntry, clock),
+      bindings(reader, kube::resources::ClusterRoleBindings(), Children(""), DecodeChildEntry, clock),
+      agent_pods(reader, kube::resources::Pods(), Children(ns), DecodeAgentPodEntry, clock),
+      crds(reader, kube::resources::CustomResourceDefinitions(), {.metadata_only = true}, DecodeNodeEntry, clock),
+      service_monitors(reader, ServiceMonitors(), Children(ns), DecodeChildEntry, clock),
+      prometheus_rules(reader, PrometheusRules(), Children(ns), DecodeChildEntry, clock) {
+  Caches c = caches();
+  AddIndexes(c);
+}
+
+Caches OperatorInformers::caches() {
+  return {pools, nodes, reports, daemon_sets, accounts, services, bindings, agent_pods, &service_monitors,
+          &prometheus_rules};
+}
+
+std::vector<std::pair<const kube::Syncable*, std::function<void(std::stop_token)>>> OperatorInformers::Runnables() {
+  std::vector<std::pair<const kube::Syncable*, std::function<void(std::stop_token)>>> out;
+  auto add = [&out](auto& informer) { out.emplace_back(&informer, [&informer](std::stop_token st) { informer.Run(st); }); };
+  add(pools);
+  add(nodes);
+  add(reports);
+  add(daemon_sets);
+  add(accounts);
+  add(services);
+  add(bindings);
+  add(agent_pods);
+  add(crds);
+  return out;
 }
 
 }  // namespace hf::controller

@@ -10,6 +10,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/device_pool.h"
 #include "api/device_pool_node.h"
@@ -86,8 +88,33 @@ struct Caches {
   kube::OnDemandInformer<ChildEntry>* prometheus_rules = nullptr;
 };
 
-// Adds the indexes above to informers built by the caller.
-void AddIndexes(Caches& caches);
+// The informers behind Caches, as the operator runs them: pools, Nodes and
+// reports cluster-wide; children and agent pods by the managed-by label, in
+// `ns` (the operator's namespace) where they are namespaced; CRDs metadata
+// only. The monitoring informers start on demand. Indexes are added.
+struct OperatorInformers {
+  OperatorInformers(kube::Reader& reader, const std::string& ns, kube::Clock& clock = kube::DefaultClock());
+  OperatorInformers(const OperatorInformers&) = delete;
+  OperatorInformers& operator=(const OperatorInformers&) = delete;
+
+  Caches caches();
+  // Each always-running informer with its Run, for a Manager or a test.
+  std::vector<std::pair<const kube::Syncable*, std::function<void(std::stop_token)>>> Runnables();
+
+  kube::SharedInformer<PoolEntry> pools;
+  kube::SharedInformer<NodeEntry> nodes;  // whole Nodes on the wire, for Ready and allocatable
+  kube::SharedInformer<api::DevicePoolNode> reports;
+  kube::SharedInformer<ChildEntry> daemon_sets;
+  kube::SharedInformer<ChildEntry> accounts;
+  kube::SharedInformer<ChildEntry> services;
+  kube::SharedInformer<ChildEntry> bindings;
+  kube::SharedInformer<AgentPodEntry> agent_pods;
+  // CRDs, metadata only (NodeEntry holds their name): to notice
+  // monitoring.coreos.com arrive or leave.
+  kube::SharedInformer<NodeEntry> crds;
+  kube::OnDemandInformer<ChildEntry> service_monitors;
+  kube::OnDemandInformer<ChildEntry> prometheus_rules;
+};
 
 }  // namespace hf::controller
 

@@ -285,6 +285,9 @@ Json DesiredService(const api::DevicePool& pool, const OperatorConfig& cfg) {
                                                  {"protocol", "TCP"}}})}}}});
 }
 
+kube::GroupVersionResource ServiceMonitors() { return {"monitoring.coreos.com", "v1", "servicemonitors", true}; }
+kube::GroupVersionResource PrometheusRules() { return {"monitoring.coreos.com", "v1", "prometheusrules", true}; }
+
 Json DesiredServiceMonitor(const api::DevicePool& pool, const OperatorConfig& cfg) {
   const auto& sm = pool.spec.monitoring.service_monitor;
   Json md = Metadata(pool, ChildName(pool.metadata.name), cfg.namespace_);

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "api/device_pool.h"
+#include "kube/rest/resource.h"
 #include "operator/config.h"
 
 namespace hf::controller {
@@ -48,6 +49,10 @@ void DropNulls(Json& j);
 // its "$patch" and nulls dropped), or {} when it holds none.
 Json ControllerRevisionTemplate(const Json& controller_revision);
 Json DesiredService(const api::DevicePool& pool, const OperatorConfig& cfg);
+// The monitoring.coreos.com kinds a pool may ask for; served only while
+// their CRDs are installed.
+kube::GroupVersionResource ServiceMonitors();
+kube::GroupVersionResource PrometheusRules();
 Json DesiredServiceMonitor(const api::DevicePool& pool, const OperatorConfig& cfg);
 Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cfg);
 

@@ -26,9 +26,6 @@ constexpr auto kAgentStopGrace = std::chrono::seconds(60);
 
 }  // namespace
 
-kube::GroupVersionResource ServiceMonitors() { return {"monitoring.coreos.com", "v1", "servicemonitors", true}; }
-kube::GroupVersionResource PrometheusRules() { return {"monitoring.coreos.com", "v1", "prometheusrules", true}; }
-
 void DevicePoolReconciler::Event(const kube::ObjectMeta& pool, kube::EventType type, std::string_view reason,
                                  std::string_view action, const std::string& note) {
   d_.events.Eventf({std::string(api::kApiVersion), std::string(api::kDevicePoolKind), pool.name, "", pool.uid}, type,

@@ -85,10 +85,6 @@ class DevicePoolReconciler final : public kube::Reconciler {
   TaskPool labellers_;  // label patches: the reconciling thread and these
 };
 
-// Resources of the children, also used by main to build informers.
-kube::GroupVersionResource ServiceMonitors();
-kube::GroupVersionResource PrometheusRules();
-
 }  // namespace hf::controller
 
 #endif  // HF_OPERATOR_RECONCILER_H_

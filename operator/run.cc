@@ -61,30 +61,12 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   };
   kube::Client client(kube::NewCurlTransport(*rest), co);
 
-  const std::string managed = std::string(kManagedByLabel) + "=" + kManagedByValue;
-  kube::ListWatchOptions cluster_children{.label_selector = managed};
-  kube::ListWatchOptions ns_children{.ns = o.config.namespace_, .label_selector = managed};
-  kube::ListWatchOptions metadata_only{.metadata_only = true};
-
-  Informer<PoolEntry> pools(client, api::DevicePools(), {}, DecodePoolEntry);
-  // Whole Nodes on the wire, for the Ready condition and allocatable; the
-  // cache keeps only what NodeEntry holds.
-  Informer<NodeEntry> nodes(client, kube::resources::Nodes(), {}, DecodeNodeEntry);
-  Informer<api::DevicePoolNode> reports(client, api::DevicePoolNodes(), {}, DecodePoolNodeEntry);
-  Informer<ChildEntry> daemon_sets(client, kube::resources::DaemonSets(), ns_children, DecodeChildEntry);
-  Informer<ChildEntry> accounts(client, kube::resources::ServiceAccounts(), ns_children, DecodeChildEntry);
-  Informer<ChildEntry> services(client, kube::resources::Services(), ns_children, DecodeChildEntry);
-  Informer<ChildEntry> bindings(client, kube::resources::ClusterRoleBindings(), cluster_children, DecodeChildEntry);
-  Informer<AgentPodEntry> agent_pods(client, kube::resources::Pods(), ns_children, DecodeAgentPodEntry);
-  // CRDs, metadata only: to notice monitoring.coreos.com arrive or leave.
-  Informer<NodeEntry> crds(client, kube::resources::CustomResourceDefinitions(), metadata_only, DecodeNodeEntry);
-  // Started by the reconciler once discovery serves the kind, stopped when
-  // its CRD is deleted.
-  kube::OnDemandInformer<ChildEntry> service_monitors(client, ServiceMonitors(), ns_children, DecodeChildEntry);
-  kube::OnDemandInformer<ChildEntry> prometheus_rules(client, PrometheusRules(), ns_children, DecodeChildEntry);
-  Caches caches{pools, nodes, reports, daemon_sets, accounts, services, bindings, agent_pods,
-                &service_monitors, &prometheus_rules};
-  AddIndexes(caches);
+  OperatorInformers informers(client, o.config.namespace_);
+  auto& pools = informers.pools;
+  auto& nodes = informers.nodes;
+  auto& service_monitors = informers.service_monitors;
+  auto& prometheus_rules = informers.prometheus_rules;
+  Caches caches = informers.caches();
 
   // A short cache: reconciles are event-driven, so this bounds discovery
   // reads without hiding a freshly served CRD for long.
@@ -129,7 +111,7 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
        [&](const NodeEntry& n) {
          for (const auto& r : PoolsForNode(pools, n)) controller.Enqueue(r);
        }});
-  controller.Watch<api::DevicePoolNode>(reports, [](const api::DevicePoolNode& r) {
+  controller.Watch<api::DevicePoolNode>(informers.reports, [](const api::DevicePoolNode& r) {
     return std::vector<Request>{{"", r.spec.pool}};
   });
   auto owner = [](const ChildEntry& c) {
@@ -137,7 +119,9 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
     if (ref == nullptr || ref->kind != api::kDevicePoolKind) return std::vector<Request>{};
     return std::vector<Request>{{"", ref->name}};
   };
-  for (auto* inf : {&daemon_sets, &accounts, &services, &bindings}) controller.Watch<ChildEntry>(*inf, owner);
+  for (auto* inf : {&informers.daemon_sets, &informers.accounts, &informers.services, &informers.bindings}) {
+    controller.Watch<ChildEntry>(*inf, owner);
+  }
   auto enqueue_owner = [&](const ChildEntry& c) {
     for (const auto& r : owner(c)) controller.Enqueue(r);
   };
@@ -145,7 +129,7 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
     inf->AddEventHandler({enqueue_owner, [&](const ChildEntry&, const ChildEntry& b) { enqueue_owner(b); },
                           enqueue_owner});
   }
-  controller.Watch<AgentPodEntry>(agent_pods, [](const AgentPodEntry& p) {
+  controller.Watch<AgentPodEntry>(informers.agent_pods, [](const AgentPodEntry& p) {
     auto it = p.metadata.labels.find(std::string(api::kPoolLabel));
     if (it == p.metadata.labels.end()) return std::vector<Request>{};
     return std::vector<Request>{{"", it->second}};
@@ -164,20 +148,12 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
     // again once it surely does.
     for (const auto& p : pools.List()) controller.EnqueueAfter({"", p->metadata.name}, std::chrono::seconds(5));
   };
-  controller.AddSyncable(&crds);
-  crds.AddEventHandler({[&](const NodeEntry& c) { monitoring_crd(c, false); },
+  controller.AddSyncable(&informers.crds);
+  informers.crds.AddEventHandler({[&](const NodeEntry& c) { monitoring_crd(c, false); },
                         [&](const NodeEntry&, const NodeEntry& b) { monitoring_crd(b, false); },
                         [&](const NodeEntry& c) { monitoring_crd(c, true); }});
 
-  mgr.AddInformer(pools);
-  mgr.AddInformer(nodes);
-  mgr.AddInformer(reports);
-  mgr.AddInformer(daemon_sets);
-  mgr.AddInformer(accounts);
-  mgr.AddInformer(services);
-  mgr.AddInformer(bindings);
-  mgr.AddInformer(agent_pods);
-  mgr.AddInformer(crds);
+  for (auto& [synced, run] : informers.Runnables()) mgr.AddCache(std::move(run), synced);
   mgr.AddLeaderRunnable("devicepool controller", [&controller](std::stop_token st) { controller.Start(st); });
 
   spdlog::info("devicepool-operator starting: namespace {}, identity {}, leader election {}", o.config.namespace_,

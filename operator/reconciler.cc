@@ -45,7 +45,8 @@ api::NodeClaims DevicePoolReconciler::Select(const api::DevicePool& pool) const 
   return api::ClaimNodes(pool, pools, nodes);
 }
 
-StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const std::set<std::string>& wanted) {
+int DevicePoolReconciler::SyncLabels(const std::string& pool, const std::set<std::string>& wanted, Status* error) {
+  *error = Status::Ok();
   const std::string key = api::NodeSelectionLabel(pool);
   const std::string value(api::kNodeSelectionLabelValue);
   // The pool owns its label key whatever the value: a node carrying the key
@@ -97,7 +98,7 @@ StatusOr<int> DevicePoolReconciler::SyncLabels(const std::string& pool, const st
     Event(entry->metadata, kube::EventType::kNormal, "NodesLabelled", "Label",
           "labelled " + std::to_string(added) + " node(s), unlabelled " + std::to_string(removed) + " with " + key);
   }
-  if (!first_error.ok()) return first_error;
+  *error = first_error;
   return count;
 }
 
@@ -263,8 +264,9 @@ Status DevicePoolReconciler::EnsureFinalizer(const PoolEntry& entry) {
 StatusOr<kube::Result> DevicePoolReconciler::Finalize(const PoolEntry& entry) {
   const std::string& name = entry.metadata.name;
   if (!entry.metadata.HasFinalizer(std::string(api::kNodeLabelsFinalizer))) return kube::Result{};
-  auto labelled = SyncLabels(name, {});
-  if (!labelled.ok()) return labelled.status();
+  Status labels;
+  SyncLabels(name, {}, &labels);
+  if (!labels.ok()) return labels;
   // With the labels gone the DaemonSet controller stops the agents. They
   // remove a deleted pool's files from their nodes as they stop, which
   // needs their credentials: the pool's binding, collected with the pool.
@@ -416,9 +418,11 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   if (!entry) {
     // Gone without our finalizer running (it was removed by hand): still
     // take our label off the nodes.
-    auto r = SyncLabels(req.name, {});
+    Status labels;
+    SyncLabels(req.name, {}, &labels);
     if (d_.metrics != nullptr) d_.metrics->Remove(req.name);
-    return r.ok() ? StatusOr<kube::Result>(kube::Result{}) : r.status();
+    if (!labels.ok()) return labels;
+    return kube::Result{};
   }
   if (entry->metadata.deleting) return Finalize(*entry);
 
@@ -451,12 +455,9 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   seen.conflicts = sel.conflicts;
   seen.monitoring_wanted = pool.spec.monitoring.service_monitor.enabled || pool.spec.monitoring.prometheus_rule.enabled;
 
-  auto labelled = SyncLabels(pool.metadata.name, sel.wanted);
-  if (labelled.ok()) {
-    seen.labelled = *labelled;
-  } else {
-    seen.error = "labelling nodes: " + labelled.status().ToString();
-  }
+  Status labels;
+  seen.labelled = SyncLabels(pool.metadata.name, sel.wanted, &labels);
+  if (!labels.ok()) seen.error = "labelling nodes: " + labels.ToString();
   // The agent rollout decides which template the DaemonSet carries.
   const std::string spec_revision =
       TemplateRevision(DesiredDaemonSet(pool, d_.config)["spec"]["template"]);
@@ -523,7 +524,7 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   st = WriteStatus(*entry, ComputeStatus(pool, seen, now));
   // The first failure decides the retry; a Conflict is only a race.
   for (const Status* s :
-       std::initializer_list<const Status*>{&labelled.status(), &children, &replaced, &cleanup, &st}) {
+       std::initializer_list<const Status*>{&labels, &children, &replaced, &cleanup, &st}) {
     if (!s->ok()) return *s;
   }
   kube::Result result;

@@ -54,8 +54,9 @@ class DevicePoolReconciler final : public kube::Reconciler {
   // The nodes the pool keeps (api::ClaimNodes over the caches).
   api::NodeClaims Select(const api::DevicePool& pool) const;
   // Adds or removes the pool label so exactly `wanted` carry it; returns how
-  // many nodes carry it afterwards.
-  kube::StatusOr<int> SyncLabels(const std::string& pool, const std::set<std::string>& wanted);
+  // many nodes carry it afterwards (also when some patches failed: the
+  // status counts what is true) and sets *error to the first failure.
+  int SyncLabels(const std::string& pool, const std::set<std::string>& wanted, kube::Status* error);
   kube::Status ApplyChildren(const api::DevicePool& pool, const Json* pinned_template, bool* monitoring_served);
   // One step of the agent rollout (operator/rollout.h) from the caches.
   RolloutDecision PlanAgents(const PoolEntry& entry, const api::DevicePool& pool,

@@ -1,0 +1,415 @@
+// Every branch of DevicePoolReconciler::Reconcile, in milliseconds: the
+// operator's own informers over kube::FakeClient, a FakeDiscovery, a recording
+// EventRecorder and a FakeClock. The integration tests
+// (tests/operator/integration) run the same decisions against a real API
+// server.
+#include "operator/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "api/device_pool.h"
+#include "api/names.h"
+#include "kube/fake/fake_client.h"
+#include "kube/fake/fake_discovery.h"
+#include "operator/caches.h"
+#include "operator/desired.h"
+
+namespace hf::controller {
+namespace {
+
+using kube::Json;
+using namespace std::chrono_literals;
+
+constexpr char kNs[] = "hashfoundry-system";
+constexpr char kPool[] = "custom-device";
+constexpr char kResource[] = "hashfoundry.com/custom-device";
+
+class RecordingEvents final : public kube::EventRecorder {
+ public:
+  void Eventf(const kube::ObjectReference& regarding, kube::EventType type, std::string_view reason,
+              std::string_view, std::string_view note) override {
+    std::lock_guard<std::mutex> l(mu_);
+    events_.push_back(std::string(type == kube::EventType::kWarning ? "Warning " : "Normal ") + regarding.name + " " +
+                      std::string(reason) + ": " + std::string(note));
+  }
+  std::vector<std::string> Take() {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::exchange(events_, {});
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> events_;
+};
+
+size_t CountPrefix(const std::vector<std::string>& v, const std::string& prefix) {
+  return std::count_if(v.begin(), v.end(), [&](const std::string& s) { return s.rfind(prefix, 0) == 0; });
+}
+
+Json PoolObject(const std::string& name, const std::string& created = "2026-01-01T00:00:00Z",
+                const std::string& match = "enabled") {
+  return {{"apiVersion", std::string(api::kApiVersion)},
+          {"kind", std::string(api::kDevicePoolKind)},
+          {"metadata", {{"name", name}, {"creationTimestamp", created}}},
+          {"spec",
+           {{"resourceName", kResource},
+            {"nodeSelector", {{"matchLabels", {{"hashfoundry.com/custom-device", match}}}}},
+            {"discovery", {{"simulated", {{"count", 4}, {"prefix", "hashfoundry-device"}}}}}}}};
+}
+
+Json NodeObject(const std::string& name, const std::map<std::string, std::string>& labels, bool ready = true) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Node"},
+          {"metadata", {{"name", name}, {"labels", labels}}},
+          {"status", {{"conditions", Json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    informers_ = std::make_unique<OperatorInformers>(client_, kNs);
+    for (auto& [synced, run] : informers_->Runnables()) threads_.emplace_back(run);
+    Settle();
+    OperatorConfig cfg;
+    cfg.namespace_ = kNs;
+    reconciler_ = std::make_unique<DevicePoolReconciler>(
+        ReconcilerDeps{client_, informers_->caches(), discovery_, events_, nullptr, clock_, cfg, 4});
+  }
+  void TearDown() override {
+    for (auto& t : threads_) t.request_stop();
+    threads_.clear();
+  }
+
+  // Until every informer holds every write made so far.
+  void Settle() {
+    size_t watchers = threads_.size() + (informers_->service_monitors.IsRunning() ? 1 : 0) +
+                      (informers_->prometheus_rules.IsRunning() ? 1 : 0);
+    ASSERT_TRUE(client_.WaitForWatchers(watchers, 10s)) << "informers did not catch up";
+  }
+
+  kube::StatusOr<kube::Result> Reconcile(const std::string& pool = kPool) {
+    Settle();
+    auto r = reconciler_->Reconcile({"", pool}, {});
+    Settle();
+    return r;
+  }
+
+  // Reconciles until the pool's status stops changing (at most 5 rounds).
+  void Converge(const std::string& pool = kPool) {
+    for (int i = 0; i < 5; ++i) {
+      client_.ClearActions();
+      ASSERT_TRUE(Reconcile(pool).ok());
+      if (client_.Writes().empty()) return;
+    }
+    FAIL() << "still writing after 5 reconciles";
+  }
+
+  Json Get(const kube::GroupVersionResource& gvr, const std::string& ns, const std::string& name) {
+    auto o = client_.Peek(gvr, ns, name);
+    return o ? *o : Json();
+  }
+  std::string Label(const std::string& node, const std::string& pool = kPool) {
+    Json n = Get(kube::resources::Nodes(), "", node);
+    return n["metadata"].value("labels", Json::object()).value(api::NodeSelectionLabel(pool), "");
+  }
+  api::DevicePoolStatus Status(const std::string& pool = kPool) {
+    return api::DecodeDevicePoolStatus(Get(api::DevicePools(), "", pool));
+  }
+  static const api::Condition* Find(const api::DevicePoolStatus& st, std::string_view type) {
+    for (const auto& c : st.conditions) {
+      if (c.type == type) return &c;
+    }
+    return nullptr;
+  }
+
+  kube::FakeClock clock_;
+  kube::FakeClient client_{clock_};
+  kube::FakeDiscovery discovery_;
+  RecordingEvents events_;
+  std::unique_ptr<OperatorInformers> informers_;
+  std::vector<std::jthread> threads_;
+  std::unique_ptr<DevicePoolReconciler> reconciler_;
+};
+
+TEST_F(ReconcilerTest, NewPoolGetsItsFinalizerLabelsChildrenAndStatus) {
+  client_.Add(kube::resources::Nodes(), NodeObject("node-1", {{"hashfoundry.com/custom-device", "enabled"}}));
+  client_.Add(kube::resources::Nodes(), NodeObject("node-2", {{"hashfoundry.com/custom-device", "enabled"}}));
+  client_.Add(kube::resources::Nodes(), NodeObject("node-3", {}));
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+
+  ASSERT_TRUE(Reconcile().ok());
+
+  Json pool = Get(api::DevicePools(), "", kPool);
+  EXPECT_EQ(pool["metadata"]["finalizers"], Json::array({std::string(api::kNodeLabelsFinalizer)}));
+  EXPECT_EQ(Label("node-1"), "enabled");
+  EXPECT_EQ(Label("node-2"), "enabled");
+  EXPECT_EQ(Label("node-3"), "");
+  const std::string child = ChildName(kPool);
+  EXPECT_FALSE(Get(kube::resources::ServiceAccounts(), kNs, child).is_null());
+  EXPECT_FALSE(Get(kube::resources::ClusterRoleBindings(), "", BindingName(kPool)).is_null());
+  EXPECT_FALSE(Get(kube::resources::DaemonSets(), kNs, child).is_null());
+  EXPECT_FALSE(Get(kube::resources::Services(), kNs, child).is_null());
+  auto events = events_.Take();
+  EXPECT_EQ(CountPrefix(events, "Normal custom-device NodesLabelled: labelled 2 node(s), unlabelled 0"), 1u);
+  EXPECT_EQ(CountPrefix(events, "Normal custom-device Created:"), 4u);
+
+  api::DevicePoolStatus st = Status();
+  EXPECT_EQ(st.nodes.selected, 2);
+  EXPECT_EQ(st.nodes.labelled, 2);
+  const api::Condition* ready = Find(st, api::kConditionReady);
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->status, api::ConditionStatus::kFalse) << "no agent has reported";
+}
+
+TEST_F(ReconcilerTest, SteadyStateWritesNothing) {
+  client_.Add(kube::resources::Nodes(), NodeObject("node-1", {{"hashfoundry.com/custom-device", "enabled"}}));
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+  Converge();
+  events_.Take();
+
+  client_.ClearActions();
+  ASSERT_TRUE(Reconcile().ok());
+  EXPECT_EQ(client_.Writes(), std::vector<std::string>{});
+  EXPECT_EQ(events_.Take(), std::vector<std::string>{});
+}
+
+TEST_F(ReconcilerTest, HandEditedDaemonSetIsPutBackAndRecorded) {
+  client_.Add(kube::resources::Nodes(), NodeObject("node-1", {{"hashfoundry.com/custom-device", "enabled"}}));
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+  Converge();
+  events_.Take();
+  const std::string child = ChildName(kPool);
+  Json ds = Get(kube::resources::DaemonSets(), kNs, child);
+  const Json want_image = ds["spec"]["template"]["spec"]["containers"][0]["image"];
+  ds["spec"]["template"]["spec"]["containers"][0]["image"] = "someone/else:1";
+  ASSERT_TRUE(client_.Update(kube::resources::DaemonSets(), kNs, ds).ok());
+
+  client_.ClearActions();
+  ASSERT_TRUE(Reconcile().ok());
+
+  EXPECT_EQ(client_.Writes(), std::vector<std::string>{"apply daemonsets/" + std::string(kNs) + "/" + child});
+  EXPECT_EQ(Get(kube::resources::DaemonSets(), kNs, child)["spec"]["template"]["spec"]["containers"][0]["image"],
+            want_image);
+  EXPECT_EQ(CountPrefix(events_.Take(), "Normal custom-device Updated: updated DaemonSet"), 1u);
+}
+
+TEST_F(ReconcilerTest, OlderPoolKeepsASharedNodeAndTheNewerOneReportsTheConflict) {
+  client_.Add(kube::resources::Nodes(), NodeObject("node-1", {{"hashfoundry.com/custom-device", "enabled"}}));
+  client_.Add(api::DevicePools(), PoolObject("old", "2026-01-01T00:00:00Z"));
+  client_.Add(api::DevicePools(), PoolObject("new", "2026-01-01T01:00:00Z"));
+
+  ASSERT_TRUE(Reconcile("new").ok());
+  EXPECT_EQ(Label("node-1", "new"), "") << "the newer pool must not take the node";
+  auto events = events_.Take();
+  EXPECT_EQ(CountPrefix(events, "Warning new Conflict: node node-1 is claimed by older pool old"), 1u);
+  api::DevicePoolStatus st = Status("new");
+  ASSERT_EQ(st.problem_nodes.size(), 1u);
+  EXPECT_EQ(st.problem_nodes[0].node, "node-1");
+  EXPECT_EQ(st.problem_nodes[0].reason, "Conflict");
+
+  ASSERT_TRUE(Reconcile("old").ok());
+  EXPECT_EQ(Label("node-1", "old"), "enabled");
+}
+
+TEST_F(ReconcilerTest, ThePoolOwnsItsLabelKeyWhateverTheValue) {
+  const std::string key = api::NodeSelectionLabel(kPool);
+  client_.Add(kube::resources::Nodes(), NodeObject("node-1", {{"hashfoundry.com/custom-device", "enabled"}, {key, "x"}}));
+  client_.Add(kube::resources::Nodes(), NodeObject("node-2", {{key, "disabled"}}));
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+
+  ASSERT_TRUE(Reconcile().ok());
+
+  EXPECT_EQ(Label("node-1"), "enabled");
+  Json n2 = Get(kube::resources::Nodes(), "", "node-2");
+  EXPECT_FALSE(n2["metadata"]["labels"].contains(key)) << n2.dump();
+}
+
+TEST_F(ReconcilerTest, ABindingToAnotherRoleIsReplacedNotPatched) {
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+  Converge();
+  Json crb = Get(kube::resources::ClusterRoleBindings(), "", BindingName(kPool));
+  crb["roleRef"]["name"] = "some-other-release-agent";
+  client_.Add(kube::resources::ClusterRoleBindings(), crb);
+
+  client_.ClearActions();
+  ASSERT_TRUE(Reconcile().ok());
+
+  const std::string name = "clusterrolebindings/" + BindingName(kPool);
+  EXPECT_EQ(client_.Writes(), (std::vector<std::string>{"delete " + name, "apply " + name}));
+  EXPECT_EQ(Get(kube::resources::ClusterRoleBindings(), "", BindingName(kPool))["roleRef"]["name"],
+            OperatorConfig().agent_cluster_role);
+}
+
+TEST_F(ReconcilerTest, ADeletedPoolWaitsForItsAgentsThenReleasesItsFinalizer) {
+  client_.Add(kube::resources::Nodes(), NodeObject("node-1", {{"hashfoundry.com/custom-device", "enabled"}}));
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+  Converge();
+  client_.Add(kube::resources::Pods(),
+              {{"apiVersion", "v1"},
+               {"kind", "Pod"},
+               {"metadata",
+                {{"name", "agent-1"},
+                 {"namespace", kNs},
+                 {"labels", {{kManagedByLabel, kManagedByValue}, {std::string(api::kPoolLabel), kPool}}}}},
+               {"spec", {{"nodeName", "node-1"}}}});
+  ASSERT_TRUE(client_.Delete(api::DevicePools(), "", kPool).ok());
+  ASSERT_FALSE(Get(api::DevicePools(), "", kPool).is_null()) << "the finalizer holds it";
+
+  auto r = Reconcile();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Label("node-1"), "") << "labels go first, so the agents stop";
+  EXPECT_EQ(r->requeue_after, 2s) << "an agent still runs on a Ready node";
+  EXPECT_FALSE(Get(api::DevicePools(), "", kPool).is_null());
+
+  clock_.Step(61s);  // past the grace an agent gets to clean up its node
+  ASSERT_TRUE(Reconcile().ok());
+  EXPECT_TRUE(Get(api::DevicePools(), "", kPool).is_null()) << "finalizer released";
+}
+
+TEST_F(ReconcilerTest, APoolGoneWithoutItsFinalizerStillLosesItsLabels) {
+  client_.Add(kube::resources::Nodes(), NodeObject("node-1", {{api::NodeSelectionLabel("ghost"), "enabled"}}));
+  ASSERT_TRUE(Reconcile("ghost").ok());
+  EXPECT_EQ(Label("node-1", "ghost"), "");
+}
+
+TEST_F(ReconcilerTest, AnInvalidSpecIsAConditionAndOneWarning) {
+  Json pool = PoolObject(kPool);
+  pool["spec"].erase("resourceName");
+  client_.Add(api::DevicePools(), pool);
+
+  ASSERT_TRUE(Reconcile().ok());
+  ASSERT_TRUE(Reconcile().ok());
+
+  api::DevicePoolStatus st = Status();
+  const api::Condition* invalid = Find(st, api::kConditionInvalid);
+  ASSERT_NE(invalid, nullptr);
+  EXPECT_EQ(invalid->status, api::ConditionStatus::kTrue);
+  EXPECT_EQ(invalid->reason, "InvalidSpec");
+  EXPECT_EQ(CountPrefix(events_.Take(), "Warning custom-device InvalidSpec:"), 1u) << "not one per reconcile";
+  EXPECT_TRUE(Get(kube::resources::DaemonSets(), kNs, ChildName(kPool)).is_null()) << "nothing is rolled out";
+}
+
+TEST_F(ReconcilerTest, MonitoringObjectsFollowDiscovery) {
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+  const std::string child = ChildName(kPool);
+
+  Converge();
+  EXPECT_TRUE(Get(ServiceMonitors(), kNs, child).is_null());
+  const api::Condition* mon = Find(Status(), api::kConditionMonitoringAvailable);
+  ASSERT_NE(mon, nullptr);
+  EXPECT_EQ(mon->status, api::ConditionStatus::kFalse);
+
+  discovery_.Serve(ServiceMonitors(), true);
+  discovery_.Serve(PrometheusRules(), true);
+  Converge();
+  EXPECT_FALSE(Get(ServiceMonitors(), kNs, child).is_null());
+  EXPECT_FALSE(Get(PrometheusRules(), kNs, child).is_null());
+  EXPECT_TRUE(informers_->service_monitors.IsRunning());
+  mon = Find(Status(), api::kConditionMonitoringAvailable);
+  ASSERT_NE(mon, nullptr);
+  EXPECT_EQ(mon->status, api::ConditionStatus::kTrue);
+  events_.Take();
+
+  // The CRD is being deleted: the server refuses writes of its kind.
+  client_.AddReactor([](const kube::FakeAction& a) -> std::optional<kube::Status> {
+    if (a.verb == "apply" && a.resource == "servicemonitors") {
+      return kube::Status(kube::Reason::kForbidden,
+                          "create not allowed while custom resource definition is terminating", 403);
+    }
+    return std::nullopt;
+  });
+  Json sm = Get(ServiceMonitors(), kNs, child);
+  sm["spec"]["endpoints"] = Json::array();
+  client_.Add(ServiceMonitors(), sm);  // so the next reconcile applies it
+  ASSERT_TRUE(Reconcile().ok()) << "a kind going away is not a reconcile error";
+  EXPECT_GE(discovery_.Invalidations(), 1);
+  EXPECT_FALSE(informers_->service_monitors.IsRunning());
+  EXPECT_EQ(CountPrefix(events_.Take(), "Warning"), 0u);
+}
+
+TEST_F(ReconcilerTest, AFailedApplyIsAWarningAnErrorAndDegraded) {
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+  client_.AddReactor([](const kube::FakeAction& a) -> std::optional<kube::Status> {
+    if (a.verb == "apply" && a.resource == "daemonsets") {
+      return kube::Status(kube::Reason::kForbidden, "daemonsets.apps is forbidden", 403);
+    }
+    return std::nullopt;
+  });
+
+  auto r = Reconcile();
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(kube::IsForbidden(r.status()));
+  EXPECT_EQ(CountPrefix(events_.Take(), "Warning custom-device ApplyFailed: DaemonSet"), 1u);
+  const api::Condition* degraded = Find(Status(), api::kConditionDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_EQ(degraded->status, api::ConditionStatus::kTrue);
+  EXPECT_EQ(degraded->reason, "ReconcileError");
+}
+
+TEST_F(ReconcilerTest, AReportOfANodeLeftBehindIsDeleted) {
+  client_.Add(kube::resources::Nodes(), NodeObject("node-1", {{"hashfoundry.com/custom-device", "enabled"}}));
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+  client_.Add(api::DevicePoolNodes(), {{"apiVersion", std::string(api::kApiVersion)},
+                                       {"kind", std::string(api::kDevicePoolNodeKind)},
+                                       {"metadata", {{"name", "custom-device.node-9"}}},
+                                       {"spec", {{"pool", kPool}, {"node", "node-9"}}}});
+
+  ASSERT_TRUE(Reconcile().ok());
+
+  EXPECT_TRUE(Get(api::DevicePoolNodes(), "", "custom-device.node-9").is_null());
+  EXPECT_EQ(CountPrefix(events_.Take(), "Normal custom-device Deleted: deleted DevicePoolNode custom-device.node-9"),
+            1u);
+}
+
+TEST_F(ReconcilerTest, ALabelPatchThatFailsIsRetriedAndTheOthersStay) {
+  client_.Add(kube::resources::Nodes(), NodeObject("node-1", {{"hashfoundry.com/custom-device", "enabled"}}));
+  client_.Add(kube::resources::Nodes(), NodeObject("node-2", {{"hashfoundry.com/custom-device", "enabled"}}));
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+  client_.AddReactor([](const kube::FakeAction& a) -> std::optional<kube::Status> {
+    if (a.verb == "patch" && a.name == "node-2") return kube::Status(kube::Reason::kServiceUnavailable, "busy", 503);
+    return std::nullopt;
+  });
+
+  auto r = Reconcile();
+  EXPECT_FALSE(r.ok()) << "the failure decides the retry";
+  EXPECT_EQ(Label("node-1"), "enabled");
+  EXPECT_EQ(Label("node-2"), "");
+  api::DevicePoolStatus st = Status();
+  EXPECT_EQ(st.nodes.labelled, 1);
+  const api::Condition* degraded = Find(st, api::kConditionDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_NE(degraded->message.find("labelling nodes"), std::string::npos) << degraded->message;
+}
+
+TEST_F(ReconcilerTest, AFinalizerPatchOnAStaleVersionIsAConflictNotALostWrite) {
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+  Converge();
+  // The finalizer patch is conditional on the resourceVersion the cache
+  // holds; a write in between makes it a Conflict, not a lost finalizer.
+  Json pool = PoolObject("second");
+  client_.Add(api::DevicePools(), pool);
+  Settle();
+  client_.AddReactor([this](const kube::FakeAction& a) -> std::optional<kube::Status> {
+    if (a.verb == "patch" && a.name == "second") {
+      // Someone else writes the pool just before ours lands.
+      Json p = *client_.Peek(api::DevicePools(), "", "second");
+      p["metadata"]["labels"]["touched"] = "yes";
+      client_.Add(api::DevicePools(), p);
+    }
+    return std::nullopt;
+  });
+  auto r = reconciler_->Reconcile({"", "second"}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(kube::IsConflict(r.status())) << r.status().ToString();
+  EXPECT_FALSE(Get(api::DevicePools(), "", "second")["metadata"].contains("finalizers"));
+}
+
+}  // namespace
+}  // namespace hf::controller

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "api/names.h"
+#include "operator/desired.h"
 
 namespace hf::controller {
 namespace {
@@ -21,10 +22,15 @@ void Set(api::DevicePoolStatus& st, std::string_view type, bool value, std::stri
                     now);
 }
 
-int Int(const nlohmann::json& obj, const char* key) {
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_number_integer() ? it->get<int>() : 0;
+// obj[key] when it is an object (or null at any step), so a view reads a
+// path without checking each level.
+const nlohmann::json* Field(const nlohmann::json* obj, const char* key) {
+  if (obj == nullptr || !obj->is_object()) return nullptr;
+  auto it = obj->find(key);
+  return it == obj->end() ? nullptr : &*it;
 }
+
+int64_t Int(const nlohmann::json* v) { return v != nullptr && v->is_number_integer() ? v->get<int64_t>() : 0; }
 
 std::string JoinFirst(const std::vector<std::string>& items, size_t max) {
   std::string out;
@@ -171,15 +177,12 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
 
   bool ds_observed = false;
   if (seen.daemon_set) {
-    const auto& ds = *seen.daemon_set;
-    auto status = ds.value("status", nlohmann::json::object());
-    const int desired = Int(status, "desiredNumberScheduled");
+    const DaemonSetView& ds = *seen.daemon_set;
     // Counts never exceed what they count: the DaemonSet controller still
     // counts the pod of a deleted Node until it is garbage collected.
-    st.daemon_set = {desired, std::min(Int(status, "updatedNumberScheduled"), desired),
-                     std::min(Int(status, "numberReady"), desired), std::min(Int(status, "numberAvailable"), desired)};
-    auto md = ds.value("metadata", nlohmann::json::object());
-    ds_observed = Int(status, "observedGeneration") >= Int(md, "generation");
+    st.daemon_set = {ds.desired, std::min(ds.updated, ds.desired), std::min(ds.ready, ds.desired),
+                     std::min(ds.available, ds.desired)};
+    ds_observed = ds.Synced();
   }
   const bool rolled_out =
       ds_observed && agents_ready == seen.labelled && static_cast<int>(seen.nodes.size()) == seen.labelled;
@@ -302,6 +305,21 @@ api::DevicePoolStatus InvalidStatus(const kube::ObjectMeta& meta, const api::Dev
   Set(st, api::kConditionProgressing, false, "InvalidSpec", "nothing is rolled out for an invalid spec",
       meta.generation, now);
   return st;
+}
+
+DaemonSetView DaemonSetView::Of(const nlohmann::json& ds) {
+  const nlohmann::json* status = Field(&ds, "status");
+  const nlohmann::json* annotation =
+      Field(Field(Field(Field(Field(&ds, "spec"), "template"), "metadata"), "annotations"), kTemplateHashAnnotation);
+  DaemonSetView v;
+  v.generation = Int(Field(Field(&ds, "metadata"), "generation"));
+  v.observed_generation = Int(Field(status, "observedGeneration"));
+  v.desired = static_cast<int>(Int(Field(status, "desiredNumberScheduled")));
+  v.updated = static_cast<int>(Int(Field(status, "updatedNumberScheduled")));
+  v.ready = static_cast<int>(Int(Field(status, "numberReady")));
+  v.available = static_cast<int>(Int(Field(status, "numberAvailable")));
+  if (annotation != nullptr && annotation->is_string()) v.template_hash = annotation->get<std::string>();
+  return v;
 }
 
 }  // namespace hf::controller

@@ -44,6 +44,21 @@ struct ObservedNode {
   std::optional<api::DevicePoolNode> report;   // its DevicePoolNode
 };
 
+// What the operator reads of a DaemonSet as the server holds it, read from
+// its JSON in one place.
+struct DaemonSetView {
+  int64_t generation = 0;
+  int64_t observed_generation = 0;  // status.observedGeneration
+  int desired = 0;                  // status.desiredNumberScheduled
+  int updated = 0;                  // status.updatedNumberScheduled
+  int ready = 0;                    // status.numberReady
+  int available = 0;                // status.numberAvailable
+  std::string template_hash;        // the pod template's hashfoundry.com/template-hash annotation
+  // The DaemonSet controller has seen the current spec.
+  bool Synced() const { return observed_generation >= generation; }
+  static DaemonSetView Of(const nlohmann::json& daemon_set);
+};
+
 struct Observed {
   int selected = 0;  // nodes matching the selector
   int labelled = 0;  // of those, carrying the pool label now
@@ -52,7 +67,7 @@ struct Observed {
   // Every node the pool wants (selected and not held by an older pool).
   std::map<std::string, ObservedNode> nodes;
   // The DaemonSet as the server holds it; nullopt before it exists.
-  std::optional<nlohmann::json> daemon_set;
+  std::optional<DaemonSetView> daemon_set;
   std::string node_selector;       // the pool's selector, as a labelSelector string
   bool monitoring_wanted = false;  // ServiceMonitor or PrometheusRule enabled
   bool monitoring_served = false;  // their CRDs are installed

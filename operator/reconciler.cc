@@ -254,6 +254,10 @@ Status DevicePoolReconciler::EnsureFinalizer(const PoolEntry& entry) {
   if (entry.metadata.HasFinalizer(std::string(api::kNodeLabelsFinalizer))) return Status::Ok();
   Json finalizers = entry.metadata.finalizers;
   finalizers.push_back(std::string(api::kNodeLabelsFinalizer));
+  return PatchFinalizers(entry, finalizers);
+}
+
+Status DevicePoolReconciler::PatchFinalizers(const PoolEntry& entry, const Json& finalizers) {
   // resourceVersion makes the merge patch conditional: no lost finalizers.
   Json patch = {{"metadata", {{"finalizers", finalizers}, {"resourceVersion", entry.metadata.resource_version}}}};
   auto r = d_.client.Patch(api::DevicePools(), "", entry.metadata.name, kube::PatchType::kMerge, patch.dump(),
@@ -287,10 +291,8 @@ StatusOr<kube::Result> DevicePoolReconciler::Finalize(const PoolEntry& entry) {
   for (const auto& f : entry.metadata.finalizers) {
     if (f != api::kNodeLabelsFinalizer) finalizers.push_back(f);
   }
-  Json patch = {{"metadata", {{"finalizers", finalizers}, {"resourceVersion", entry.metadata.resource_version}}}};
-  auto r = d_.client.Patch(api::DevicePools(), "", name, kube::PatchType::kMerge, patch.dump(),
-                           kube::PatchOptions{kFieldManager, "", false});
-  if (!r.ok() && !kube::IsNotFound(r.status())) return r.status();
+  Status released = PatchFinalizers(entry, finalizers);
+  if (!released.ok() && !kube::IsNotFound(released)) return released;
   if (d_.metrics != nullptr) d_.metrics->Remove(name);
   spdlog::info("pool {}: labels removed, finalizer released", name);
   return kube::Result{};
@@ -322,11 +324,9 @@ RolloutDecision DevicePoolReconciler::PlanAgents(const PoolEntry& entry, const a
   in.spec_revision = spec_revision;
   in.now = d_.clock.WallNow();
   if (auto ds = d_.caches.daemon_sets.Get(Key(d_.config.namespace_, ChildName(pool.metadata.name)))) {
-    const Json& obj = ds->object;
-    in.daemon_set_revision = TemplateRevision(obj.value("spec", Json::object()).value("template", Json::object()));
-    const int64_t gen = obj.value("metadata", Json::object()).value("generation", int64_t{0});
-    const int64_t seen = obj.value("status", Json::object()).value("observedGeneration", int64_t{0});
-    in.daemon_set_synced = seen >= gen;
+    const DaemonSetView view = DaemonSetView::Of(ds->object);
+    in.daemon_set_revision = view.template_hash;
+    in.daemon_set_synced = view.Synced();
   }
   for (const auto& n : wanted) {
     RolloutNodeView& v = in.nodes[n];
@@ -486,13 +486,8 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   seen.node_selector = pool.spec.node_selector.ToSelectorString();
   std::string template_hash;
   if (auto ds = d_.caches.daemon_sets.Get(Key(d_.config.namespace_, ChildName(pool.metadata.name)))) {
-    seen.daemon_set = ds->object;
-    const Json* h = &ds->object;
-    for (const char* k : {"spec", "template", "metadata", "annotations", kTemplateHashAnnotation}) {
-      h = h->is_object() && h->contains(k) ? &(*h)[k] : nullptr;
-      if (h == nullptr) break;
-    }
-    if (h != nullptr && h->is_string()) template_hash = h->get<std::string>();
+    seen.daemon_set = DaemonSetView::Of(ds->object);
+    template_hash = seen.daemon_set->template_hash;
   }
   for (const auto& n : sel.wanted) {
     ObservedNode& o = seen.nodes[n];

@@ -77,6 +77,8 @@ class DevicePoolReconciler final : public kube::Reconciler {
                                     const std::string& ns, const std::string& name);
   kube::Status CleanupReports(const std::string& pool, const std::set<std::string>& wanted);
   kube::Status EnsureFinalizer(const PoolEntry& entry);
+  // Sets the pool's finalizers, conditional on the cached resourceVersion.
+  kube::Status PatchFinalizers(const PoolEntry& entry, const Json& finalizers);
   kube::StatusOr<kube::Result> Finalize(const PoolEntry& entry);
   kube::Status WriteStatus(const PoolEntry& entry, const api::DevicePoolStatus& status);
   void Event(const kube::ObjectMeta& pool, kube::EventType type, std::string_view reason, std::string_view action,

@@ -29,14 +29,8 @@ api::DevicePoolNode Report(const std::string& node, int total, int healthy, bool
   return r;
 }
 
-nlohmann::json DaemonSet(int desired, int updated, int ready, int available, int gen = 1, int observed = 1) {
-  return {{"metadata", {{"generation", gen}}},
-          {"status",
-           {{"observedGeneration", observed},
-            {"desiredNumberScheduled", desired},
-            {"updatedNumberScheduled", updated},
-            {"numberReady", ready},
-            {"numberAvailable", available}}}};
+DaemonSetView DaemonSet(int desired, int updated, int ready, int available, int gen = 1, int observed = 1) {
+  return DaemonSetView{gen, observed, desired, updated, ready, available, ""};
 }
 
 ConditionStatus Cond(const api::DevicePoolStatus& st, std::string_view type, std::string* reason = nullptr) {
@@ -73,6 +67,27 @@ bool ValidUtf8(const std::string& s) {
   } catch (const nlohmann::json::exception&) {
     return false;
   }
+}
+
+TEST(DaemonSetViewTest, ReadsWhatTheOperatorUsesAndZeroForWhatIsMissing) {
+  DaemonSetView v = DaemonSetView::Of(nlohmann::json::parse(R"({
+    "metadata": {"generation": 3},
+    "spec": {"template": {"metadata": {"annotations": {"hashfoundry.com/template-hash": "abc"}}}},
+    "status": {"observedGeneration": 2, "desiredNumberScheduled": 4, "updatedNumberScheduled": 3,
+               "numberReady": 2, "numberAvailable": 1}})"));
+  EXPECT_EQ(v.generation, 3);
+  EXPECT_EQ(v.observed_generation, 2);
+  EXPECT_FALSE(v.Synced());
+  EXPECT_EQ(v.desired, 4);
+  EXPECT_EQ(v.updated, 3);
+  EXPECT_EQ(v.ready, 2);
+  EXPECT_EQ(v.available, 1);
+  EXPECT_EQ(v.template_hash, "abc");
+
+  DaemonSetView empty = DaemonSetView::Of(nlohmann::json::parse(R"({"spec": {"template": "not an object"}, "status": 7})"));
+  EXPECT_EQ(empty.desired, 0);
+  EXPECT_EQ(empty.template_hash, "");
+  EXPECT_TRUE(empty.Synced());
 }
 
 TEST(PoolStatusTest, ReadyWhenRolledOutAndRegistered) {

@@ -24,6 +24,8 @@ function(hf_add_test)
   endif()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # Tests reach their helpers under tests/ from the repository root.
+  target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
   gtest_discover_tests(${T_NAME}
     DISCOVERY_MODE PRE_TEST
     TEST_PREFIX "${T_NAME}."

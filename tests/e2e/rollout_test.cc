@@ -5,6 +5,7 @@
 // assertion reads what the cluster recorded: pods, the pool's status, Events.
 #include <gmock/gmock.h>
 
+#include "operator/desired.h"
 #include "tests/e2e/e2e_fixture.h"
 
 namespace hf::e2e {
@@ -135,7 +136,7 @@ TEST_F(RolloutTest, AGoodTemplateGoesCanaryFirstThenWavesAndRunningPodsKeepTheir
                })->second;
   const std::string old_rev = StringAt(Rollout(), {"currentRevision"});
   ASSERT_FALSE(old_rev.empty()) << Rollout().dump();
-  Json ds = Get(kube::resources::DaemonSets(), release_, "devicepool-" + std::string(kPool));
+  Json ds = Get(kube::resources::DaemonSets(), release_, controller::ChildName(kPool));
   EXPECT_EQ(StringAt(ds, {"spec", "updateStrategy", "type"}), "OnDelete") << "Managed replaces the agents itself";
 
   InstallAgentImage(kGoodImage);
@@ -359,7 +360,7 @@ TEST_F(RolloutTest, PausedHoldsARetargetRestartsTheCanaryAndAKilledOperatorResum
 TEST_F(RolloutTest, RollingUpdateLeavesTheRolloutToTheDaemonSet) {
   ASSERT_NO_FATAL_FAILURE(PatchPool({{"strategy", "RollingUpdate"}, {"maxUnavailable", 2}}));
   ASSERT_NO_FATAL_FAILURE(WaitAllAgentsReady());
-  Json ds = Get(kube::resources::DaemonSets(), release_, "devicepool-" + std::string(kPool));
+  Json ds = Get(kube::resources::DaemonSets(), release_, controller::ChildName(kPool));
   ASSERT_EQ(StringAt(ds, {"spec", "updateStrategy", "type"}), "RollingUpdate") << ds.dump();
   InstallAgentImage(kGoodImage);
   ASSERT_NO_FATAL_FAILURE(PatchPool(Json::object(), kGoodImage));

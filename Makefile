@@ -2,8 +2,11 @@
 # what is missing first (scripts/install-deps) and build what is stale.
 #
 #   make build      configure and build with the preset (PRESET=ci by default)
-#   make test       every CTest label: unit, integration, e2e, faults, image
+#   make test       every CTest label: unit, integration, e2e, faults, image;
+#                   then `make sanitize`
 #   make unit       only `ctest -L unit` (under a minute)
+#   make sanitize   unit and agent integration tests under ASan/UBSan and TSan
+#                   (scripts/sanitize)
 #   make image      build the container image with buildah (scripts/build-image)
 #   make demo       local control plane, simulated nodes, operator, agents, sample pool
 #   make demo-down  stop what `make demo` started
@@ -14,7 +17,7 @@ BUILD_DIR := build/$(PRESET)
 CLUSTER := tests/cluster/bin/cluster
 CTEST_ARGS ?=
 
-.PHONY: all deps deps-build build cluster test unit image demo demo-down clean
+.PHONY: all deps deps-build build cluster test unit sanitize image demo demo-down clean
 
 all: build
 
@@ -36,6 +39,10 @@ cluster: deps
 
 test: deps build cluster
 	ctest --preset $(PRESET) --no-tests=error $(CTEST_ARGS)
+	@scripts/sanitize
+
+sanitize: deps cluster
+	@scripts/sanitize
 
 unit: build
 	ctest --preset $(PRESET) --no-tests=error -L unit $(CTEST_ARGS)

@@ -3,7 +3,8 @@
 # One GoogleTest executable, its cases registered with CTest one by one under
 # the given label, so `ctest -L unit` picks exactly the fast tests. Integration
 # and e2e cases share the control plane CTest starts once (tests/CMakeLists.txt)
-# and are registered only with HF_CLUSTER_TESTS.
+# and are registered only with HF_CLUSTER_TESTS. The `unit_tests` target
+# (tests/CMakeLists.txt) builds every unit executable, for sanitizer runs.
 include(GoogleTest)
 
 function(hf_add_test)
@@ -23,6 +24,9 @@ function(hf_add_test)
     set(extra FIXTURES_REQUIRED local_cluster ENVIRONMENT HF_CLUSTER_DIR=${HF_CLUSTER_DIR} RESOURCE_LOCK local_cluster)
   endif()
   add_executable(${T_NAME} ${T_SOURCES})
+  if(T_LABEL STREQUAL "unit")
+    set_property(GLOBAL APPEND PROPERTY HF_UNIT_TEST_TARGETS ${T_NAME})
+  endif()
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
   # Tests reach their helpers under tests/ from the repository root.
   target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR})

@@ -122,6 +122,8 @@ class ReconcilerTest : public ::testing::Test {
   api::DevicePoolStatus Status(const std::string& pool = kPool) {
     return api::DecodeDevicePoolStatus(Get(api::DevicePools(), "", pool));
   }
+  // The status must outlive the pointer (no temporaries).
+  static const api::Condition* Find(const api::DevicePoolStatus&& st, std::string_view type) = delete;
   static const api::Condition* Find(const api::DevicePoolStatus& st, std::string_view type) {
     for (const auto& c : st.conditions) {
       if (c.type == type) return &c;
@@ -302,7 +304,8 @@ TEST_F(ReconcilerTest, MonitoringObjectsFollowDiscovery) {
 
   Converge();
   EXPECT_TRUE(Get(ServiceMonitors(), kNs, child).is_null());
-  const api::Condition* mon = Find(Status(), api::kConditionMonitoringAvailable);
+  api::DevicePoolStatus st = Status();
+  const api::Condition* mon = Find(st, api::kConditionMonitoringAvailable);
   ASSERT_NE(mon, nullptr);
   EXPECT_EQ(mon->status, api::ConditionStatus::kFalse);
 
@@ -312,7 +315,8 @@ TEST_F(ReconcilerTest, MonitoringObjectsFollowDiscovery) {
   EXPECT_FALSE(Get(ServiceMonitors(), kNs, child).is_null());
   EXPECT_FALSE(Get(PrometheusRules(), kNs, child).is_null());
   EXPECT_TRUE(informers_->service_monitors.IsRunning());
-  mon = Find(Status(), api::kConditionMonitoringAvailable);
+  st = Status();
+  mon = Find(st, api::kConditionMonitoringAvailable);
   ASSERT_NE(mon, nullptr);
   EXPECT_EQ(mon->status, api::ConditionStatus::kTrue);
   events_.Take();
@@ -347,7 +351,8 @@ TEST_F(ReconcilerTest, AFailedApplyIsAWarningAnErrorAndDegraded) {
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(kube::IsForbidden(r.status()));
   EXPECT_EQ(CountPrefix(events_.Take(), "Warning custom-device ApplyFailed: DaemonSet"), 1u);
-  const api::Condition* degraded = Find(Status(), api::kConditionDegraded);
+  api::DevicePoolStatus st = Status();
+  const api::Condition* degraded = Find(st, api::kConditionDegraded);
   ASSERT_NE(degraded, nullptr);
   EXPECT_EQ(degraded->status, api::ConditionStatus::kTrue);
   EXPECT_EQ(degraded->reason, "ReconcileError");

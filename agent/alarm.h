@@ -1,0 +1,50 @@
+// Alarm: rings (calls `ring`, on a thread of its own) once the clock reaches
+// the deadline last set. It is for a thread that blocks where a clock cannot
+// wake it, as the Registrar and the HealthMonitor do in poll(2) on their
+// Inotify: their alarm interrupts the Inotify, so their timing follows the
+// injected kube::Clock and a FakeClock's Step drives it in tests. A
+// deadline rings once; Set replaces one that has not rung, earlier or
+// later, and setting the pending deadline again does nothing.
+//
+// Thread-safety: Set from any thread, `ring` included. `ring` runs with no
+// lock of the alarm's held. The destructor must not run on the alarm's
+// thread.
+#ifndef HF_AGENT_ALARM_H_
+#define HF_AGENT_ALARM_H_
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "kube/clock.h"
+
+namespace hf::agent {
+
+class Alarm {
+ public:
+  Alarm(kube::Clock& clock, std::function<void()> ring);
+  // Joins the thread; a deadline not reached by then never rings.
+  ~Alarm();
+
+  Alarm(const Alarm&) = delete;
+  Alarm& operator=(const Alarm&) = delete;
+
+  void Set(kube::Clock::TimePoint deadline);
+
+ private:
+  void Run();
+
+  kube::Clock& clock_;
+  const std::function<void()> ring_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<kube::Clock::TimePoint> deadline_;  // guarded by mu_; none once rung
+  bool stopping_ = false;                           // guarded by mu_
+  std::thread thread_;                              // last: starts once the rest exists
+};
+
+}  // namespace hf::agent
+
+#endif  // HF_AGENT_ALARM_H_

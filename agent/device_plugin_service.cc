@@ -42,8 +42,9 @@ v1beta1::ListAndWatchResponse DeviceListResponse(const DeviceSet& set) {
   return response;
 }
 
-DevicePluginService::DevicePluginService(DeviceStore& store, AgentMetrics& metrics, ServiceOptions options)
-    : store_(store), metrics_(metrics), options_(std::move(options)) {}
+DevicePluginService::DevicePluginService(DeviceStore& store, AgentMetrics& metrics, ServiceOptions options,
+                                         kube::Clock& clock)
+    : store_(store), metrics_(metrics), options_(std::move(options)), clock_(clock) {}
 
 void DevicePluginService::Shutdown() { stop_.request_stop(); }
 
@@ -67,7 +68,7 @@ grpc::Status DevicePluginService::ListAndWatch(grpc::ServerContext* context, con
   if (!writer->Write(DeviceListResponse(state->set))) return lost();
   uint64_t seen = state->version;
   for (;;) {
-    state = store_.WaitForChange(seen, stop, std::chrono::steady_clock::now() + kCancelCheck);
+    state = store_.WaitForChange(seen, stop, clock_, clock_.Now() + kCancelCheck);
     if (stop.stop_requested()) return grpc::Status::OK;
     if (context->IsCancelled()) return lost();
     if (state->version == seen) continue;
@@ -98,11 +99,11 @@ grpc::Status DevicePluginService::GetPreferredAllocation(grpc::ServerContext*,
 
 grpc::Status DevicePluginService::Allocate(grpc::ServerContext*, const v1beta1::AllocateRequest* request,
                                            v1beta1::AllocateResponse* response) {
-  auto start = std::chrono::steady_clock::now();
+  kube::Clock::TimePoint start = clock_.Now();
   std::shared_ptr<const DeviceState> state = store_.Get();
   grpc::Status st =
       BuildAllocateResponse(state->set, *request, {options_.resource_name, options_.cdi}, response);
-  metrics_.ObserveAllocate(st.ok(), std::chrono::steady_clock::now() - start);
+  metrics_.ObserveAllocate(st.ok(), clock_.Now() - start);
   if (!st.ok()) {
     spdlog::warn("Allocate refused: {}", st.error_message());
     return st;

@@ -4,6 +4,9 @@
 // current devices (allocate_response.h, preferred_allocation.h); bad input
 // gets an error status, never a crash.
 //
+// Time (a stream's check for a client gone, Allocate's latency) is on the
+// kube::Clock given.
+//
 // Thread-safety: gRPC calls the methods concurrently; all are safe. Set the
 // hooks before the service is served.
 #ifndef HF_AGENT_DEVICE_PLUGIN_SERVICE_H_
@@ -18,6 +21,7 @@
 #include "agent/device_store.h"
 #include "api/device_pool.h"
 #include "deviceplugin/v1beta1/api.grpc.pb.h"
+#include "kube/clock.h"
 
 namespace hf::agent {
 
@@ -38,7 +42,7 @@ struct ServiceHooks {
 
 class DevicePluginService final : public v1beta1::DevicePlugin::Service {
  public:
-  DevicePluginService(DeviceStore& store, AgentMetrics& metrics, ServiceOptions options);
+  DevicePluginService(DeviceStore& store, AgentMetrics& metrics, ServiceOptions options, kube::Clock& clock);
 
   // Ends every ListAndWatch stream (with OK) and makes new ones end at once;
   // the server can then shut down without waiting for them.
@@ -61,6 +65,7 @@ class DevicePluginService final : public v1beta1::DevicePlugin::Service {
   DeviceStore& store_;
   AgentMetrics& metrics_;
   const ServiceOptions options_;
+  kube::Clock& clock_;
   std::stop_source stop_;
   ServiceHooks hooks_;
 };

@@ -53,10 +53,20 @@ std::shared_ptr<const DeviceState> DeviceStore::Get() const {
   return state_;
 }
 
-std::shared_ptr<const DeviceState> DeviceStore::WaitForChange(uint64_t seen, std::stop_token stop,
-                                                              std::chrono::steady_clock::time_point deadline) const {
+std::shared_ptr<const DeviceState> DeviceStore::WaitForChange(uint64_t seen, std::stop_token stop, kube::Clock& clock,
+                                                              kube::Clock::TimePoint deadline) const {
+  // kube::Clock waits on a std::condition_variable, which knows no
+  // stop_token: a stop wakes the wait through this callback. It takes mu_,
+  // so it cannot notify between the check below and the wait; made before
+  // the lock, as it runs at once when stop was already requested.
+  std::stop_callback wake(stop, [this] {
+    std::lock_guard<std::mutex> l(mu_);
+    changed_.notify_all();
+  });
   std::unique_lock<std::mutex> l(mu_);
-  changed_.wait_until(l, stop, deadline, [&] { return state_->version != seen; });
+  while (state_->version == seen && !stop.stop_requested() && clock.Now() < deadline) {
+    clock.WaitUntil(l, changed_, deadline);
+  }
   return state_;
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "agent/device_set.h"
+#include "kube/clock.h"
 #include "kube/status.h"
 
 namespace hf::agent {
@@ -51,9 +52,9 @@ class DeviceStore {
   std::shared_ptr<const DeviceState> Get() const;
 
   // Blocks until the version differs from `seen`, `stop` is requested or
-  // `deadline` passes; returns the state then.
-  std::shared_ptr<const DeviceState> WaitForChange(uint64_t seen, std::stop_token stop,
-                                                   std::chrono::steady_clock::time_point deadline) const;
+  // `deadline` passes on `clock`; returns the state then.
+  std::shared_ptr<const DeviceState> WaitForChange(uint64_t seen, std::stop_token stop, kube::Clock& clock,
+                                                   kube::Clock::TimePoint deadline) const;
 
   // Called with the new state after every change. Subscribe before Update
   // is first called.
@@ -62,7 +63,7 @@ class DeviceStore {
  private:
   const int replicas_;
   mutable std::mutex mu_;
-  mutable std::condition_variable_any changed_;
+  mutable std::condition_variable changed_;
   std::shared_ptr<const DeviceState> state_;  // guarded by mu_
   std::vector<std::function<void(const DeviceState&)>> subscribers_;
 };

@@ -15,8 +15,12 @@
 namespace hf::agent {
 
 PluginServer::PluginServer(std::string socket_path, DeviceStore& store, AgentMetrics& metrics,
-                           ServiceOptions options)
-    : socket_path_(std::move(socket_path)), store_(store), metrics_(metrics), options_(std::move(options)) {}
+                           ServiceOptions options, kube::Clock& clock)
+    : socket_path_(std::move(socket_path)),
+      store_(store),
+      metrics_(metrics),
+      options_(std::move(options)),
+      clock_(clock) {}
 
 PluginServer::~PluginServer() { Stop(); }
 
@@ -35,7 +39,7 @@ kube::Status PluginServer::Start() {
     return kube::Status(kube::Reason::kInternalError,
                         "cannot remove stale socket " + socket_path_ + ": " + std::strerror(errno));
   }
-  auto service = std::make_unique<DevicePluginService>(store_, metrics_, options_);
+  auto service = std::make_unique<DevicePluginService>(store_, metrics_, options_, clock_);
   service->SetHooks(hooks_);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + socket_path_, grpc::InsecureServerCredentials());
@@ -64,6 +68,7 @@ void PluginServer::StopLocked() {
   if (!server_) return;
   service_->Shutdown();
   // Streams end at once after Shutdown; the deadline bounds a stuck call.
+  // gRPC takes it on the system clock: it is real time, not the agent's.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_->Wait();
   // gRPC may already have removed it; never remove a socket someone else

@@ -2,7 +2,8 @@
 // the kubelet's device-plugins directory. Each Start builds a fresh service
 // and server (a kubelet restart deletes the socket, and the agent must then
 // serve on a new one); Stop ends the ListAndWatch streams, stops serving
-// and removes the socket if it is still the one this server created.
+// and removes the socket if it is still the one this server created. The
+// services keep time on the kube::Clock given.
 //
 // Thread-safety: Start, Stop and the queries may be called from any thread;
 // they are serialised.
@@ -22,13 +23,15 @@
 #include "agent/agent_metrics.h"
 #include "agent/device_plugin_service.h"
 #include "agent/device_store.h"
+#include "kube/clock.h"
 #include "kube/status.h"
 
 namespace hf::agent {
 
 class PluginServer {
  public:
-  PluginServer(std::string socket_path, DeviceStore& store, AgentMetrics& metrics, ServiceOptions options);
+  PluginServer(std::string socket_path, DeviceStore& store, AgentMetrics& metrics, ServiceOptions options,
+               kube::Clock& clock = kube::DefaultClock());
   ~PluginServer();  // Stops.
 
   PluginServer(const PluginServer&) = delete;
@@ -62,6 +65,7 @@ class PluginServer {
   DeviceStore& store_;
   AgentMetrics& metrics_;
   const ServiceOptions options_;
+  kube::Clock& clock_;
   ServiceHooks hooks_;
 
   mutable std::mutex mu_;

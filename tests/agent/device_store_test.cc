@@ -77,20 +77,48 @@ TEST(DeviceStoreTest, FailedScanKeepsDevicesAndRecordsTheError) {
   EXPECT_TRUE(store.Get()->scan_error.empty());
 }
 
-TEST(DeviceStoreTest, WaitForChangeWakesOnUpdateAndOnStop) {
+// The clock is a FakeClock: a wait ends on an update, a stop or a Step
+// past its deadline, never on real time. Each waiter is on the clock
+// (BlockUntilWaiters) before the test wakes it.
+TEST(DeviceStoreTest, WaitForChangeWakesOnUpdate) {
   DeviceStore store(1);
-  auto far = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  std::thread updater([&] { (void)store.Update(Scan({Dev("a")})); });
-  auto s = store.WaitForChange(0, std::stop_token(), far);
-  updater.join();
+  kube::FakeClock clock;
+  const auto far = clock.Now() + std::chrono::hours(1);
+  std::shared_ptr<const DeviceState> s;
+  std::thread waiter([&] { s = store.WaitForChange(0, std::stop_token(), clock, far); });
+  clock.BlockUntilWaiters(1);
+  (void)store.Update(Scan({Dev("a")}));
+  waiter.join();
   EXPECT_EQ(s->version, 1u);
+  EXPECT_EQ(store.WaitForChange(0, std::stop_token(), clock, far)->version, 1u)
+      << "a version already past `seen` returns at once";
+}
 
+TEST(DeviceStoreTest, WaitForChangeWakesOnStop) {
+  DeviceStore store(1);
+  kube::FakeClock clock;
+  const auto far = clock.Now() + std::chrono::hours(1);
   std::stop_source stop;
-  std::thread stopper([&] { stop.request_stop(); });
-  s = store.WaitForChange(1, stop.get_token(), far);
-  stopper.join();
-  EXPECT_EQ(s->version, 1u);
-  EXPECT_TRUE(stop.stop_requested());
+  std::shared_ptr<const DeviceState> s;
+  std::thread waiter([&] { s = store.WaitForChange(0, stop.get_token(), clock, far); });
+  clock.BlockUntilWaiters(1);
+  stop.request_stop();
+  waiter.join();
+  EXPECT_EQ(s->version, 0u);
+  EXPECT_EQ(store.WaitForChange(0, stop.get_token(), clock, far)->version, 0u)
+      << "a stop already requested returns at once";
+}
+
+TEST(DeviceStoreTest, WaitForChangeEndsAtTheDeadlineOnItsClock) {
+  DeviceStore store(1);
+  kube::FakeClock clock;
+  std::shared_ptr<const DeviceState> s;
+  const auto deadline = clock.Now() + std::chrono::seconds(5);
+  std::thread waiter([&] { s = store.WaitForChange(0, std::stop_token(), clock, deadline); });
+  clock.BlockUntilWaiters(1);
+  clock.Step(std::chrono::seconds(5));
+  waiter.join();
+  EXPECT_EQ(s->version, 0u);
 }
 
 }  // namespace

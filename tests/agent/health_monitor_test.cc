@@ -26,7 +26,8 @@ class HealthMonitorTest : public ::testing::Test {
  protected:
   // The next state after `seen`; the bound only limits a failing test.
   std::shared_ptr<const DeviceState> Next(uint64_t seen) {
-    auto s = store_.WaitForChange(seen, std::stop_token(), std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    kube::Clock& real = kube::DefaultClock();
+    auto s = store_.WaitForChange(seen, std::stop_token(), real, real.Now() + std::chrono::seconds(10));
     EXPECT_NE(s->version, seen) << "no change arrived";
     return s;
   }

@@ -1,6 +1,7 @@
 // The device plugin service through a real gRPC channel to the server on a
 // temp unix socket: options, ListAndWatch, Allocate (good and bad input),
-// GetPreferredAllocation, PreStartContainer, and socket handling.
+// GetPreferredAllocation, PreStartContainer, and socket handling. The
+// service's clock is a FakeClock.
 #include "agent/plugin_server.h"
 
 #include <gmock/gmock.h>
@@ -46,7 +47,7 @@ class PluginServerTest : public ::testing::Test {
     sick.healthy = false;
     devices.push_back(sick);
     (void)store_->Update(devices);
-    server_ = std::make_unique<PluginServer>(socket(), *store_, metrics_, std::move(options));
+    server_ = std::make_unique<PluginServer>(socket(), *store_, metrics_, std::move(options), clock_);
     server_->SetHooks({[this] {
                          std::lock_guard<std::mutex> l(mu_);
                          ++streams_lost_;
@@ -84,6 +85,7 @@ class PluginServerTest : public ::testing::Test {
   }
 
   TempDir t_;
+  kube::FakeClock clock_;  // moves only when ClientClosingTheStreamIsReported steps it
   prometheus::Registry registry_;
   AgentMetrics metrics_{registry_, "gpu", "node-a"};
   std::unique_ptr<DeviceStore> store_;
@@ -168,17 +170,28 @@ TEST_F(PluginServerTest, EveryOpenStreamGetsEachChangeAndEndsOnStop) {
   EXPECT_EQ(streams_lost_, 0) << "streams the agent ended are not lost registrations";
 }
 
+// A waiting stream looks for its client every 5 s on its clock (the
+// synchronous API has no cancellation callback). The server hears of the
+// cancel when gRPC delivers it, which no test can wait for: until then a
+// check finds the stream alive and waits again, so the clock is stepped
+// again while the report has not come. No real 5 s pass.
 TEST_F(PluginServerTest, ClientClosingTheStreamIsReported) {
   Serve(1);
-  {
-    auto ctx = Ctx();
-    auto reader = stub_->ListAndWatch(ctx.get(), v1beta1::Empty());
-    v1beta1::ListAndWatchResponse resp;
-    ASSERT_TRUE(reader->Read(&resp));
-    ctx->TryCancel();
-  }
+  auto ctx = Ctx();
+  auto reader = stub_->ListAndWatch(ctx.get(), v1beta1::Empty());
+  v1beta1::ListAndWatchResponse resp;
+  ASSERT_TRUE(reader->Read(&resp));
+  clock_.BlockUntilWaiters(1);  // the stream waits for a change
+  ctx->TryCancel();
   std::unique_lock<std::mutex> l(mu_);
-  EXPECT_TRUE(cv_.wait_for(l, std::chrono::seconds(10), [&] { return streams_lost_ == 1; }));
+  EXPECT_EQ(streams_lost_, 0) << "reported before the stream's check";
+  for (int round = 0; round < 500 && streams_lost_ == 0; ++round) {
+    l.unlock();
+    clock_.Step(std::chrono::seconds(5));
+    l.lock();
+    cv_.wait_for(l, std::chrono::milliseconds(20), [&] { return streams_lost_ > 0; });
+  }
+  EXPECT_EQ(streams_lost_, 1);
 }
 
 TEST_F(PluginServerTest, AllocateMountsFilesAndPassesDeviceNodes) {

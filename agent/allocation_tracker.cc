@@ -6,8 +6,8 @@
 
 namespace hf::agent {
 
-AllocationTracker::AllocationTracker(AllocationTrackerOptions options, AgentMetrics& metrics)
-    : options_(std::move(options)), client_(options_.socket_path), metrics_(metrics) {}
+AllocationTracker::AllocationTracker(AllocationTrackerOptions options, AgentMetrics& metrics, kube::Clock& clock)
+    : options_(std::move(options)), client_(options_.socket_path), metrics_(metrics), clock_(clock) {}
 
 AllocationTracker::~AllocationTracker() { Stop(); }
 
@@ -31,7 +31,7 @@ void AllocationTracker::Stop() {
 void AllocationTracker::Allocated() {
   {
     std::lock_guard<std::mutex> l(mu_);
-    auto at = std::chrono::steady_clock::now() + options_.after_allocate;
+    kube::Clock::TimePoint at = clock_.Now() + options_.after_allocate;
     recount_at_ = recount_at_ ? std::min(*recount_at_, at) : at;
   }
   cv_.notify_all();
@@ -52,15 +52,15 @@ void AllocationTracker::Count() {
 
 void AllocationTracker::Run() {
   std::unique_lock<std::mutex> l(mu_);
-  auto next = std::chrono::steady_clock::now() + options_.interval;
+  kube::Clock::TimePoint next = clock_.Now() + options_.interval;
   while (!stopping_) {
-    auto wake = recount_at_ ? std::min(next, *recount_at_) : next;
-    if (std::chrono::steady_clock::now() < wake) {
-      cv_.wait_until(l, wake);
+    kube::Clock::TimePoint wake = recount_at_ ? std::min(next, *recount_at_) : next;
+    if (clock_.Now() < wake) {
+      clock_.WaitUntil(l, cv_, wake);
       continue;
     }
     recount_at_.reset();
-    next = std::chrono::steady_clock::now() + options_.interval;
+    next = clock_.Now() + options_.interval;
     l.unlock();
     Count();
     l.lock();

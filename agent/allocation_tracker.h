@@ -1,8 +1,9 @@
 // AllocationTracker: how many of the agent's advertised devices containers
 // hold, read from the kubelet's PodResources API every `interval` and again
 // `after_allocate` after each Allocate (the kubelet records an allocation
-// once Allocate returns). Without the PodResources socket the count is 0.
-// Feeds the allocated metric and the DevicePoolNode report.
+// once Allocate returns), both on the kube::Clock given. Without the
+// PodResources socket the count is 0. Feeds the allocated metric and the
+// DevicePoolNode report.
 //
 // Thread-safety: Start and Stop from one thread; the rest from any thread.
 // Listeners run on the tracker's thread.
@@ -21,6 +22,7 @@
 
 #include "agent/agent_metrics.h"
 #include "agent/pod_resources_client.h"
+#include "kube/clock.h"
 
 namespace hf::agent {
 
@@ -33,7 +35,8 @@ struct AllocationTrackerOptions {
 
 class AllocationTracker {
  public:
-  AllocationTracker(AllocationTrackerOptions options, AgentMetrics& metrics);
+  AllocationTracker(AllocationTrackerOptions options, AgentMetrics& metrics,
+                    kube::Clock& clock = kube::DefaultClock());
   ~AllocationTracker();  // Stops.
 
   AllocationTracker(const AllocationTracker&) = delete;
@@ -58,13 +61,14 @@ class AllocationTracker {
   const AllocationTrackerOptions options_;
   const PodResourcesClient client_;
   AgentMetrics& metrics_;
+  kube::Clock& clock_;
   std::vector<std::function<void(int)>> listeners_;
   std::atomic<int> allocated_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<std::chrono::steady_clock::time_point> recount_at_;  // guarded by mu_
-  bool stopping_ = false;                                            // guarded by mu_
+  std::optional<kube::Clock::TimePoint> recount_at_;  // guarded by mu_
+  bool stopping_ = false;                             // guarded by mu_
   std::thread thread_;
 };
 

@@ -25,7 +25,7 @@ kube::StatusOr<int> PodResourcesClient::CountAllocated(const std::string& resour
   auto channel = grpc::CreateCustomChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials(), args);
   auto stub = v1::PodResourcesLister::NewStub(channel);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);  // a network timeout: real time
   v1::ListPodResourcesResponse response;
   grpc::Status status = stub->List(&ctx, v1::ListPodResourcesRequest(), &response);
   if (!status.ok()) {

@@ -1,5 +1,8 @@
 // AllocationTracker against a fake PodResourcesLister: the count, its
-// metric, a recount after Allocate, and no socket meaning zero.
+// metric, a recount after Allocate and every interval, and no socket
+// meaning zero. Its clock is a FakeClock: each recount waits for a Step
+// that reaches it, and the test steps only once the tracker waits
+// (BlockUntilWaiters).
 #include "agent/allocation_tracker.h"
 
 #include <gtest/gtest.h>
@@ -39,13 +42,15 @@ class CountingLister final : public v1::PodResourcesLister::Service {
   std::atomic<int> held_{0};
 };
 
+constexpr auto kInterval = std::chrono::seconds(30);
+constexpr auto kAfterAllocate = std::chrono::seconds(1);
+
 class AllocationTrackerTest : public ::testing::Test {
  protected:
   std::unique_ptr<AllocationTracker> NewTracker() {
     auto tracker = std::make_unique<AllocationTracker>(
-        AllocationTrackerOptions{t_.Path("pr.sock"), "hashfoundry.com/custom-device", std::chrono::hours(1),
-                                 std::chrono::milliseconds(0)},
-        metrics_);
+        AllocationTrackerOptions{t_.Path("pr.sock"), "hashfoundry.com/custom-device", kInterval, kAfterAllocate},
+        metrics_, clock_);
     tracker->AddListener([this](int n) {
       std::lock_guard<std::mutex> l(mu_);
       seen_.push_back(n);
@@ -68,6 +73,7 @@ class AllocationTrackerTest : public ::testing::Test {
   }
 
   TempDir t_;
+  kube::FakeClock clock_;
   prometheus::Registry registry_;
   AgentMetrics metrics_{registry_, "gpu", "node-a"};
   CountingLister lister_;
@@ -87,9 +93,40 @@ TEST_F(AllocationTrackerTest, CountsAtStartAndAgainAfterAllocate) {
 
   lister_.set_held(3);
   tracker->Allocated();
+  // The recount is due kAfterAllocate from now, set before Allocated
+  // returned; it waits for the clock, however long the tracker takes to
+  // wait again.
+  clock_.BlockUntilWaiters(1);
+  EXPECT_EQ(tracker->allocated(), 2) << "counted again before after_allocate passed";
+  clock_.Step(kAfterAllocate);
   ASSERT_TRUE(WaitSeen(3));
   EXPECT_EQ(tracker->allocated(), 3);
   EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_devices", {{"state", "allocated"}}), 3);
+  tracker->Stop();
+  server_->Shutdown();
+}
+
+TEST_F(AllocationTrackerTest, CountsAgainEveryInterval) {
+  lister_.set_held(1);
+  Serve();
+  auto tracker = NewTracker();
+  tracker->Start();
+  EXPECT_EQ(tracker->allocated(), 1);
+
+  // Nothing tells the tracker about these; only the interval does.
+  lister_.set_held(4);
+  clock_.BlockUntilWaiters(1);  // its first wait: the first interval runs from here
+  EXPECT_EQ(tracker->allocated(), 1);
+  clock_.Step(kInterval);
+  ASSERT_TRUE(WaitSeen(4));
+
+  // The tracker left the clock before it counted, so this waiter is the
+  // second interval's.
+  lister_.set_held(0);
+  clock_.BlockUntilWaiters(1);
+  EXPECT_EQ(tracker->allocated(), 4);
+  clock_.Step(kInterval);
+  ASSERT_TRUE(WaitSeen(0));
   tracker->Stop();
   server_->Shutdown();
 }

@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/alarm.h"
+
 namespace hf::agent {
 
 HealthMonitor::HealthMonitor(Scanner& scanner, DeviceStore& store, AgentMetrics& metrics,
-                             std::chrono::milliseconds interval)
-    : scanner_(scanner), store_(store), metrics_(metrics), interval_(interval) {}
+                             std::chrono::milliseconds interval, kube::Clock& clock)
+    : scanner_(scanner), store_(store), metrics_(metrics), interval_(interval), clock_(clock) {}
 
 HealthMonitor::~HealthMonitor() { Stop(); }
 
@@ -40,7 +42,10 @@ void HealthMonitor::Rescan() {
 }
 
 void HealthMonitor::Run() {
-  auto next = std::chrono::steady_clock::now() + interval_;
+  // The interval is on the clock; poll(2) is not, so the alarm interrupts
+  // the wait when the next scan is due.
+  Alarm alarm(clock_, [this] { inotify_->Interrupt(); });
+  kube::Clock::TimePoint next = clock_.Now() + interval_;
   while (!stopping_) {
     // A directory watched only now may have changed before its watch
     // existed, so a new watch means a scan.
@@ -48,17 +53,17 @@ void HealthMonitor::Run() {
       ScanOnce();
       continue;
     }
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - std::chrono::steady_clock::now());
-    std::vector<Inotify::Event> events = inotify_->Wait(wait);
+    alarm.Set(next);
+    std::vector<Inotify::Event> events = inotify_->Wait();
     if (stopping_) break;
     for (const Inotify::Event& e : events) {
       if (e.mask & IN_IGNORED) watched_.erase(e.wd);
     }
-    bool due = std::chrono::steady_clock::now() >= next;
+    bool due = clock_.Now() >= next;
     bool requested = rescan_.exchange(false);
     if (events.empty() && !due && !requested) continue;
     ScanOnce();
-    if (due) next = std::chrono::steady_clock::now() + interval_;
+    if (due) next = clock_.Now() + interval_;
   }
 }
 

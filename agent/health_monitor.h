@@ -2,8 +2,8 @@
 // the first device list exists before the agent serves), then on its own
 // thread rescans whenever inotify reports a change in one of the scanner's
 // directories (a device node removed or added, a PCI device gone) and every
-// `interval` as a backstop for changes inotify cannot see (sysfs). Health
-// flips are logged and counted.
+// `interval` on the kube::Clock given, as a backstop for changes inotify
+// cannot see (sysfs). Health flips are logged and counted.
 //
 // Thread-safety: Start and Stop from one thread; Rescan from any thread.
 #ifndef HF_AGENT_HEALTH_MONITOR_H_
@@ -21,13 +21,15 @@
 #include "agent/device_store.h"
 #include "agent/inotify.h"
 #include "agent/scanner.h"
+#include "kube/clock.h"
 #include "kube/status.h"
 
 namespace hf::agent {
 
 class HealthMonitor {
  public:
-  HealthMonitor(Scanner& scanner, DeviceStore& store, AgentMetrics& metrics, std::chrono::milliseconds interval);
+  HealthMonitor(Scanner& scanner, DeviceStore& store, AgentMetrics& metrics, std::chrono::milliseconds interval,
+                kube::Clock& clock = kube::DefaultClock());
   ~HealthMonitor();  // Stops.
 
   HealthMonitor(const HealthMonitor&) = delete;
@@ -51,6 +53,7 @@ class HealthMonitor {
   DeviceStore& store_;
   AgentMetrics& metrics_;
   const std::chrono::milliseconds interval_;
+  kube::Clock& clock_;
   std::mutex mu_;
   // Set under mu_ by Start, then used unlocked by the thread it starts.
   std::unique_ptr<Inotify> inotify_;

@@ -1,7 +1,9 @@
 // HealthMonitor over real temp dirs: inotify events turn devices Unhealthy
-// and Healthy again without waiting for the interval (set to an hour), and
-// the interval catches what inotify cannot see. Tests wait on the store's
-// change notification, never on time.
+// and Healthy again without waiting for the interval, and the interval
+// catches what inotify cannot see. The monitor's clock is a FakeClock that
+// only the interval test steps, once the monitor waits on it
+// (BlockUntilWaiters). Tests wait on the store's change notification,
+// bounded in real time only for a test that fails, never on time passing.
 #include "agent/health_monitor.h"
 
 #include <gtest/gtest.h>
@@ -20,7 +22,7 @@ namespace {
 using testing::MetricValue;
 using testing::TempDir;
 
-constexpr auto kNever = std::chrono::hours(1);
+constexpr auto kNever = std::chrono::hours(1);  // the clock is never stepped this far
 
 class HealthMonitorTest : public ::testing::Test {
  protected:
@@ -33,6 +35,7 @@ class HealthMonitorTest : public ::testing::Test {
   }
 
   TempDir t_;
+  kube::FakeClock clock_;
   prometheus::Registry registry_;
   AgentMetrics metrics_{registry_, "gpu", "node-a"};
   DeviceStore store_{1};
@@ -40,7 +43,7 @@ class HealthMonitorTest : public ::testing::Test {
 
 TEST_F(HealthMonitorTest, SimulatedFileRemovedAndRestored) {
   SimulatedScanner scanner(t_.Path("dev"), t_.Path("sys"), "sim", 2);
-  HealthMonitor monitor(scanner, store_, metrics_, kNever);
+  HealthMonitor monitor(scanner, store_, metrics_, kNever, clock_);
   ASSERT_TRUE(monitor.Start().ok());
   auto s = store_.Get();
   ASSERT_TRUE(s->scanned) << "Start scans before returning";
@@ -66,7 +69,7 @@ TEST_F(HealthMonitorTest, SimulatedFileRemovedAndRestored) {
 TEST_F(HealthMonitorTest, PathsDeviceAppearsAndDisappears) {
   t_.WriteFile("dev/accel/a0");
   PathsScanner scanner(t_.Path("dev"), t_.Path("sys"), {"/dev/accel/a*"});
-  HealthMonitor monitor(scanner, store_, metrics_, kNever);
+  HealthMonitor monitor(scanner, store_, metrics_, kNever, clock_);
   ASSERT_TRUE(monitor.Start().ok());
   auto s = store_.Get();
   ASSERT_EQ(s->set.Total(), 1);
@@ -85,7 +88,7 @@ TEST_F(HealthMonitorTest, PathsDeviceAppearsAndDisappears) {
 TEST_F(HealthMonitorTest, PathsDirectoryCreatedLater) {
   t_.MakeDirs("dev");
   PathsScanner scanner(t_.Path("dev"), t_.Path("sys"), {"/dev/infiniband/uverbs*"});
-  HealthMonitor monitor(scanner, store_, metrics_, kNever);
+  HealthMonitor monitor(scanner, store_, metrics_, kNever, clock_);
   ASSERT_TRUE(monitor.Start().ok());
   auto s = store_.Get();
   ASSERT_EQ(s->set.Total(), 0);
@@ -102,7 +105,7 @@ TEST_F(HealthMonitorTest, PciDeviceDirectoryGone) {
   t_.WriteFile("sys/devices/p/0000:3b:00.0/device", "0x1eb8\n");
   t_.Symlink(t_.Path("sys/devices/p/0000:3b:00.0"), "sys/bus/pci/devices/0000:3b:00.0");
   PciScanner scanner(t_.Path("dev"), t_.Path("sys"), "10de", {});
-  HealthMonitor monitor(scanner, store_, metrics_, kNever);
+  HealthMonitor monitor(scanner, store_, metrics_, kNever, clock_);
   ASSERT_TRUE(monitor.Start().ok());
   auto s = store_.Get();
   ASSERT_TRUE(s->set.Find("0000:3b:00.0")->healthy);
@@ -121,15 +124,28 @@ TEST_F(HealthMonitorTest, IntervalRescanCatchesWhatInotifyMisses) {
   t_.WriteFile("sys/devices/p/0000:3b:00.0/numa_node", "0\n");
   t_.Symlink(t_.Path("sys/devices/p/0000:3b:00.0"), "sys/bus/pci/devices/0000:3b:00.0");
   PciScanner scanner(t_.Path("dev"), t_.Path("sys"), "10de", {});
-  HealthMonitor monitor(scanner, store_, metrics_, std::chrono::milliseconds(20));
+  constexpr auto kInterval = std::chrono::seconds(30);
+  HealthMonitor monitor(scanner, store_, metrics_, kInterval, clock_);
   ASSERT_TRUE(monitor.Start().ok());
   auto s = store_.Get();
   ASSERT_EQ(s->set.Find("0000:3b:00.0")->numa_node, 0);
   // Inside the device's own directory, which is not watched (as sysfs
   // attributes never notify).
   t_.WriteFile("sys/devices/p/0000:3b:00.0/numa_node", "1\n");
+  clock_.BlockUntilWaiters(1);  // the monitor waits for its first interval
+  EXPECT_EQ(store_.Get()->version, s->version) << "rescanned before the interval passed";
+  clock_.Step(kInterval);
   s = Next(s->version);
   EXPECT_EQ(s->set.Find("0000:3b:00.0")->numa_node, 1);
+
+  // And every interval after: the monitor's alarm left the clock before it
+  // rang, so this waiter is the second interval's.
+  t_.WriteFile("sys/devices/p/0000:3b:00.0/numa_node", "0\n");
+  clock_.BlockUntilWaiters(1);
+  EXPECT_EQ(store_.Get()->version, s->version);
+  clock_.Step(kInterval);
+  s = Next(s->version);
+  EXPECT_EQ(s->set.Find("0000:3b:00.0")->numa_node, 0);
 }
 
 TEST_F(HealthMonitorTest, RescanOnRequest) {
@@ -137,7 +153,7 @@ TEST_F(HealthMonitorTest, RescanOnRequest) {
   t_.WriteFile("sys/devices/p/0000:3b:00.0/device", "0x1eb8\n");
   t_.Symlink(t_.Path("sys/devices/p/0000:3b:00.0"), "sys/bus/pci/devices/0000:3b:00.0");
   PciScanner scanner(t_.Path("dev"), t_.Path("sys"), "10de", {});
-  HealthMonitor monitor(scanner, store_, metrics_, kNever);
+  HealthMonitor monitor(scanner, store_, metrics_, kNever, clock_);
   ASSERT_TRUE(monitor.Start().ok());
   auto s = store_.Get();
   t_.WriteFile("sys/devices/p/0000:3b:00.0/numa_node", "1\n");

@@ -4,7 +4,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -37,17 +36,10 @@ kube::StatusOr<int> Inotify::Watch(const std::string& path, uint32_t mask) {
   return wd;
 }
 
-std::vector<Inotify::Event> Inotify::Wait(std::chrono::milliseconds timeout) {
-  // poll takes an int of milliseconds; a day is plenty (callers loop).
-  return Poll(static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, 24 * 3600 * 1000)));
-}
-
-std::vector<Inotify::Event> Inotify::Wait() { return Poll(-1); }
-
-std::vector<Inotify::Event> Inotify::Poll(int timeout_ms) {
+std::vector<Inotify::Event> Inotify::Wait() {
   std::vector<Event> events;
   pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {event_fd_, POLLIN, 0}};
-  int n = poll(fds, 2, timeout_ms);
+  int n = poll(fds, 2, -1);
   if (n <= 0) return events;
   if (fds[1].revents & POLLIN) {
     uint64_t v = 0;

@@ -1,7 +1,7 @@
 // Inotify: a small owner of an inotify descriptor plus an eventfd, so a
-// thread can wait for filesystem events, a timeout or a wake-up from another
-// thread in one poll(2). A wait timed on a kube::Clock waits untimed here
-// and has an Alarm (alarm.h) call Interrupt.
+// thread can wait for filesystem events or a wake-up from another thread in
+// one poll(2). It has no timeout: a wait timed on a kube::Clock has an Alarm
+// (alarm.h) call Interrupt.
 //
 // Thread-safety: Watch and Wait from one thread; Interrupt from any thread.
 #ifndef HF_AGENT_INOTIFY_H_
@@ -9,7 +9,6 @@
 
 #include <sys/inotify.h>
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -41,10 +40,8 @@ class Inotify {
   // watch ends by itself when its directory is deleted.
   kube::StatusOr<int> Watch(const std::string& path, uint32_t mask = kDirectoryEvents);
 
-  // Blocks until events arrive, Interrupt is called or `timeout` passes.
-  // Returns the events read (none after a timeout or an interrupt).
-  std::vector<Event> Wait(std::chrono::milliseconds timeout);
-  // Blocks until events arrive or Interrupt is called.
+  // Blocks until events arrive or Interrupt is called. Returns the events
+  // read (none after an interrupt).
   std::vector<Event> Wait();
 
   // Makes the current or next Wait return.
@@ -52,8 +49,6 @@ class Inotify {
 
  private:
   Inotify(int inotify_fd, int event_fd) : inotify_fd_(inotify_fd), event_fd_(event_fd) {}
-  // poll(2)'s timeout: -1 waits untimed.
-  std::vector<Event> Poll(int timeout_ms);
 
   const int inotify_fd_;
   const int event_fd_;

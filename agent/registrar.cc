@@ -9,6 +9,7 @@
 #include <grpcpp/security/credentials.h>
 #include <spdlog/spdlog.h>
 
+#include "agent/alarm.h"
 #include "deviceplugin/v1beta1/api.grpc.pb.h"
 
 namespace hf::agent {
@@ -19,11 +20,12 @@ constexpr char kApiVersion[] = "v1beta1";
 
 }  // namespace
 
-Registrar::Registrar(RegistrarOptions options, PluginServer& server, AgentMetrics& metrics)
+Registrar::Registrar(RegistrarOptions options, PluginServer& server, AgentMetrics& metrics, kube::Clock& clock)
     : options_(std::move(options)),
       kubelet_socket_(options_.kubelet_dir + "/" + kKubeletSocketName),
       server_(server),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      clock_(clock) {}
 
 Registrar::~Registrar() { Stop(); }
 
@@ -80,6 +82,8 @@ kube::Status Registrar::Register() {
   auto channel = grpc::CreateChannel("unix:" + kubelet_socket_, grpc::InsecureChannelCredentials());
   auto stub = v1beta1::Registration::NewStub(channel);
   grpc::ClientContext ctx;
+  // gRPC's deadline, on the system clock: a network timeout, real time
+  // whatever the registrar's clock.
   ctx.set_deadline(std::chrono::system_clock::now() + options_.register_timeout);
   {
     std::lock_guard<std::mutex> l(call_mu_);
@@ -105,10 +109,12 @@ kube::Status Registrar::Register() {
 }
 
 void Registrar::Run() {
-  using Clock = std::chrono::steady_clock;
+  // Backoff and resync are on the clock; poll(2) is not, so the alarm
+  // interrupts the wait when one is due.
+  Alarm alarm(clock_, [this] { inotify_->Interrupt(); });
   std::optional<SocketId> registered_with;  // kubelet.sock of the last successful Register
   std::chrono::milliseconds backoff = options_.initial_backoff;
-  Clock::time_point next_attempt = Clock::now();
+  kube::Clock::TimePoint next_attempt = clock_.Now();
   const std::string socket_name = std::filesystem::path(server_.socket_path()).filename().string();
   while (!stopping_) {
     if (!inotify_->Watch(options_.kubelet_dir).ok()) {
@@ -117,11 +123,11 @@ void Registrar::Run() {
       (void)inotify_->Watch(options_.kubelet_dir);
     }
     // A new socket means the kubelet's connection to the old one is gone.
-    if (!server_.SocketIsOurs() && Clock::now() >= next_attempt) {
+    if (!server_.SocketIsOurs() && clock_.Now() >= next_attempt) {
       SetRegistered(false);
       if (kube::Status st = ServeAgain(); !st.ok()) {
         spdlog::error("cannot serve the device plugin API: {}; retrying in {} ms", st.message(), backoff.count());
-        next_attempt = Clock::now() + backoff;
+        next_attempt = clock_.Now() + backoff;
         backoff = std::min(backoff * 2, options_.max_backoff);
       }
     }
@@ -137,9 +143,9 @@ void Registrar::Run() {
       spdlog::info("{} was re-created; registering with the new kubelet", kubelet_socket_);
       SetRegistered(false);
       backoff = options_.initial_backoff;
-      next_attempt = Clock::now();
+      next_attempt = clock_.Now();
     }
-    if (kubelet && !registered_ && server_.SocketIsOurs() && Clock::now() >= next_attempt) {
+    if (kubelet && !registered_ && server_.SocketIsOurs() && clock_.Now() >= next_attempt) {
       kube::Status st = Register();
       if (stopping_) break;
       metrics_.ObserveRegistration(st.ok());
@@ -151,23 +157,22 @@ void Registrar::Run() {
         SetRegistered(true);
       } else {
         spdlog::warn("{}; retrying in {} ms", st.message(), backoff.count());
-        next_attempt = Clock::now() + backoff;
+        next_attempt = clock_.Now() + backoff;
         backoff = std::min(backoff * 2, options_.max_backoff);
       }
     }
-    auto timeout = options_.resync;
-    if ((kubelet && !registered_) || !server_.SocketIsOurs()) {
-      auto until = std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt - Clock::now());
-      timeout = std::clamp(until, std::chrono::milliseconds(0), options_.resync);
-    }
-    for (const Inotify::Event& e : inotify_->Wait(timeout)) {
+    kube::Clock::TimePoint now = clock_.Now();
+    kube::Clock::TimePoint wake = now + options_.resync;
+    if ((kubelet && !registered_) || !server_.SocketIsOurs()) wake = std::clamp(next_attempt, now, wake);
+    alarm.Set(wake);
+    for (const Inotify::Event& e : inotify_->Wait()) {
       // A kubelet coming up, or its start-up cleanup removing our socket:
       // act now, whatever the backoff says.
       bool kubelet_up = e.name == kKubeletSocketName && (e.mask & (IN_CREATE | IN_MOVED_TO));
       bool ours_removed = e.name == socket_name && (e.mask & (IN_DELETE | IN_MOVED_FROM));
       if (kubelet_up || ours_removed) {
         backoff = options_.initial_backoff;
-        next_attempt = Clock::now();
+        next_attempt = clock_.Now();
       }
     }
   }

@@ -6,7 +6,8 @@
 // start-up cleanup), first serves on a new socket. A ListAndWatch stream
 // closed by the kubelet also counts as a lost registration, since the
 // kubelet never re-opens one. Without a kubelet it waits for its socket
-// rather than polling.
+// rather than polling. Backoff and resync are on the kube::Clock given; the
+// Register call's own deadline is gRPC's, on real time.
 //
 // Thread-safety: Start and Stop from one thread; the rest from any thread.
 // Listeners run on the registrar's thread.
@@ -31,6 +32,7 @@
 #include "agent/inotify.h"
 #include "agent/plugin_server.h"
 #include "deviceplugin/v1beta1/api.pb.h"
+#include "kube/clock.h"
 #include "kube/status.h"
 
 namespace hf::agent {
@@ -51,7 +53,8 @@ struct RegistrarOptions {
 
 class Registrar {
  public:
-  Registrar(RegistrarOptions options, PluginServer& server, AgentMetrics& metrics);
+  Registrar(RegistrarOptions options, PluginServer& server, AgentMetrics& metrics,
+            kube::Clock& clock = kube::DefaultClock());
   ~Registrar();  // Stops.
 
   Registrar(const Registrar&) = delete;
@@ -91,6 +94,7 @@ class Registrar {
   const std::string kubelet_socket_;
   PluginServer& server_;
   AgentMetrics& metrics_;
+  kube::Clock& clock_;
   std::vector<std::function<void(bool)>> listeners_;
 
   std::atomic<bool> registered_{false};

@@ -49,17 +49,19 @@ class CdiWriter {
   std::string last_;  // only the store's updating thread calls Update
 };
 
-kube::StatusOr<std::shared_ptr<kube::Client>> NewClient(const std::string& kubeconfig) {
+kube::StatusOr<std::shared_ptr<kube::Client>> NewClient(const std::string& kubeconfig, kube::Clock& clock) {
   kube::StatusOr<kube::RestConfig> config = kube::LoadConfig(kubeconfig);
   if (!config.ok()) return config.status();
   config->user_agent = UserAgent();
-  return std::make_shared<kube::Client>(kube::NewCurlTransport(*config));
+  kube::ClientOptions options;
+  options.clock = &clock;
+  return std::make_shared<kube::Client>(kube::NewCurlTransport(*config), options);
 }
 
 }  // namespace
 
-Agent::Agent(Config config, std::unique_ptr<Scanner> scanner)
-    : config_(std::move(config)), scanner_(std::move(scanner)) {}
+Agent::Agent(Config config, std::unique_ptr<Scanner> scanner, kube::Clock& clock)
+    : config_(std::move(config)), scanner_(std::move(scanner)), clock_(clock) {}
 
 void Agent::SetReady(bool ready) {
   {
@@ -87,10 +89,10 @@ kube::Status Agent::Run(std::stop_token stop) {
   if (config_.cdi) store.Subscribe([&cdi](const DeviceState& state) { cdi.Update(state.set); });
 
   AllocationTracker allocations({config_.pod_resources_socket, config_.resource_name, config_.health_interval},
-                                metrics);
+                                metrics, clock_);
   ServiceOptions service{config_.resource_name, config_.allocation_policy, config_.cdi};
-  PluginServer server(config_.SocketPath(), store, metrics, service);
-  Registrar registrar({config_.kubelet_dir, config_.resource_name, PluginOptions(service)}, server, metrics);
+  PluginServer server(config_.SocketPath(), store, metrics, service, clock_);
+  Registrar registrar({config_.kubelet_dir, config_.resource_name, PluginOptions(service)}, server, metrics, clock_);
   server.SetHooks({[&registrar] { registrar.RegistrationLost(); }, [&allocations] { allocations.Allocated(); }});
 
   store.Subscribe([this, &registrar](const DeviceState& state) { SetReady(registrar.registered() && state.scanned); });
@@ -101,11 +103,11 @@ kube::Status Agent::Run(std::stop_token stop) {
     ReporterOptions options{{config_.pool, config_.pool_uid, config_.node_name}, config_.health_interval};
     options.watch = true;  // a DevicePoolNode deleted or edited by hand is written again
     reporter = std::make_unique<Reporter>(
-        options, [kubeconfig = config_.kubeconfig] { return NewClient(kubeconfig); },
+        options, [kubeconfig = config_.kubeconfig, &clock = clock_] { return NewClient(kubeconfig, clock); },
         [&store, &registrar, &allocations, discovery, revision = config_.revision] {
           return Observation{store.Get(), registrar.registered(), allocations.allocated(), discovery, revision};
         },
-        metrics, kube::DefaultClock());
+        metrics, clock_);
     store.Subscribe([r = reporter.get()](const DeviceState&) { r->Poke(); });
     registrar.AddListener([r = reporter.get()](bool) { r->Poke(); });
     allocations.AddListener([r = reporter.get()](int) { r->Poke(); });
@@ -125,13 +127,13 @@ kube::Status Agent::Run(std::stop_token stop) {
   });
   (void)http.MountMetrics({registry, std::make_shared<kube::ProcessMemory>()});
 
-  HealthMonitor monitor(*scanner_, store, metrics, config_.health_interval);
+  HealthMonitor monitor(*scanner_, store, metrics, config_.health_interval, clock_);
   if (kube::Status st = monitor.Start(); !st.ok()) return st;
   if (kube::Status st = http.Start(); !st.ok()) return st;
   spdlog::info("serving /healthz, /readyz and /metrics on port {}", http.port());
   allocations.Start();
   if (reporter) reporter->Start();
-  PoolWatch pool_watch(config_.pool);  // for the host clean-up at shutdown
+  PoolWatch pool_watch(config_.pool, clock_);  // for the host clean-up at shutdown
   if (config_.report) pool_watch.Start(config_);
   // Serve before registering: the kubelet dials back during Register. A
   // failure here is retried by the registrar.
@@ -153,7 +155,7 @@ kube::Status Agent::Run(std::stop_token stop) {
   http.Stop();
   pool_watch.Stop();
   // Only a deleted pool's files go; a restart or an upgrade keeps them.
-  if (config_.report) CleanUpHostIfPoolDeleted(config_, pool_watch.Last());
+  if (config_.report) CleanUpHostIfPoolDeleted(config_, pool_watch.Last(), clock_);
   return kube::Status::Ok();
 }
 

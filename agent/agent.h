@@ -9,6 +9,10 @@
 // Readiness: registered with the kubelet, and a discovery scan succeeded
 // (finding zero devices counts).
 //
+// Its timing (intervals, backoff, resyncs, the report's timestamps) is on
+// the one kube::Clock given. Network timeouts (gRPC deadlines, the HTTP
+// client's) and the credentials kube::LoadConfig makes stay on real time.
+//
 // Thread-safety: Run once, from one thread; WaitUntilReady from any thread.
 #ifndef HF_AGENT_AGENT_H_
 #define HF_AGENT_AGENT_H_
@@ -21,20 +25,22 @@
 
 #include "agent/config.h"
 #include "agent/scanner.h"
+#include "kube/clock.h"
 #include "kube/status.h"
 
 namespace hf::agent {
 
 class Agent {
  public:
-  Agent(Config config, std::unique_ptr<Scanner> scanner);
+  Agent(Config config, std::unique_ptr<Scanner> scanner, kube::Clock& clock = kube::DefaultClock());
 
   // Blocks until `stop`. An error when the agent cannot start at all (the
   // HTTP address is taken, inotify is unavailable).
   kube::Status Run(std::stop_token stop);
 
   // Blocks until the agent is ready or `timeout` passes; returns whether it
-  // is. For callers that run the agent on another thread.
+  // is. For callers that run the agent on another thread. The timeout is
+  // the caller's bound, in real time, not on the agent's clock.
   bool WaitUntilReady(std::chrono::milliseconds timeout);
 
  private:
@@ -42,6 +48,7 @@ class Agent {
 
   const Config config_;
   std::unique_ptr<Scanner> scanner_;
+  kube::Clock& clock_;
 
   std::mutex mu_;
   std::condition_variable ready_changed_;

@@ -24,12 +24,14 @@ namespace {
 // some of it stopping the gRPC server.
 constexpr std::chrono::seconds kLookupTimeout{5};
 
-kube::StatusOr<nlohmann::json> GetPool(const Config& config) {
+kube::StatusOr<nlohmann::json> GetPool(const Config& config, kube::Clock& clock) {
   kube::StatusOr<kube::RestConfig> rest = kube::LoadConfig(config.kubeconfig);
   if (!rest.ok()) return rest.status();
   rest->user_agent = UserAgent();
   rest->timeout = kLookupTimeout;
-  kube::Client client(kube::NewCurlTransport(*rest));
+  kube::ClientOptions options;
+  options.clock = &clock;
+  kube::Client client(kube::NewCurlTransport(*rest), options);
   return client.Get(api::DevicePools(), "", config.pool);
 }
 
@@ -98,10 +100,11 @@ int RemoveHostTraces(const HostTraces& traces) {
   return removed;
 }
 
-void CleanUpHostIfPoolDeleted(const Config& config, const kube::StatusOr<nlohmann::json>& watched) {
+void CleanUpHostIfPoolDeleted(const Config& config, const kube::StatusOr<nlohmann::json>& watched,
+                              kube::Clock& clock) {
   std::error_code ec;
   bool socket_taken = std::filesystem::exists(config.SocketPath(), ec);
-  HostCleanupDecision d = DecideHostCleanup(GetPool(config), watched, config.pool_uid, socket_taken);
+  HostCleanupDecision d = DecideHostCleanup(GetPool(config, clock), watched, config.pool_uid, socket_taken);
   HostTraces traces = HostTracesOf(config);
   if (!d.remove) {
     if (!traces.files.empty()) spdlog::info("leaving the pool's files on the host: {}", d.reason);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "agent/config.h"
+#include "kube/clock.h"
 #include "kube/status.h"
 
 namespace hf::agent {
@@ -62,8 +63,9 @@ int RemoveHostTraces(const HostTraces& traces);
 // config.kubeconfig (with a short timeout: the kubelet's grace period is
 // running) and removes HostTracesOf(config) when DecideHostCleanup says so,
 // given `watched` (PoolWatch::Last). Logs what it did; never fails the
-// shutdown.
-void CleanUpHostIfPoolDeleted(const Config& config, const kube::StatusOr<nlohmann::json>& watched);
+// shutdown. The read's client keeps time on `clock`.
+void CleanUpHostIfPoolDeleted(const Config& config, const kube::StatusOr<nlohmann::json>& watched,
+                              kube::Clock& clock = kube::DefaultClock());
 
 }  // namespace hf::agent
 

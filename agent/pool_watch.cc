@@ -18,8 +18,10 @@ kube::Status NotFound(const std::string& pool) {
 
 }  // namespace
 
-PoolWatch::PoolWatch(std::string pool)
-    : pool_(std::move(pool)), last_(kube::Status(kube::Reason::kUnknown, "the pool's watch has not listed yet")) {}
+PoolWatch::PoolWatch(std::string pool, kube::Clock& clock)
+    : pool_(std::move(pool)),
+      clock_(clock),
+      last_(kube::Status(kube::Reason::kUnknown, "the pool's watch has not listed yet")) {}
 
 PoolWatch::~PoolWatch() { Stop(); }
 
@@ -30,11 +32,13 @@ void PoolWatch::Start(const Config& config) {
     return;
   }
   rest->user_agent = UserAgent();
-  client_ = std::make_shared<kube::Client>(kube::NewCurlTransport(*rest));
+  kube::ClientOptions options;
+  options.clock = &clock_;
+  client_ = std::make_shared<kube::Client>(kube::NewCurlTransport(*rest), options);
   kube::ListWatchOptions opts;
   opts.field_selector = "metadata.name=" + pool_;
   opts.metadata_only = true;
-  reflector_ = std::make_unique<kube::Reflector>(*client_, api::DevicePools(), opts, *this, kube::DefaultClock());
+  reflector_ = std::make_unique<kube::Reflector>(*client_, api::DevicePools(), opts, *this, clock_);
   thread_ = std::jthread([this](std::stop_token stop) { reflector_->Run(stop); });
 }
 

@@ -4,7 +4,8 @@
 // the pool's deletion also garbage-collects the agent's ServiceAccount and
 // ClusterRoleBinding, often before the agent gets its SIGTERM. The
 // deletionTimestamp is set before the operator unlabels the nodes, which is
-// what stops the agents, so the watch has as a rule seen it by then.
+// what stops the agents, so the watch has as a rule seen it by then. Its
+// client and reflector keep time on the kube::Clock given.
 //
 // Thread-safety: Start and Stop from one thread; Last and the sink methods
 // (called by the reflector's thread) from any.
@@ -20,6 +21,7 @@
 
 #include "agent/config.h"
 #include "kube/cache/reflector.h"
+#include "kube/clock.h"
 #include "kube/rest/client.h"
 #include "kube/status.h"
 
@@ -27,7 +29,7 @@ namespace hf::agent {
 
 class PoolWatch final : public kube::ReflectorSink {
  public:
-  explicit PoolWatch(std::string pool);
+  explicit PoolWatch(std::string pool, kube::Clock& clock = kube::DefaultClock());
   ~PoolWatch() override;
 
   // Watches through config.kubeconfig on a thread of its own; a client that
@@ -49,6 +51,7 @@ class PoolWatch final : public kube::ReflectorSink {
   void Set(kube::StatusOr<nlohmann::json> seen);
 
   const std::string pool_;
+  kube::Clock& clock_;
   std::shared_ptr<kube::Client> client_;
   std::unique_ptr<kube::Reflector> reflector_;
   std::jthread thread_;

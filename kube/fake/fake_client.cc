@@ -256,6 +256,14 @@ Status FakeClient::Begin(FakeAction action) {
 
 std::string FakeClient::NewResourceVersionLocked() { return std::to_string(++rv_); }
 
+FakeClient::Slot FakeClient::FindLocked(const GroupVersionResource& gvr, const std::string& ns,
+                                        const std::string& name) {
+  Slot slot{GroupResource(gvr), ObjectKey(gvr.namespaced ? ns : "", name), nullptr};
+  auto& objects = objects_[slot.resource];
+  if (auto it = objects.find(slot.key); it != objects.end()) slot.stored = &it->second;
+  return slot;
+}
+
 Json FakeClient::CommitLocked(const std::string& resource, const std::string& key, Json next, bool dry_run) {
   auto& objects = objects_[resource];
   auto it = objects.find(key);
@@ -485,35 +493,29 @@ StatusOr<Json> FakeClient::DoUpdate(const GroupVersionResource& gvr, const std::
   const std::string name = Str(obj, "name");
   if (Status st = Begin({"update", gvr.resource, ns, name, status ? "status" : ""}); !st.ok()) return st;
   std::lock_guard<std::mutex> l(mu_);
-  const std::string resource = GroupResource(gvr);
-  const std::string key = ObjectKey(gvr.namespaced ? ns : "", name);
-  auto& objects = objects_[resource];
-  auto it = objects.find(key);
-  if (it == objects.end()) return NotFound(gvr, name);
-  if (Status st = CheckResourceVersion(gvr, it->second, obj); !st.ok()) return st;
-  return CommitLocked(resource, key, Combine(it->second, obj, status), opts.dry_run);
+  Slot slot = FindLocked(gvr, ns, name);
+  if (slot.stored == nullptr) return NotFound(gvr, name);
+  if (Status st = CheckResourceVersion(gvr, *slot.stored, obj); !st.ok()) return st;
+  return CommitLocked(slot.resource, slot.key, Combine(*slot.stored, obj, status), opts.dry_run);
 }
 
 Status FakeClient::DoDelete(const GroupVersionResource& gvr, const std::string& ns, const std::string& name,
                             const DeleteOptions& opts) {
   if (Status st = Begin({"delete", gvr.resource, ns, name, ""}); !st.ok()) return st;
   std::lock_guard<std::mutex> l(mu_);
-  const std::string resource = GroupResource(gvr);
-  const std::string key = ObjectKey(gvr.namespaced ? ns : "", name);
-  auto& objects = objects_[resource];
-  auto it = objects.find(key);
-  if (it == objects.end()) return NotFound(gvr, name);
-  if ((!opts.precondition_uid.empty() && opts.precondition_uid != Str(it->second, "uid")) ||
+  Slot slot = FindLocked(gvr, ns, name);
+  if (slot.stored == nullptr) return NotFound(gvr, name);
+  if ((!opts.precondition_uid.empty() && opts.precondition_uid != Str(*slot.stored, "uid")) ||
       (!opts.precondition_resource_version.empty() &&
-       opts.precondition_resource_version != Str(it->second, "resourceVersion"))) {
+       opts.precondition_resource_version != Str(*slot.stored, "resourceVersion"))) {
     return Status(Reason::kConflict, "Operation cannot be fulfilled on " + gvr.String() + " \"" + name +
                                          "\": precondition failed", 409);
   }
-  Json next = it->second;
+  Json next = *slot.stored;
   if (!next["metadata"].contains("deletionTimestamp")) {
     next["metadata"]["deletionTimestamp"] = FormatRfc3339(clock_.WallNow());
   }
-  CommitLocked(resource, key, std::move(next), opts.dry_run);
+  CommitLocked(slot.resource, slot.key, std::move(next), opts.dry_run);
   return Status::Ok();
 }
 
@@ -523,12 +525,9 @@ StatusOr<Json> FakeClient::DoPatch(const GroupVersionResource& gvr, const std::s
   Json patch = Json::parse(body, nullptr, false);
   if (patch.is_discarded()) return Status(Reason::kBadRequest, "patch body is not JSON", 400);
   std::lock_guard<std::mutex> l(mu_);
-  const std::string resource = GroupResource(gvr);
-  const std::string key = ObjectKey(gvr.namespaced ? ns : "", name);
-  auto& objects = objects_[resource];
-  auto it = objects.find(key);
-  if (it == objects.end()) return NotFound(gvr, name);
-  Json result = it->second;
+  Slot slot = FindLocked(gvr, ns, name);
+  if (slot.stored == nullptr) return NotFound(gvr, name);
+  Json result = *slot.stored;
   if (type == PatchType::kJson) {
     try {
       result = result.patch(patch);
@@ -537,10 +536,10 @@ StatusOr<Json> FakeClient::DoPatch(const GroupVersionResource& gvr, const std::s
     }
   } else {
     if (!patch.is_object()) return Status(Reason::kBadRequest, "merge patch is not an object", 400);
-    if (Status st = CheckResourceVersion(gvr, it->second, patch); !st.ok()) return st;
+    if (Status st = CheckResourceVersion(gvr, *slot.stored, patch); !st.ok()) return st;
     result.merge_patch(patch);
   }
-  return CommitLocked(resource, key, Combine(it->second, std::move(result), opts.subresource == "status"),
+  return CommitLocked(slot.resource, slot.key, Combine(*slot.stored, std::move(result), opts.subresource == "status"),
                       opts.dry_run);
 }
 
@@ -552,14 +551,13 @@ StatusOr<Json> FakeClient::DoApply(const GroupVersionResource& gvr, const std::s
   if (name.empty()) return Status(Reason::kInvalid, "metadata.name: Required value", 422);
   const bool status_write = opts.subresource == "status";
   std::lock_guard<std::mutex> l(mu_);
-  const std::string resource = GroupResource(gvr);
-  const std::string key = ObjectKey(gvr.namespaced ? ns : "", name);
-  auto& objects = objects_[resource];
-  auto it = objects.find(key);
+  Slot slot = FindLocked(gvr, ns, name);
+  const std::string& resource = slot.resource;
+  const std::string& key = slot.key;
   Json applied = obj;
   applied["metadata"].erase("resourceVersion");
   Json& remembered = applied_[resource + "|" + key][opts.field_manager + "|" + opts.subresource];
-  if (it == objects.end()) {
+  if (slot.stored == nullptr) {
     if (status_write) return NotFound(gvr, name);
     if (!Str(obj, "resourceVersion").empty()) return NotFound(gvr, name);
     Json next = applied;
@@ -577,11 +575,11 @@ StatusOr<Json> FakeClient::DoApply(const GroupVersionResource& gvr, const std::s
     if (!opts.dry_run) remembered = applied;
     return out;
   }
-  if (Status st = CheckResourceVersion(gvr, it->second, obj); !st.ok()) return st;
-  Json result = it->second;
+  if (Status st = CheckResourceVersion(gvr, *slot.stored, obj); !st.ok()) return st;
+  Json result = *slot.stored;
   if (!remembered.is_null()) RemoveDropped(result, remembered, applied);
   MergeApplied(result, applied);
-  Json out = CommitLocked(resource, key, Combine(it->second, std::move(result), status_write), opts.dry_run);
+  Json out = CommitLocked(resource, key, Combine(*slot.stored, std::move(result), status_write), opts.dry_run);
   if (!opts.dry_run) remembered = applied;
   return out;
 }

@@ -115,6 +115,13 @@ class FakeClient final : public ReadWriter {
     bool done = false;
   };
 
+  // Where an object is kept; `stored` is null when there is none. mu_ held.
+  struct Slot {
+    std::string resource;  // group/resource
+    std::string key;       // ns/name
+    Json* stored;
+  };
+  Slot FindLocked(const GroupVersionResource& gvr, const std::string& ns, const std::string& name);
   // Records the action and runs the reactors (without mu_ held).
   Status Begin(FakeAction action);
   // Stores `next` in place of the object at `key` (or removes it when the

@@ -83,17 +83,20 @@ int main(int argc, char** argv) {
     std::puts("config ok");
     return 0;
   }
-  // Before any thread starts: the handler blocks the signals for all threads.
-  std::stop_source stop = hf::kube::SetupSignalHandler();
   const hf::agent::Config& config = parsed->config;
   const hf::agent::TerminationLog termination_log{config.termination_log,
                                                   config.termination_log != hf::agent::kDefaultTerminationLog};
+  // The logger first: the signal thread logs through it, and replacing the
+  // default logger while another thread may log is a data race (TSan).
   if (hf::kube::Status st = hf::kube::InitLogging({config.log_level, config.log_format, "devicepool-agent"});
       !st.ok()) {
     std::fprintf(stderr, "%s: %s\n", argv[0], st.message().c_str());
     WriteTerminationLog(termination_log, "bad flags: " + st.message());
     return 2;
   }
+  // Before any other thread starts: the handler blocks the signals for all
+  // threads.
+  std::stop_source stop = hf::kube::SetupSignalHandler();
   hf::agent::Agent agent(config, NewScanner(config));
   if (hf::kube::Status st = agent.Run(stop.get_token()); !st.ok()) {
     spdlog::error("cannot run: {}", st.message());

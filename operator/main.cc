@@ -16,7 +16,6 @@
 #endif
 
 int main(int argc, char** argv) {
-  std::stop_source stop = hf::kube::SetupSignalHandler();
   auto opts = hf::controller::ParseOptions(std::vector<std::string>(argv + 1, argv + argc));
   if (!opts.ok()) {
     std::fprintf(stderr, "devicepool-operator: %s\n\n%s", opts.status().message().c_str(),
@@ -35,6 +34,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "devicepool-operator: %s\n", st.message().c_str());
     return 2;
   }
+  // After the logger (the signal thread logs through it), before any other
+  // thread: the handler blocks the signals for all threads.
+  std::stop_source stop = hf::kube::SetupSignalHandler();
   hf::kube::Status st = hf::controller::RunOperator(*opts, stop.get_token());
   if (!st.ok()) {
     spdlog::error("devicepool-operator: {}", st.ToString());

@@ -256,6 +256,19 @@ Status FakeClient::Begin(FakeAction action) {
 
 std::string FakeClient::NewResourceVersionLocked() { return std::to_string(++rv_); }
 
+void FakeClient::NewObjectMetaLocked(const GroupVersionResource& gvr, const std::string& ns, Json& m) {
+  if (gvr.namespaced) {
+    m["namespace"] = ns;
+  } else {
+    m.erase("namespace");
+  }
+  m.erase("resourceVersion");
+  m.erase("deletionTimestamp");
+  m["uid"] = "fake-uid-" + std::to_string(++uids_);
+  m["creationTimestamp"] = FormatRfc3339(clock_.WallNow());
+  m["generation"] = 1;
+}
+
 FakeClient::Slot FakeClient::FindLocked(const GroupVersionResource& gvr, const std::string& ns,
                                         const std::string& name) {
   Slot slot{GroupResource(gvr), ObjectKey(gvr.namespaced ? ns : "", name), nullptr};
@@ -470,21 +483,12 @@ StatusOr<Json> FakeClient::DoCreate(const GroupVersionResource& gvr, const std::
     name = prefix + std::to_string(++uids_);
     m["name"] = name;
   }
-  if (gvr.namespaced) {
-    m["namespace"] = ns;
-  } else {
-    m.erase("namespace");
-  }
   const std::string resource = GroupResource(gvr);
   const std::string key = ObjectKey(gvr.namespaced ? ns : "", name);
   if (objects_[resource].count(key) > 0) {
     return Status(Reason::kAlreadyExists, gvr.String() + " \"" + name + "\" already exists", 409);
   }
-  m.erase("resourceVersion");
-  m.erase("deletionTimestamp");
-  m["uid"] = "fake-uid-" + std::to_string(++uids_);
-  m["creationTimestamp"] = FormatRfc3339(clock_.WallNow());
-  m["generation"] = 1;
+  NewObjectMetaLocked(gvr, ns, m);
   return CommitLocked(resource, key, std::move(next), opts.dry_run);
 }
 
@@ -562,15 +566,7 @@ StatusOr<Json> FakeClient::DoApply(const GroupVersionResource& gvr, const std::s
     if (!Str(obj, "resourceVersion").empty()) return NotFound(gvr, name);
     Json next = applied;
     next.erase("status");
-    Json& m = next["metadata"];
-    if (gvr.namespaced) {
-      m["namespace"] = ns;
-    } else {
-      m.erase("namespace");
-    }
-    m["uid"] = "fake-uid-" + std::to_string(++uids_);
-    m["creationTimestamp"] = FormatRfc3339(clock_.WallNow());
-    m["generation"] = 1;
+    NewObjectMetaLocked(gvr, ns, next["metadata"]);
     Json out = CommitLocked(resource, key, std::move(next), opts.dry_run);
     if (!opts.dry_run) remembered = applied;
     return out;

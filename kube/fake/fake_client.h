@@ -122,6 +122,9 @@ class FakeClient final : public ReadWriter {
     Json* stored;
   };
   Slot FindLocked(const GroupVersionResource& gvr, const std::string& ns, const std::string& name);
+  // What the server sets on an object it creates: namespace, uid,
+  // creationTimestamp, generation 1; no resourceVersion or deletion. mu_ held.
+  void NewObjectMetaLocked(const GroupVersionResource& gvr, const std::string& ns, Json& metadata);
   // Records the action and runs the reactors (without mu_ held).
   Status Begin(FakeAction action);
   // Stores `next` in place of the object at `key` (or removes it when the

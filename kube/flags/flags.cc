@@ -5,17 +5,6 @@
 namespace hf::kube::flags {
 namespace {
 
-// Values are echoed in messages; a pasted megabyte must not be.
-std::string Quote(std::string_view value) {
-  constexpr size_t kMax = 64;
-  if (value.size() <= kMax) return "\"" + std::string(value) + "\"";
-  return "\"" + std::string(value.substr(0, kMax)) + "...\"";
-}
-
-Status Invalid(std::string_view flag, std::string_view why) {
-  return Status(Reason::kInvalid, "--" + std::string(flag) + ": " + std::string(why));
-}
-
 // The shortest text that reads back as `d`, without an exponent if it
 // fits: 0.5, 1000000.
 std::string Format(double d) {
@@ -26,6 +15,16 @@ std::string Format(double d) {
 }
 
 }  // namespace
+
+std::string Quote(std::string_view value) {
+  constexpr size_t kMax = 64;
+  if (value.size() <= kMax) return "\"" + std::string(value) + "\"";
+  return "\"" + std::string(value.substr(0, kMax)) + "...\"";
+}
+
+Status Invalid(std::string_view flag, std::string_view why) {
+  return Status(Reason::kInvalid, "--" + std::string(flag) + ": " + std::string(why));
+}
 
 Status NotA(std::string_view value, std::string_view what) {
   return Status(Reason::kInvalid, Quote(value) + " is not " + std::string(what));

@@ -93,8 +93,14 @@ using Check = std::function<Status(std::string_view value)>;
 // Stores a value rewritten, e.g. lower-cased.
 using Normalise = std::string (*)(std::string_view);
 
-// Invalid: "\"value\" is not <what>", the value cut short. For Checks and
-// Setters of one's own.
+// The value in quotes, cut short: a pasted megabyte is not echoed.
+std::string Quote(std::string_view value);
+
+// Invalid: "--flag: why", the form of every error; also for rules that span
+// flags, checked after Parse.
+Status Invalid(std::string_view flag, std::string_view why);
+
+// Invalid: "\"value\" is not <what>". For Checks and Setters of one's own.
 Status NotA(std::string_view value, std::string_view what);
 
 // A Check that refuses what `valid` rejects with NotA(value, what).

@@ -6,29 +6,18 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <map>
 
 #include "api/device_pool_node.h"
 #include "api/label_selector.h"
+#include "kube/flags/flags.h"
 #include "kube/log/logging.h"
 
 namespace hf::agent {
 namespace {
 
-using kube::Reason;
 using kube::Status;
-
-// Values are echoed in messages; a pasted megabyte must not be.
-std::string Quote(std::string_view value) {
-  constexpr size_t kMax = 64;
-  if (value.size() <= kMax) return "\"" + std::string(value) + "\"";
-  return "\"" + std::string(value.substr(0, kMax)) + "...\"";
-}
-
-Status Invalid(std::string_view flag, const std::string& message) {
-  return Status(Reason::kInvalid, "--" + std::string(flag) + ": " + message);
-}
-
+using kube::flags::Invalid;
+using kube::flags::Quote;
 
 // "<ipv4>:<port>" or ":<port>", what HttpServer binds.
 bool IsHttpAddress(std::string_view s) {
@@ -58,137 +47,59 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// Sets a flag from its value; `flag` is its name, for messages.
-using Setter = std::function<Status(Config& config, std::string_view flag, std::string_view value)>;
+namespace flags = kube::flags;
 
-struct FlagSpec {
-  bool is_bool = false;
-  Setter set;
+// What the command line sets: the Config, and whether only to check it.
+struct CommandLine {
+  Config config;
+  bool check_config = false;
 };
 
-Status NotA(std::string_view flag, std::string_view value, const std::string& what) {
-  return Invalid(flag, Quote(value) + " is not " + what);
-}
-
-// A string flag whose value must pass `valid` (described by `what`); the
-// value is stored through `normalise`.
-FlagSpec Checked(std::string Config::*field, bool (*valid)(std::string_view), std::string what,
-                 std::string (*normalise)(std::string_view) = nullptr) {
-  return {false, [=](Config& c, std::string_view flag, std::string_view v) {
-            if (valid != nullptr && !valid(v)) return NotA(flag, v, what);
-            c.*field = normalise != nullptr ? normalise(v) : std::string(v);
-            return Status::Ok();
-          }};
-}
-
-FlagSpec String(std::string Config::*field) { return Checked(field, nullptr, ""); }
-
-// A repeatable string flag.
-FlagSpec Appended(std::vector<std::string> Config::*field, bool (*valid)(std::string_view), std::string what,
-                  std::string (*normalise)(std::string_view) = nullptr) {
-  return {false, [=](Config& c, std::string_view flag, std::string_view v) {
-            if (!valid(v)) return NotA(flag, v, what);
-            (c.*field).push_back(normalise != nullptr ? normalise(v) : std::string(v));
-            return Status::Ok();
-          }};
-}
-
-FlagSpec Bool(bool Config::*field) {
-  return {true, [=](Config& c, std::string_view flag, std::string_view v) {
-            if (v == "true" || v == "1") {
-              c.*field = true;
-            } else if (v == "false" || v == "0") {
-              c.*field = false;
-            } else {
-              return NotA(flag, v, "true or false");
-            }
-            return Status::Ok();
-          }};
-}
-
-FlagSpec Int(int Config::*field, int min, int max) {
-  return {false, [=](Config& c, std::string_view flag, std::string_view v) {
-            int n = 0;
-            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-            if (ec != std::errc() || end != v.data() + v.size() || n < min || n > max) {
-              return NotA(flag, v, "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-            }
-            c.*field = n;
-            return Status::Ok();
-          }};
-}
-
-template <typename T>
-FlagSpec Enum(T Config::*field, std::vector<std::pair<std::string_view, T>> values) {
-  return {false, [=](Config& c, std::string_view flag, std::string_view v) {
-            std::string names;
-            for (const auto& [name, value] : values) {
-              if (v == name) {
-                c.*field = value;
-                return Status::Ok();
-              }
-              names += (names.empty() ? "" : ", ") + std::string(name);
-            }
-            return NotA(flag, v, "one of " + names);
-          }};
-}
-
-// The same rules as the DevicePool's discovery.paths.globs.
-FlagSpec Glob() {
-  return {false, [](Config& c, std::string_view flag, std::string_view v) {
-            if (Status st = api::ValidateDeviceGlob(v); !st.ok()) return Invalid(flag, st.message());
-            c.path_globs.emplace_back(v);
-            return Status::Ok();
-          }};
-}
-
-FlagSpec Duration(std::chrono::milliseconds Config::*field) {
-  return {false, [=](Config& c, std::string_view flag, std::string_view v) {
-            std::optional<std::chrono::milliseconds> d = api::ParseDuration(v);
-            if (!d || d->count() <= 0) return NotA(flag, v, "a positive duration such as 30s or 1m");
-            c.*field = *d;
-            return Status::Ok();
-          }};
-}
-
-std::map<std::string, FlagSpec, std::less<>> Flags() {
-  const std::string hex = "a PCI id of 4 hex digits, e.g. 10de";
+flags::FlagSet<Config> ConfigFlags() {
+  flags::Check hex = flags::Is(IsHexId, "a PCI id of 4 hex digits, e.g. 10de");
   return {
-      {"pool", String(&Config::pool)},
-      {"pool-uid", String(&Config::pool_uid)},
-      {"resource-name", String(&Config::resource_name)},
-      {"node-name", String(&Config::node_name)},
-      {"revision", Checked(&Config::revision, api::IsAgentRevision,
-                           "a revision: at most " + std::to_string(api::kMaxAgentRevision) +
-                               " characters of A-Z, a-z, 0-9, '.', '_', '-'")},
-      {"discovery", Enum<DiscoveryMode>(&Config::discovery, {{"simulated", DiscoveryMode::kSimulated},
-                                                             {"paths", DiscoveryMode::kPaths},
-                                                             {"pci", DiscoveryMode::kPci}})},
-      {"simulated-count", Int(&Config::simulated_count, 0, 1024)},
-      {"simulated-prefix",
-       Checked(&Config::simulated_prefix, api::IsDnsLabel, "a DNS label (lower-case letters, digits, '-')")},
-      {"path-glob", Glob()},
-      {"pci-vendor", Checked(&Config::pci_vendor, IsHexId, hex, Lower)},
-      {"pci-device", Appended(&Config::pci_devices, IsHexId, hex, Lower)},
-      {"replicas", Int(&Config::replicas, 1, 64)},
-      {"allocation-policy", Enum<api::AllocationPolicy>(&Config::allocation_policy,
-                                                        {{"packed", api::AllocationPolicy::kPacked},
-                                                         {"balanced", api::AllocationPolicy::kBalanced},
-                                                         {"none", api::AllocationPolicy::kNone}})},
-      {"health-interval", Duration(&Config::health_interval)},
-      {"cdi", Bool(&Config::cdi)},
-      {"cdi-dir", String(&Config::cdi_dir)},
-      {"kubelet-dir", String(&Config::kubelet_dir)},
-      {"pod-resources-socket", String(&Config::pod_resources_socket)},
-      {"dev-root", String(&Config::dev_root)},
-      {"sys-root", String(&Config::sys_root)},
-      {"http-address", Checked(&Config::http_address, IsHttpAddress, "<ipv4>:<port> or :<port>")},
-      {"log-level", Checked(&Config::log_level, IsLogLevel, "one of debug, info, warn, error")},
-      {"log-format", Checked(&Config::log_format, IsLogFormat, "text or json")},
-      {"kubeconfig", String(&Config::kubeconfig)},
-      {"report", Bool(&Config::report)},
-      {"termination-log", Checked(&Config::termination_log, IsAbsolute, "an absolute path")},
+      {"pool", flags::String(&Config::pool)},
+      {"pool-uid", flags::String(&Config::pool_uid)},
+      {"resource-name", flags::String(&Config::resource_name)},
+      {"node-name", flags::String(&Config::node_name)},
+      {"revision", flags::Checked(&Config::revision,
+                                  flags::Is(api::IsAgentRevision,
+                                            "a revision: at most " + std::to_string(api::kMaxAgentRevision) +
+                                                " characters of A-Z, a-z, 0-9, '.', '_', '-'"))},
+      {"discovery", flags::Enum(&Config::discovery, {{"simulated", DiscoveryMode::kSimulated},
+                                                     {"paths", DiscoveryMode::kPaths},
+                                                     {"pci", DiscoveryMode::kPci}})},
+      {"simulated-count", flags::Int(&Config::simulated_count, 0, 1024)},
+      {"simulated-prefix", flags::Checked(&Config::simulated_prefix,
+                                          flags::Is(api::IsDnsLabel, "a DNS label (lower-case letters, digits, '-')"))},
+      // The same rules as the DevicePool's discovery.paths.globs.
+      {"path-glob", flags::Appended(&Config::path_globs, api::ValidateDeviceGlob)},
+      {"pci-vendor", flags::Checked(&Config::pci_vendor, hex, Lower)},
+      {"pci-device", flags::Appended(&Config::pci_devices, hex, Lower)},
+      {"replicas", flags::Int(&Config::replicas, 1, 64)},
+      {"allocation-policy", flags::Enum(&Config::allocation_policy, {{"packed", api::AllocationPolicy::kPacked},
+                                                                      {"balanced", api::AllocationPolicy::kBalanced},
+                                                                      {"none", api::AllocationPolicy::kNone}})},
+      {"health-interval", flags::Duration(&Config::health_interval, api::ParseDuration)},
+      {"cdi", flags::Bool(&Config::cdi)},
+      {"cdi-dir", flags::String(&Config::cdi_dir)},
+      {"kubelet-dir", flags::String(&Config::kubelet_dir)},
+      {"pod-resources-socket", flags::String(&Config::pod_resources_socket)},
+      {"dev-root", flags::String(&Config::dev_root)},
+      {"sys-root", flags::String(&Config::sys_root)},
+      {"http-address", flags::Checked(&Config::http_address, flags::Is(IsHttpAddress, "<ipv4>:<port> or :<port>"))},
+      {"log-level", flags::Checked(&Config::log_level, flags::Is(IsLogLevel, "one of debug, info, warn, error"))},
+      {"log-format", flags::Checked(&Config::log_format, flags::Is(IsLogFormat, "text or json"))},
+      {"kubeconfig", flags::String(&Config::kubeconfig)},
+      {"report", flags::Bool(&Config::report)},
+      {"termination-log", flags::Checked(&Config::termination_log, flags::Is(IsAbsolute, "an absolute path"))},
   };
+}
+
+flags::FlagSet<CommandLine> Flags() {
+  flags::FlagSet<CommandLine> set(&CommandLine::config, ConfigFlags());
+  set.Add("check-config", flags::Bool(&CommandLine::check_config));
+  return set;
 }
 
 // Rules that span flags, checked once all are read.
@@ -198,7 +109,8 @@ Status Validate(const Config& c) {
   // The CRD makes a pool's name a DNS label: it becomes a label key's name
   // part and names the pool's Service.
   if (!c.pool.empty() && !api::IsDnsLabel(c.pool)) {
-    return NotA("pool", c.pool, "a DevicePool name (a DNS label: at most 63 lower-case letters, digits, '-')");
+    return Invalid("pool", Quote(c.pool) +
+                               " is not a DevicePool name (a DNS label: at most 63 lower-case letters, digits, '-')");
   }
   if (c.report && c.node_name.empty()) {
     return Invalid("node-name", "required (or set NODE_NAME) unless --report=false");
@@ -236,60 +148,24 @@ std::string Config::SocketPath() const {
 }
 
 kube::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& args, const GetEnv& env) {
-  const std::map<std::string, FlagSpec, std::less<>> flags = Flags();
-  ParsedFlags parsed;
-  Config& c = parsed.config;
-  bool node_name_set = false;
-  bool check_config = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    if (arg == "--help" || arg == "-h") return ParsedFlags{Action::kHelp, {}};
-    if (arg == "--version") return ParsedFlags{Action::kVersion, {}};
-    if (arg == "--check-config") {
-      check_config = true;
-      continue;
-    }
-    if (arg.substr(0, 2) != "--" || arg.size() == 2) {
-      return Status(Reason::kInvalid, "unexpected argument " + Quote(arg) + " (flags are --name=value)");
-    }
-    arg.remove_prefix(2);
-    size_t eq = arg.find('=');
-    std::string_view name = arg.substr(0, eq);
-    auto it = flags.find(name);
-    if (it == flags.end()) return Status(Reason::kInvalid, "unknown flag --" + std::string(name).substr(0, 64));
-    std::string value;
-    if (eq != std::string_view::npos) {
-      value = std::string(arg.substr(eq + 1));
-    } else if (it->second.is_bool) {
-      value = "true";
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return Invalid(name, "needs a value");
-    }
-    if (Status st = it->second.set(c, name, value); !st.ok()) return st;
-    if (name == "node-name") node_name_set = true;
-  }
-  if (!node_name_set || c.node_name.empty()) {
+  CommandLine line;
+  kube::StatusOr<flags::Outcome> outcome = Flags().Parse(args, line);
+  if (!outcome.ok()) return outcome.status();
+  if (*outcome == flags::Outcome::kHelp) return ParsedFlags{Action::kHelp, {}};
+  if (*outcome == flags::Outcome::kVersion) return ParsedFlags{Action::kVersion, {}};
+  Config& c = line.config;
+  // Also when given empty: the DaemonSet passes --node-name=$(NODE_NAME).
+  if (c.node_name.empty()) {
     if (std::optional<std::string> node = env("NODE_NAME")) c.node_name = *node;
   }
   if (Status st = Validate(c); !st.ok()) return st;
-  if (check_config) parsed.action = Action::kCheckConfig;
-  return parsed;
+  return ParsedFlags{line.check_config ? Action::kCheckConfig : Action::kRun, std::move(c)};
 }
 
 TerminationLog FindTerminationLog(const std::vector<std::string>& args) {
-  constexpr std::string_view kFlag = "--termination-log";
   TerminationLog log{std::string(kDefaultTerminationLog), false};
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    std::optional<std::string_view> value;
-    if (arg.substr(0, kFlag.size() + 1) == std::string(kFlag) + "=") {
-      value = arg.substr(kFlag.size() + 1);
-    } else if (arg == kFlag && i + 1 < args.size()) {
-      value = args[++i];
-    }
-    if (value && IsAbsolute(*value)) log = {std::string(*value), true};
+  for (std::string& path : flags::FindValues(args, "termination-log")) {
+    if (IsAbsolute(path)) log = {std::move(path), true};
   }
   return log;
 }
@@ -299,6 +175,8 @@ std::string Usage() {
 
 The HashFoundry per-node agent: discovers devices, serves them to the kubelet
 as a device plugin and reports them in its DevicePoolNode.
+
+Flags are --name=value or --name value; a BOOL flag alone means true.
 
   --pool=NAME                     DevicePool this agent serves (required with --report)
   --pool-uid=UID                  the pool's uid, for the DevicePoolNode's ownerReference
@@ -333,6 +211,7 @@ as a device plugin and reports them in its DevicePoolNode.
   --check-config                  check the flags as a run would, print "config ok", exit 0
                                   (2 with the error otherwise)
   --version                       print the version and exit
+  --help, -h                      print this and exit
 )";
 }
 

@@ -76,7 +76,8 @@ struct ParsedFlags {
 // do not depend on the process environment.
 using GetEnv = std::function<std::optional<std::string>(std::string_view)>;
 
-// Parses `--name=value`, `--name value` and, for booleans, bare `--name`.
+// Parses `--name=value`, `--name value` and, for booleans, bare `--name`
+// (kube/flags); --help, -h and --version stop there and return their Action.
 // NODE_NAME (via `env`) is the fallback for --node-name. Invalid, naming the
 // flag, for an unknown flag, a missing or malformed value, or a combination
 // that cannot work (e.g. --discovery=paths without --path-glob).

@@ -113,9 +113,11 @@ TEST(ConfigTest, NodeNameFallsBackToTheEnvironment) {
 }
 
 TEST(ConfigTest, HelpAndVersion) {
-  auto help = ParseFlags({"--pool=x", "--help"}, Env());
-  ASSERT_TRUE(help.ok());
-  EXPECT_EQ(help->action, Action::kHelp);
+  for (const char* flag : {"--help", "-h"}) {
+    auto help = ParseFlags({"--pool=x", flag}, Env());
+    ASSERT_TRUE(help.ok()) << flag;
+    EXPECT_EQ(help->action, Action::kHelp) << flag;
+  }
   auto version = ParseFlags({"--version", "--bogus"}, Env());
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(version->action, Action::kVersion);

@@ -23,6 +23,21 @@ TEST(OptionsTest, ParsesTheChartsFlags) {
   EXPECT_EQ(zero->qps, 0);
 }
 
+TEST(OptionsTest, SeparateValuesAndBareBooleans) {
+  auto o = ParseOptions({"--namespace", "ops", "--leader-elect", "--agent-image", "img:2", "--qps", "2.5",
+                         "--max-concurrent-reconciles", "8", "--identity", "pod-2"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->config.namespace_, "ops");
+  EXPECT_TRUE(o->leader_elect);
+  EXPECT_EQ(o->config.agent_image, "img:2");
+  EXPECT_EQ(o->qps, 2.5);
+  EXPECT_EQ(o->max_concurrent_reconciles, 8);
+  EXPECT_EQ(o->identity, "pod-2");
+  auto off = ParseOptions({"--leader-elect", "--leader-elect=false"});
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->leader_elect);
+}
+
 TEST(OptionsTest, HelpAndVersionAreFlagsToo) {
   for (const char* flag : {"--help", "-h"}) {
     auto o = ParseOptions({flag});
@@ -47,7 +62,10 @@ TEST(OptionsTest, BadInputNamesTheFlag) {
       {{"--burst=0"}, "--burst"},
       {{"--leader-elect=maybe"}, "--leader-elect"},
       {{"--namespace="}, "--namespace"},
-      {{"--namespace"}, "needs a value"},
+      {{"--namespace"}, "--namespace: needs a value"},
+      {{"--burst", "0"}, "--burst"},
+      {{"--label-concurrency=x"}, "--label-concurrency"},
+      {{"--leader-elect", "true"}, "unexpected argument"},
       {{"stray"}, "unexpected argument"},
   };
   for (const auto& c : cases) {

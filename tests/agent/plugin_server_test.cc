@@ -19,6 +19,7 @@
 #include "agent/allocate_response.h"
 #include "tests/agent/testing/metrics.h"
 #include "tests/agent/testing/temp_dir.h"
+#include "tests/agent/testing/wait_hook_clock.h"
 
 namespace hf::agent {
 namespace {
@@ -28,6 +29,8 @@ using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 using testing::MetricValue;
 using testing::TempDir;
+
+constexpr auto kBound = std::chrono::seconds(10);  // only a failing test waits this long
 
 class PluginServerTest : public ::testing::Test {
  protected:
@@ -84,17 +87,25 @@ class PluginServerTest : public ::testing::Test {
     return stub_->Allocate(Ctx().get(), req, resp);
   }
 
+  // First, so they outlive the server's threads, which report into them.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int streams_lost_ = 0;  // guarded by mu_
+  int stream_waits_ = 0;  // guarded by mu_
+  std::atomic<int> allocations_{0};
   TempDir t_;
-  kube::FakeClock clock_;  // moves only when ClientClosingTheStreamIsReported steps it
+  // Moves only when ClientClosingTheStreamIsReported steps it; counts the
+  // waits of the ListAndWatch streams, the only waiters on it.
+  testing::WaitHookClock clock_{[this](kube::Clock::TimePoint) {
+    std::lock_guard<std::mutex> l(mu_);
+    ++stream_waits_;
+    cv_.notify_all();
+  }};
   prometheus::Registry registry_;
   AgentMetrics metrics_{registry_, "gpu", "node-a"};
   std::unique_ptr<DeviceStore> store_;
   std::unique_ptr<PluginServer> server_;
   std::unique_ptr<v1beta1::DevicePlugin::Stub> stub_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int streams_lost_ = 0;
-  std::atomic<int> allocations_{0};
 };
 
 TEST_F(PluginServerTest, OptionsFollowThePolicy) {
@@ -171,25 +182,32 @@ TEST_F(PluginServerTest, EveryOpenStreamGetsEachChangeAndEndsOnStop) {
 }
 
 // A waiting stream looks for its client every 5 s on its clock (the
-// synchronous API has no cancellation callback). The server hears of the
-// cancel when gRPC delivers it, which no test can wait for: until then a
-// check finds the stream alive and waits again, so the clock is stepped
-// again while the report has not come. No real 5 s pass.
+// synchronous API has no cancellation callback). gRPC tells the server of
+// the cancel on threads of its own, at a moment no test can wait for; until
+// then each check finds the client there and the stream waits again. So the
+// test steps the clock once per wait of the stream, and after each step waits
+// for what the stream does next: report the loss, or wait again. No real
+// 5 s pass, and no step is made before the stream waits.
 TEST_F(PluginServerTest, ClientClosingTheStreamIsReported) {
   Serve(1);
   auto ctx = Ctx();
   auto reader = stub_->ListAndWatch(ctx.get(), v1beta1::Empty());
   v1beta1::ListAndWatchResponse resp;
   ASSERT_TRUE(reader->Read(&resp));
-  clock_.BlockUntilWaiters(1);  // the stream waits for a change
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    ASSERT_TRUE(cv_.wait_for(l, kBound, [&] { return stream_waits_ > 0; })) << "the stream waits for a change";
+  }
   ctx->TryCancel();
   std::unique_lock<std::mutex> l(mu_);
   EXPECT_EQ(streams_lost_, 0) << "reported before the stream's check";
-  for (int round = 0; round < 500 && streams_lost_ == 0; ++round) {
+  while (streams_lost_ == 0) {
+    const int waits = stream_waits_;
     l.unlock();
     clock_.Step(std::chrono::seconds(5));
     l.lock();
-    cv_.wait_for(l, std::chrono::milliseconds(20), [&] { return streams_lost_ > 0; });
+    ASSERT_TRUE(cv_.wait_for(l, kBound, [&] { return streams_lost_ > 0 || stream_waits_ > waits; }))
+        << "the stream neither reported nor waited again";
   }
   EXPECT_EQ(streams_lost_, 1);
 }

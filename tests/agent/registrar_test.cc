@@ -2,22 +2,25 @@
 // registration after serving, a kubelet that comes later, kubelet restarts
 // and a deleted socket seen through inotify, a lost ListAndWatch stream,
 // and retries of a refused registration. The registrar's clock is a
-// FakeClock: only the retry test steps it (once the registrar waits on it,
-// BlockUntilWaiters), so everything else is driven by events alone. Waits
-// are on condition variables, bounded in real time only for a test that
-// fails.
+// FakeClock that reports the deadline of each wait begun on it: only the
+// retry tests step it (once the registrar waits on it), so everything else
+// is driven by events alone. Waits are on condition variables, bounded in
+// real time only for a test that fails.
 #include "agent/registrar.h"
 
 #include <gtest/gtest.h>
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include <prometheus/registry.h>
 
 #include "tests/agent/testing/fake_kubelet.h"
 #include "tests/agent/testing/metrics.h"
 #include "tests/agent/testing/temp_dir.h"
+#include "tests/agent/testing/wait_hook_clock.h"
 
 namespace hf::agent {
 namespace {
@@ -28,6 +31,8 @@ using testing::TempDir;
 
 constexpr auto kBound = std::chrono::seconds(10);  // only a failing test waits this long
 constexpr auto kInitialBackoff = std::chrono::milliseconds(10);
+constexpr auto kMaxBackoff = 4 * kInitialBackoff;
+constexpr auto kResync = std::chrono::hours(1);
 
 class RegistrarTest : public ::testing::Test {
  protected:
@@ -42,8 +47,9 @@ class RegistrarTest : public ::testing::Test {
     ASSERT_TRUE(server_.Start().ok());
     RegistrarOptions options{t_.Path("kubelet"), "hashfoundry.com/custom-device",
                              PluginOptions({"hashfoundry.com/custom-device", api::AllocationPolicy::kPacked})};
-    options.resync = std::chrono::hours(1);
+    options.resync = kResync;
     options.initial_backoff = kInitialBackoff;
+    options.max_backoff = kMaxBackoff;
     registrar_ = std::make_unique<Registrar>(options, server_, metrics_, clock_);
     registrar_->AddListener([this](bool registered) {
       std::lock_guard<std::mutex> l(mu_);
@@ -64,10 +70,33 @@ class RegistrarTest : public ::testing::Test {
     return cv_.wait_for(l, kBound, [&] { return registered_ == want; });
   }
 
+  // Blocks until the registrar's alarm waits for a deadline other than the
+  // one this last returned; returns how far that is from Now. Only the test
+  // steps the clock, so Now holds still meanwhile.
+  std::optional<kube::Clock::Duration> NextWait() {
+    kube::Clock::TimePoint now = clock_.Now();
+    std::unique_lock<std::mutex> l(mu_);
+    if (!cv_.wait_for(l, kBound, [&] { return deadline_ != returned_deadline_; })) return std::nullopt;
+    returned_deadline_ = deadline_;
+    return *deadline_ - now;
+  }
+
   std::string our_socket() const { return t_.Path("kubelet/hashfoundry.com_custom-device.sock"); }
 
+  // First, so they outlive the registrar's threads, which report into them.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool registered_ = false;
+  int times_registered_ = 0;
+  // Of the clock's latest wait, the registrar's alarm being its only waiter.
+  std::optional<kube::Clock::TimePoint> deadline_;           // guarded by mu_
+  std::optional<kube::Clock::TimePoint> returned_deadline_;  // guarded by mu_
   TempDir t_;
-  kube::FakeClock clock_;
+  testing::WaitHookClock clock_{[this](kube::Clock::TimePoint deadline) {
+    std::lock_guard<std::mutex> l(mu_);
+    deadline_ = deadline;
+    cv_.notify_all();
+  }};
   prometheus::Registry registry_;
   AgentMetrics metrics_{registry_, "gpu", "node-a"};
   DeviceStore store_{1};
@@ -75,10 +104,6 @@ class RegistrarTest : public ::testing::Test {
                        ServiceOptions{"hashfoundry.com/custom-device"}};
   FakeKubelet kubelet_{t_.Path("kubelet")};
   std::unique_ptr<Registrar> registrar_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool registered_ = false;
-  int times_registered_ = 0;
 };
 
 TEST_F(RegistrarTest, RegistersWithTheKubelet) {
@@ -172,6 +197,36 @@ TEST_F(RegistrarTest, RetriesARefusedRegistrationWhenItsBackoffPasses) {
   ASSERT_TRUE(WaitRegistered(true));
   EXPECT_EQ(kubelet_.attempts(), 3u);
   EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_registrations_total", {{"result", "error"}}), 2);
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_registrations_total", {{"result", "success"}}), 1);
+}
+
+// Each refused Register doubles the wait before the next attempt, up to the
+// maximum; a success starts it over. Every delay is read from the deadline
+// the registrar's alarm waits for, and the clock is stepped by exactly that
+// much to bring the next attempt.
+TEST_F(RegistrarTest, BackoffDoublesUpToItsMaximumAndStartsOverAfterASuccess) {
+  kubelet_.RefuseRegistrations(4);
+  kubelet_.Start();
+  StartAgent();
+  std::vector<kube::Clock::Duration> delays;
+  for (size_t attempts = 1; attempts <= 4; ++attempts) {
+    ASSERT_TRUE(kubelet_.WaitForAttempts(attempts, kBound));
+    std::optional<kube::Clock::Duration> delay = NextWait();
+    ASSERT_TRUE(delay) << "no retry set after attempt " << attempts;
+    delays.push_back(*delay);
+    clock_.Step(*delay);
+  }
+  EXPECT_EQ(delays, (std::vector<kube::Clock::Duration>{kInitialBackoff, 2 * kInitialBackoff, kMaxBackoff,
+                                                         kMaxBackoff}));
+  ASSERT_TRUE(WaitRegistered(true));
+  EXPECT_EQ(kubelet_.attempts(), 5u);
+  EXPECT_EQ(NextWait(), kResync) << "registered, it waits for its resync";
+
+  kubelet_.RefuseRegistrations(1);
+  registrar_->RegistrationLost();
+  ASSERT_TRUE(kubelet_.WaitForAttempts(6, kBound));
+  EXPECT_EQ(NextWait(), kInitialBackoff);
+  EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_registrations_total", {{"result", "error"}}), 5);
   EXPECT_EQ(MetricValue(registry_, "hashfoundry_agent_registrations_total", {{"result", "success"}}), 1);
 }
 

@@ -1,7 +1,11 @@
 // The whole Agent in-process against a FakeKubelet and temp dirs: it
 // registers, reports readiness and metrics, writes the CDI spec, and on
 // stop removes its socket but leaves the device files. Also the binary's
-// exit status and messages for bad flags.
+// exit status and messages for bad flags. The agent's clock is a FakeClock
+// that no test steps: the first scan and the first registration need no
+// time to pass, and no interval, backoff or resync comes due mid-test
+// however slow the run. Real time bounds only gRPC calls and a failing
+// test's waits.
 #include "agent/agent.h"
 
 #include <gmock/gmock.h>
@@ -46,16 +50,15 @@ class AgentTest : public ::testing::Test {
     config_.kubelet_dir = t_.Path("kubelet");
     config_.cdi = true;
     config_.cdi_dir = t_.Path("cdi");
-    config_.health_interval = std::chrono::hours(1);
     port_ = testing::FreePort();
     config_.http_address = "127.0.0.1:" + std::to_string(port_);
     t_.MakeDirs("kubelet");
   }
 
   void StartAgent() {
-    agent_ = std::make_unique<Agent>(config_, std::make_unique<SimulatedScanner>(config_.dev_root, config_.sys_root,
-                                                                                 config_.simulated_prefix,
-                                                                                 config_.simulated_count));
+    auto scanner = std::make_unique<SimulatedScanner>(config_.dev_root, config_.sys_root, config_.simulated_prefix,
+                                                      config_.simulated_count);
+    agent_ = std::make_unique<Agent>(config_, std::move(scanner), clock_);
     thread_ = std::thread([this] { result_ = agent_->Run(stop_.get_token()); });
     // Serving the plugin socket comes after the HTTP server, so once a
     // call gets through both are up.
@@ -84,6 +87,7 @@ class AgentTest : public ::testing::Test {
   }
 
   TempDir t_;
+  kube::FakeClock clock_;
   Config config_;
   int port_ = 0;
   std::stop_source stop_;
@@ -142,7 +146,7 @@ TEST_F(AgentTest, NotReadyWithoutAKubeletButAlive) {
 TEST_F(AgentTest, TakenHttpAddressIsAnError) {
   kube::HttpServer blocker({config_.http_address});
   ASSERT_TRUE(blocker.Start().ok());
-  Agent agent(config_, std::make_unique<SimulatedScanner>(config_.dev_root, config_.sys_root, "x", 1));
+  Agent agent(config_, std::make_unique<SimulatedScanner>(config_.dev_root, config_.sys_root, "x", 1), clock_);
   kube::Status st = agent.Run(stop_.get_token());
   EXPECT_FALSE(st.ok());
   EXPECT_FALSE(t_.Exists("kubelet/hashfoundry.com_custom-device.sock"));

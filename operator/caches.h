@@ -54,7 +54,6 @@ struct AgentPodEntry {
   int restarts = 0;
   std::string waiting_reason;
   std::string last_exit;  // "exit code N (Reason): message" of lastState.terminated
-  bool operator==(const AgentPodEntry&) const = default;
 };
 std::optional<AgentPodEntry> DecodeAgentPodEntry(const nlohmann::json& obj);
 

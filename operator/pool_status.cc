@@ -163,7 +163,7 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
   for (const auto& [node, other] : seen.conflicts) {
     conflicted.push_back(node);
     // One entry per node (the CRD's list-map key), whatever the input.
-    auto it = std::find_if(problems.begin(), problems.end(), [&](const NodeProblems& p) { return p.node == node; });
+    auto it = std::find_if(problems.begin(), problems.end(), [&node = node](const NodeProblems& p) { return p.node == node; });
     if (it == problems.end()) it = problems.insert(problems.end(), NodeProblems{node, {}});
     it->Add(kConflict, "claimed by older pool " + other + " with the same resourceName");
   }

@@ -65,15 +65,19 @@ Agent::Agent(Config config, std::unique_ptr<Scanner> scanner, kube::Clock& clock
 
 void Agent::SetReady(bool ready) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     ready_ = ready;
   }
   ready_changed_.notify_all();
 }
 
 bool Agent::WaitUntilReady(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> l(mu_);
-  return ready_changed_.wait_for(l, timeout, [this] { return ready_; });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  kube::MutexLock l(mu_);
+  while (!ready_) {
+    if (ready_changed_.wait_until(l.native(), deadline) == std::cv_status::timeout) return ready_;
+  }
+  return true;
 }
 
 kube::Status Agent::Run(std::stop_token stop) {
@@ -140,10 +144,10 @@ kube::Status Agent::Run(std::stop_token stop) {
   if (kube::Status st = server.Start(); !st.ok()) spdlog::error("cannot serve the device plugin API: {}", st.message());
   if (kube::Status st = registrar.Start(); !st.ok()) return st;
 
-  std::mutex mu;
+  kube::Mutex mu;
   std::condition_variable_any cv;
-  std::unique_lock<std::mutex> l(mu);
-  cv.wait(l, stop, [] { return false; });
+  kube::MutexLock l(mu);
+  cv.wait(l.native(), stop, [] { return false; });
 
   spdlog::info("shutting down");
   SetReady(false);

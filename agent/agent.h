@@ -27,6 +27,7 @@
 #include "agent/scanner.h"
 #include "kube/clock.h"
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::agent {
 
@@ -50,9 +51,9 @@ class Agent {
   std::unique_ptr<Scanner> scanner_;
   kube::Clock& clock_;
 
-  std::mutex mu_;
+  kube::Mutex mu_;
   std::condition_variable ready_changed_;
-  bool ready_ = false;  // guarded by mu_
+  bool ready_ HF_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace hf::agent

@@ -7,7 +7,7 @@ Alarm::Alarm(kube::Clock& clock, std::function<void()> ring)
 
 Alarm::~Alarm() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -16,7 +16,7 @@ Alarm::~Alarm() {
 
 void Alarm::Set(kube::Clock::TimePoint deadline) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     if (deadline_ == deadline) return;
     deadline_ = deadline;
   }
@@ -24,22 +24,22 @@ void Alarm::Set(kube::Clock::TimePoint deadline) {
 }
 
 void Alarm::Run() {
-  std::unique_lock<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   while (!stopping_) {
     if (!deadline_) {
       // Nothing to time: an untimed wait, so a FakeClock does not count the
       // alarm among its waiters.
-      cv_.wait(l);
+      cv_.wait(l.native());
       continue;
     }
     if (clock_.Now() < *deadline_) {
-      clock_.WaitUntil(l, cv_, *deadline_);
+      clock_.WaitUntil(l.native(), cv_, *deadline_);
       continue;
     }
     deadline_.reset();
-    l.unlock();
+    l.Unlock();
     ring_();
-    l.lock();
+    l.Lock();
   }
 }
 

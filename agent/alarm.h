@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "kube/clock.h"
+#include "kube/mutex.h"
 
 namespace hf::agent {
 
@@ -38,10 +39,10 @@ class Alarm {
 
   kube::Clock& clock_;
   const std::function<void()> ring_;
-  std::mutex mu_;
+  kube::Mutex mu_;
   std::condition_variable cv_;
-  std::optional<kube::Clock::TimePoint> deadline_;  // guarded by mu_; none once rung
-  bool stopping_ = false;                           // guarded by mu_
+  std::optional<kube::Clock::TimePoint> deadline_ HF_GUARDED_BY(mu_);  // none once rung
+  bool stopping_ HF_GUARDED_BY(mu_) = false;
   std::thread thread_;                              // last: starts once the rest exists
 };
 

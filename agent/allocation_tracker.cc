@@ -21,7 +21,7 @@ void AllocationTracker::Start() {
 void AllocationTracker::Stop() {
   if (!thread_.joinable()) return;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -30,7 +30,7 @@ void AllocationTracker::Stop() {
 
 void AllocationTracker::Allocated() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     kube::Clock::TimePoint at = clock_.Now() + options_.after_allocate;
     recount_at_ = recount_at_ ? std::min(*recount_at_, at) : at;
   }
@@ -51,19 +51,19 @@ void AllocationTracker::Count() {
 }
 
 void AllocationTracker::Run() {
-  std::unique_lock<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   kube::Clock::TimePoint next = clock_.Now() + options_.interval;
   while (!stopping_) {
     kube::Clock::TimePoint wake = recount_at_ ? std::min(next, *recount_at_) : next;
     if (clock_.Now() < wake) {
-      clock_.WaitUntil(l, cv_, wake);
+      clock_.WaitUntil(l.native(), cv_, wake);
       continue;
     }
     recount_at_.reset();
     next = clock_.Now() + options_.interval;
-    l.unlock();
+    l.Unlock();
     Count();
-    l.lock();
+    l.Lock();
   }
 }
 

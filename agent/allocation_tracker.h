@@ -23,6 +23,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/pod_resources_client.h"
 #include "kube/clock.h"
+#include "kube/mutex.h"
 
 namespace hf::agent {
 
@@ -65,10 +66,10 @@ class AllocationTracker {
   std::vector<std::function<void(int)>> listeners_;
   std::atomic<int> allocated_{0};
 
-  std::mutex mu_;
+  kube::Mutex mu_;
   std::condition_variable cv_;
-  std::optional<kube::Clock::TimePoint> recount_at_;  // guarded by mu_
-  bool stopping_ = false;                             // guarded by mu_
+  std::optional<kube::Clock::TimePoint> recount_at_ HF_GUARDED_BY(mu_);
+  bool stopping_ HF_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -12,7 +12,7 @@ std::vector<HealthTransition> DeviceStore::Update(const kube::StatusOr<std::vect
   std::vector<HealthTransition> transitions;
   std::shared_ptr<const DeviceState> next;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     const DeviceState& old = *state_;
     auto state = std::make_shared<DeviceState>();
     state->version = old.version;
@@ -49,7 +49,7 @@ std::vector<HealthTransition> DeviceStore::Update(const kube::StatusOr<std::vect
 }
 
 std::shared_ptr<const DeviceState> DeviceStore::Get() const {
-  std::lock_guard<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   return state_;
 }
 
@@ -60,12 +60,12 @@ std::shared_ptr<const DeviceState> DeviceStore::WaitForChange(uint64_t seen, std
   // so it cannot notify between the check below and the wait; made before
   // the lock, as it runs at once when stop was already requested.
   std::stop_callback wake(stop, [this] {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     changed_.notify_all();
   });
-  std::unique_lock<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   while (state_->version == seen && !stop.stop_requested() && clock.Now() < deadline) {
-    clock.WaitUntil(l, changed_, deadline);
+    clock.WaitUntil(l.native(), changed_, deadline);
   }
   return state_;
 }

@@ -25,6 +25,7 @@
 #include "agent/device_set.h"
 #include "kube/clock.h"
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::agent {
 
@@ -62,9 +63,9 @@ class DeviceStore {
 
  private:
   const int replicas_;
-  mutable std::mutex mu_;
+  mutable kube::Mutex mu_;
   mutable std::condition_variable changed_;
-  std::shared_ptr<const DeviceState> state_;  // guarded by mu_
+  std::shared_ptr<const DeviceState> state_ HF_GUARDED_BY(mu_);
   std::vector<std::function<void(const DeviceState&)>> subscribers_;
 };
 

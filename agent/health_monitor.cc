@@ -16,7 +16,7 @@ kube::Status HealthMonitor::Start() {
   kube::StatusOr<std::unique_ptr<Inotify>> inotify = Inotify::Create();
   if (!inotify.ok()) return inotify.status();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     inotify_ = std::move(*inotify);
   }
   if (kube::Status st = scanner_.Prepare(); !st.ok()) spdlog::warn("preparing discovery: {}", st.message());
@@ -37,7 +37,7 @@ void HealthMonitor::Stop() {
 
 void HealthMonitor::Rescan() {
   rescan_ = true;
-  std::lock_guard<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   if (inotify_) inotify_->Interrupt();
 }
 

@@ -23,6 +23,7 @@
 #include "agent/scanner.h"
 #include "kube/clock.h"
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::agent {
 
@@ -54,7 +55,7 @@ class HealthMonitor {
   AgentMetrics& metrics_;
   const std::chrono::milliseconds interval_;
   kube::Clock& clock_;
-  std::mutex mu_;
+  kube::Mutex mu_;
   // Set under mu_ by Start, then used unlocked by the thread it starts.
   std::unique_ptr<Inotify> inotify_;
   // Monitor thread only (and Start, before it runs).

@@ -31,7 +31,7 @@ std::optional<PluginServer::Identity> PluginServer::CurrentIdentity() const {
 }
 
 kube::Status PluginServer::Start() {
-  std::lock_guard<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   if (server_) return kube::Status(kube::Reason::kInvalid, "device plugin server already runs");
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(socket_path_).parent_path(), ec);
@@ -60,7 +60,7 @@ kube::Status PluginServer::Start() {
 }
 
 void PluginServer::Stop() {
-  std::lock_guard<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   StopLocked();
 }
 
@@ -80,12 +80,12 @@ void PluginServer::StopLocked() {
 }
 
 bool PluginServer::running() const {
-  std::lock_guard<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   return server_ != nullptr;
 }
 
 bool PluginServer::SocketIsOurs() const {
-  std::lock_guard<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   return server_ != nullptr && CurrentIdentity() == identity_;
 }
 

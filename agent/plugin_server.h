@@ -25,6 +25,7 @@
 #include "agent/device_store.h"
 #include "kube/clock.h"
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::agent {
 
@@ -59,7 +60,7 @@ class PluginServer {
     bool operator==(const Identity&) const = default;
   };
   std::optional<Identity> CurrentIdentity() const;
-  void StopLocked();
+  void StopLocked() HF_REQUIRES(mu_);
 
   const std::string socket_path_;
   DeviceStore& store_;
@@ -68,10 +69,10 @@ class PluginServer {
   kube::Clock& clock_;
   ServiceHooks hooks_;
 
-  mutable std::mutex mu_;
-  std::unique_ptr<DevicePluginService> service_;  // guarded by mu_
-  std::unique_ptr<grpc::Server> server_;          // guarded by mu_
-  Identity identity_;                             // guarded by mu_; of the socket server_ made
+  mutable kube::Mutex mu_;
+  std::unique_ptr<DevicePluginService> service_ HF_GUARDED_BY(mu_);
+  std::unique_ptr<grpc::Server> server_ HF_GUARDED_BY(mu_);
+  Identity identity_ HF_GUARDED_BY(mu_);  // of the socket server_ made
 };
 
 }  // namespace hf::agent

@@ -50,12 +50,12 @@ void PoolWatch::Stop() {
 }
 
 kube::StatusOr<nlohmann::json> PoolWatch::Last() const {
-  std::lock_guard<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   return last_;
 }
 
 void PoolWatch::Set(kube::StatusOr<nlohmann::json> seen) {
-  std::lock_guard<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   last_ = std::move(seen);
 }
 

@@ -24,6 +24,7 @@
 #include "kube/clock.h"
 #include "kube/rest/client.h"
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::agent {
 
@@ -56,8 +57,8 @@ class PoolWatch final : public kube::ReflectorSink {
   std::unique_ptr<kube::Reflector> reflector_;
   std::jthread thread_;
 
-  mutable std::mutex mu_;
-  kube::StatusOr<nlohmann::json> last_;  // guarded by mu_
+  mutable kube::Mutex mu_;
+  kube::StatusOr<nlohmann::json> last_ HF_GUARDED_BY(mu_);
   // The current list's item; only the reflector's thread touches it.
   std::optional<nlohmann::json> listed_;
 };

@@ -35,7 +35,7 @@ kube::Status Registrar::Start() {
   kube::StatusOr<std::unique_ptr<Inotify>> inotify = Inotify::Create();
   if (!inotify.ok()) return inotify.status();
   {
-    std::lock_guard<std::mutex> l(call_mu_);
+    kube::MutexLock l(call_mu_);
     inotify_ = std::move(*inotify);
   }
   thread_ = std::thread([this] { Run(); });
@@ -45,7 +45,7 @@ kube::Status Registrar::Start() {
 void Registrar::Stop() {
   if (!thread_.joinable()) return;
   {
-    std::lock_guard<std::mutex> l(call_mu_);
+    kube::MutexLock l(call_mu_);
     stopping_ = true;
     if (in_flight_ != nullptr) in_flight_->TryCancel();
   }
@@ -56,7 +56,7 @@ void Registrar::Stop() {
 
 void Registrar::RegistrationLost() {
   lost_ = true;
-  std::lock_guard<std::mutex> l(call_mu_);
+  kube::MutexLock l(call_mu_);
   if (inotify_) inotify_->Interrupt();
 }
 
@@ -86,7 +86,7 @@ kube::Status Registrar::Register() {
   // whatever the registrar's clock.
   ctx.set_deadline(std::chrono::system_clock::now() + options_.register_timeout);
   {
-    std::lock_guard<std::mutex> l(call_mu_);
+    kube::MutexLock l(call_mu_);
     if (stopping_) return kube::Status(kube::Reason::kServiceUnavailable, "stopping");
     in_flight_ = &ctx;
   }
@@ -98,7 +98,7 @@ kube::Status Registrar::Register() {
   v1beta1::Empty response;
   grpc::Status st = stub->Register(&ctx, request, &response);
   {
-    std::lock_guard<std::mutex> l(call_mu_);
+    kube::MutexLock l(call_mu_);
     in_flight_ = nullptr;
   }
   if (!st.ok()) {

@@ -34,6 +34,7 @@
 #include "deviceplugin/v1beta1/api.pb.h"
 #include "kube/clock.h"
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::agent {
 
@@ -100,10 +101,10 @@ class Registrar {
   std::atomic<bool> registered_{false};
   std::atomic<bool> lost_{false};
   std::atomic<bool> stopping_{false};
-  std::mutex call_mu_;
+  kube::Mutex call_mu_;
   // Set under call_mu_ by Start, then used unlocked by the thread it starts.
   std::unique_ptr<Inotify> inotify_;
-  grpc::ClientContext* in_flight_ = nullptr;  // guarded by call_mu_
+  grpc::ClientContext* in_flight_ HF_GUARDED_BY(call_mu_) = nullptr;
   std::thread thread_;
 };
 

@@ -24,7 +24,7 @@ void Reporter::Start() { thread_ = std::thread([this] { Run(); }); }
 void Reporter::Stop() {
   if (thread_.joinable()) {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      kube::MutexLock l(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
@@ -39,7 +39,7 @@ void Reporter::Stop() {
 
 void Reporter::Poke() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     dirty_ = true;
     urgent_ = true;
   }
@@ -48,7 +48,7 @@ void Reporter::Poke() {
 
 void Reporter::Rewrite() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     dirty_ = true;
     urgent_ = true;
     rewrite_ = true;
@@ -58,7 +58,7 @@ void Reporter::Rewrite() {
 
 void Reporter::OnServerCopy(const api::DevicePoolNode& seen) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     // Before the first write the server may hold an earlier run's report;
     // the first Sync replaces it anyway. Conditions are not compared: their
     // times round-trip at second precision.
@@ -132,7 +132,7 @@ kube::Status Reporter::Sync() {
 }
 
 void Reporter::Run() {
-  std::unique_lock<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   const kube::BackoffPolicy& policy = options_.backoff;
   kube::Clock::TimePoint next_resync = clock_.Now();
   kube::Clock::TimePoint retry_at = clock_.Now();
@@ -148,19 +148,19 @@ void Reporter::Run() {
     }
     kube::Clock::TimePoint now = clock_.Now();
     if (now < retry_at || (!dirty_ && now < next_resync)) {
-      clock_.WaitUntil(l, cv_, dirty_ ? retry_at : std::max(next_resync, retry_at));
+      clock_.WaitUntil(l.native(), cv_, dirty_ ? retry_at : std::max(next_resync, retry_at));
       continue;
     }
     dirty_ = false;
     const bool rewrite = std::exchange(rewrite_, false);
-    l.unlock();
+    l.Unlock();
     if (rewrite) {
       object_applied_ = false;
       written_.reset();
     }
     kube::Status st = Sync();
     std::optional<api::DevicePoolNodeStatus> written = written_;
-    l.lock();
+    l.Lock();
     now = clock_.Now();
     last_attempt = now;
     next_resync = now + options_.resync;

@@ -33,6 +33,7 @@
 #include "kube/rest/backoff.h"
 #include "kube/rest/client.h"
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::agent {
 
@@ -90,13 +91,13 @@ class Reporter {
   std::unique_ptr<kube::SharedInformer<api::DevicePoolNode>> watch_;
   std::jthread watch_thread_;
 
-  std::mutex mu_;
+  kube::Mutex mu_;
   std::condition_variable cv_;
-  bool dirty_ = true;       // guarded by mu_
-  bool rewrite_ = false;    // guarded by mu_: forget what was written
-  bool urgent_ = false;     // guarded by mu_: a change arrived; cut the backoff short
-  bool stopping_ = false;   // guarded by mu_
-  std::optional<api::DevicePoolNodeStatus> last_written_;  // guarded by mu_: for the watch's comparison
+  bool dirty_ HF_GUARDED_BY(mu_) = true;
+  bool rewrite_ HF_GUARDED_BY(mu_) = false;  // forget what was written
+  bool urgent_ HF_GUARDED_BY(mu_) = false;  // a change arrived; cut the backoff short
+  bool stopping_ HF_GUARDED_BY(mu_) = false;
+  std::optional<api::DevicePoolNodeStatus> last_written_ HF_GUARDED_BY(mu_);  // for the watch's comparison
   std::thread thread_;
 };
 

@@ -15,19 +15,19 @@ FakeClock::FakeClock()
       wall_now_(std::chrono::system_clock::time_point(std::chrono::seconds(1767225600))) {}
 
 Clock::TimePoint FakeClock::Now() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return now_;
 }
 
 std::chrono::system_clock::time_point FakeClock::WallNow() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return wall_now_;
 }
 
 void FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                           TimePoint deadline) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (now_ >= deadline) return;
     waiters_.push_back({lock.mutex(), &cv});
     waiters_changed_.notify_all();
@@ -36,7 +36,7 @@ void FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_var
   // until cv.wait releases it atomically, so a Step between registration and
   // the wait cannot be lost.
   cv.wait(lock);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   auto it = std::find_if(waiters_.begin(), waiters_.end(),
                          [&](const Waiter& w) { return w.cv == &cv && w.mu == lock.mutex(); });
   if (it != waiters_.end()) waiters_.erase(it);
@@ -46,7 +46,7 @@ void FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_var
 void FakeClock::Step(Duration d) {
   std::vector<Waiter> wake;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     now_ += d;
     wall_now_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
     wake = waiters_;
@@ -58,13 +58,13 @@ void FakeClock::Step(Duration d) {
 }
 
 int FakeClock::Waiters() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return static_cast<int>(waiters_.size());
 }
 
 void FakeClock::BlockUntilWaiters(int n) const {
-  std::unique_lock<std::mutex> l(mu_);
-  waiters_changed_.wait(l, [&] { return static_cast<int>(waiters_.size()) >= n; });
+  MutexLock l(mu_);
+  while (static_cast<int>(waiters_.size()) < n) waiters_changed_.wait(l.native());
 }
 
 }  // namespace hf::kube

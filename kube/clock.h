@@ -12,6 +12,8 @@
 #include <mutex>
 #include <vector>
 
+#include "kube/mutex.h"
+
 namespace hf::kube {
 
 class Clock {
@@ -77,11 +79,11 @@ class FakeClock final : public Clock {
     std::condition_variable* cv;
   };
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   mutable std::condition_variable waiters_changed_;
-  TimePoint now_;
-  std::chrono::system_clock::time_point wall_now_;
-  std::vector<Waiter> waiters_;
+  TimePoint now_ HF_GUARDED_BY(mu_);
+  std::chrono::system_clock::time_point wall_now_ HF_GUARDED_BY(mu_);
+  std::vector<Waiter> waiters_ HF_GUARDED_BY(mu_);
 };
 
 }  // namespace hf::kube

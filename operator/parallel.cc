@@ -12,10 +12,10 @@ struct Job {
   const std::function<kube::Status(size_t)>* fn;
   std::vector<kube::Status> results;
   std::atomic<size_t> next{0};
-  std::mutex mu;
+  kube::Mutex mu;
   std::condition_variable done;
-  int active = 0;       // guarded by mu: helpers inside Run
-  bool closed = false;  // guarded by mu
+  int active HF_GUARDED_BY(mu) = 0;  // helpers inside Run
+  bool closed HF_GUARDED_BY(mu) = false;
 
   void Run() {
     for (size_t i; (i = next.fetch_add(1)) < results.size();) results[i] = (*fn)(i);
@@ -30,7 +30,7 @@ TaskPool::TaskPool(int threads) {
 
 TaskPool::~TaskPool() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    kube::MutexLock l(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -38,15 +38,15 @@ TaskPool::~TaskPool() {
 }
 
 void TaskPool::Loop() {
-  std::unique_lock<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   for (;;) {
-    cv_.wait(l, [this] { return stop_ || !tasks_.empty(); });
+    while (!stop_ && tasks_.empty()) cv_.wait(l.native());
     if (tasks_.empty()) return;  // stopping, nothing left
     auto task = std::move(tasks_.front());
     tasks_.pop_front();
-    l.unlock();
+    l.Unlock();
     task();
-    l.lock();
+    l.Lock();
   }
 }
 
@@ -58,16 +58,16 @@ std::vector<kube::Status> TaskPool::ParallelFor(size_t n, int concurrency,
   size_t helpers = std::min({n, static_cast<size_t>(std::max(1, concurrency)), threads_.size() + 1}) - 1;
   if (n > 0 && helpers > 0) {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      kube::MutexLock l(mu_);
       for (size_t h = 0; h < helpers; ++h) {
         tasks_.emplace_back([job] {
           {
-            std::lock_guard<std::mutex> jl(job->mu);
+            kube::MutexLock jl(job->mu);
             if (job->closed) return;
             ++job->active;
           }
           job->Run();
-          std::lock_guard<std::mutex> jl(job->mu);
+          kube::MutexLock jl(job->mu);
           if (--job->active == 0) job->done.notify_all();
         });
       }
@@ -75,9 +75,9 @@ std::vector<kube::Status> TaskPool::ParallelFor(size_t n, int concurrency,
     cv_.notify_all();
   }
   job->Run();
-  std::unique_lock<std::mutex> jl(job->mu);
+  kube::MutexLock jl(job->mu);
   job->closed = true;
-  job->done.wait(jl, [&] { return job->active == 0; });
+  while (job->active != 0) job->done.wait(jl.native());
   return std::move(job->results);
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::controller {
 
@@ -42,10 +43,10 @@ class TaskPool {
  private:
   void Loop();
 
-  std::mutex mu_;
+  kube::Mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;  // guarded by mu_
-  bool stop_ = false;                        // guarded by mu_
+  std::deque<std::function<void()>> tasks_ HF_GUARDED_BY(mu_);
+  bool stop_ HF_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

@@ -43,7 +43,7 @@ void PoolMetrics::SetGauge(prometheus::Family<prometheus::Gauge>& f, const std::
 }
 
 void PoolMetrics::Set(const std::string& pool, const api::DevicePoolStatus& st) {
-  std::lock_guard<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   SetGauge(nodes_, pool, "selected", st.nodes.selected);
   SetGauge(nodes_, pool, "labelled", st.nodes.labelled);
   SetGauge(nodes_, pool, "registered", st.nodes.registered);
@@ -65,7 +65,7 @@ void PoolMetrics::Set(const std::string& pool, const api::DevicePoolStatus& st) 
 }
 
 void PoolMetrics::Remove(const std::string& pool) {
-  std::lock_guard<std::mutex> l(mu_);
+  kube::MutexLock l(mu_);
   for (const char* s : {"selected", "labelled", "registered", "ready"}) {
     nodes_.Remove(&nodes_.Add({{"pool", pool}, {"state", s}}));
   }

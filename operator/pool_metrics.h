@@ -15,6 +15,7 @@
 #include <string>
 
 #include "api/device_pool.h"
+#include "kube/mutex.h"
 
 namespace hf::controller {
 
@@ -26,13 +27,16 @@ class PoolMetrics {
   void Remove(const std::string& pool);
 
  private:
-  void SetGauge(prometheus::Family<prometheus::Gauge>& f, const std::string& pool, const char* state, double v);
-  prometheus::Family<prometheus::Gauge>& nodes_;
-  prometheus::Family<prometheus::Gauge>& devices_;
-  prometheus::Family<prometheus::Gauge>& ready_;
-  prometheus::Family<prometheus::Gauge>& rollout_phase_;
-  prometheus::Family<prometheus::Gauge>& rollout_nodes_;
-  std::mutex mu_;
+  void SetGauge(prometheus::Family<prometheus::Gauge>& f, const std::string& pool, const char* state, double v)
+      HF_REQUIRES(mu_);
+  // A pool's Set and Remove do not interleave, so a Remove cannot leave half
+  // of a concurrent Set's series behind.
+  kube::Mutex mu_;
+  prometheus::Family<prometheus::Gauge>& nodes_ HF_GUARDED_BY(mu_);
+  prometheus::Family<prometheus::Gauge>& devices_ HF_GUARDED_BY(mu_);
+  prometheus::Family<prometheus::Gauge>& ready_ HF_GUARDED_BY(mu_);
+  prometheus::Family<prometheus::Gauge>& rollout_phase_ HF_GUARDED_BY(mu_);
+  prometheus::Family<prometheus::Gauge>& rollout_nodes_ HF_GUARDED_BY(mu_);
 };
 
 }  // namespace hf::controller

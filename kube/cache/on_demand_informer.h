@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kube/cache/shared_informer.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -37,7 +38,7 @@ class OnDemandInformer {
 
   // Starts an informer unless one runs; true if this call started it.
   bool Start() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (running_) return false;
     auto informer = std::make_shared<SharedInformer<T>>(client_, gvr_, opts_, decode_, clock_);
     for (const auto& h : handlers_) informer->AddEventHandler(h);
@@ -52,7 +53,7 @@ class OnDemandInformer {
   void Stop() {
     std::unique_ptr<Instance> gone;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       gone = std::move(running_);
     }
     if (!gone) return;
@@ -62,14 +63,14 @@ class OnDemandInformer {
   }
 
   bool IsRunning() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     return running_ != nullptr;
   }
 
   // The running informer once it has listed; null before that or when none
   // runs. The pointer stays valid after a concurrent Stop.
   std::shared_ptr<const SharedInformer<T>> Synced() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (!running_ || !running_->informer->HasSynced()) return nullptr;
     return running_->informer;
   }
@@ -86,8 +87,8 @@ class OnDemandInformer {
   const Decoder decode_;
   Clock& clock_;
   std::vector<EventHandler<T>> handlers_;
-  mutable std::mutex mu_;
-  std::unique_ptr<Instance> running_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::unique_ptr<Instance> running_ HF_GUARDED_BY(mu_);
 };
 
 }  // namespace hf::kube

@@ -22,7 +22,7 @@ Reflector::Reflector(Reader& client, GroupVersionResource gvr, ListWatchOptions 
     : client_(client), gvr_(std::move(gvr)), opts_(std::move(opts)), sink_(sink), clock_(clock) {}
 
 std::string Reflector::LastResourceVersion() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return resource_version_;
 }
 
@@ -30,12 +30,12 @@ void Reflector::Backoff(Clock::Duration d, std::stop_token stop) {
   // Registered before taking mu_: with stop already requested the callback
   // runs at once and takes mu_ itself.
   std::stop_callback wake(stop, [this] {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     cv_.notify_all();
   });
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto deadline = clock_.Now() + d;
-  while (!stop.stop_requested() && clock_.Now() < deadline) clock_.WaitUntil(lock, cv_, deadline);
+  while (!stop.stop_requested() && clock_.Now() < deadline) clock_.WaitUntil(lock.native(), cv_, deadline);
 }
 
 Status Reflector::List(std::stop_token stop) {
@@ -56,7 +56,7 @@ Status Reflector::List(std::stop_token stop) {
   // Recorded before the sink hears of it, so a handler that looks at the
   // reflector sees where it will resume.
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     resource_version_ = rv;
   }
   lists_.fetch_add(1);
@@ -88,7 +88,7 @@ Status Reflector::WatchOnce(std::stop_token stop) {
         ++watch_events_;
         std::string rv = ResourceVersionOf(ev.object);
         if (!rv.empty()) {
-          std::lock_guard<std::mutex> l(mu_);
+          MutexLock l(mu_);
           resource_version_ = rv;
         }
         if (ev.type != WatchEventType::kBookmark) sink_.OnEvent(ev.type, std::move(ev.object));

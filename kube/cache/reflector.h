@@ -17,6 +17,7 @@
 #include "kube/clock.h"
 #include "kube/rest/backoff.h"
 #include "kube/rest/interfaces.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -68,9 +69,9 @@ class Reflector {
   ReflectorSink& sink_;
   Clock& clock_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;
-  std::string resource_version_;  // guarded by mu_
+  std::string resource_version_ HF_GUARDED_BY(mu_);
   std::atomic<uint64_t> lists_{0};
   uint64_t watch_events_ = 0;  // events in the current watch; Run's thread only
 };

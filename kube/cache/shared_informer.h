@@ -22,6 +22,7 @@
 
 #include "kube/cache/reflector.h"
 #include "kube/cache/store.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -59,7 +60,7 @@ class SharedInformer final : public Syncable, private ReflectorSink {
 
   void Run(std::stop_token stop) {
     reflector_.Run(stop);
-    std::lock_guard<std::mutex> l(sync_mu_);
+    MutexLock l(sync_mu_);
     sync_cv_.notify_all();
   }
 
@@ -71,11 +72,11 @@ class SharedInformer final : public Syncable, private ReflectorSink {
   bool HasSynced() const override { return synced_.load(); }
   bool WaitForSync(std::stop_token stop) const override {
     std::stop_callback wake(stop, [this] {
-      std::lock_guard<std::mutex> g(sync_mu_);
+      MutexLock g(sync_mu_);
       sync_cv_.notify_all();
     });
-    std::unique_lock<std::mutex> l(sync_mu_);
-    sync_cv_.wait(l, [&] { return synced_.load() || stop.stop_requested(); });
+    MutexLock l(sync_mu_);
+    sync_cv_.wait(l.native(), [&] { return synced_.load() || stop.stop_requested(); });
     return synced_.load();
   }
 
@@ -114,7 +115,7 @@ class SharedInformer final : public Syncable, private ReflectorSink {
       for (auto& h : handlers_) if (h.on_delete) h.on_delete(*gone);
     }
     if (!synced_.exchange(true)) {
-      std::lock_guard<std::mutex> l(sync_mu_);
+      MutexLock l(sync_mu_);
       sync_cv_.notify_all();
     }
   }
@@ -149,7 +150,7 @@ class SharedInformer final : public Syncable, private ReflectorSink {
   std::vector<Ptr> pending_;  // only touched on the reflector's thread
   Reflector reflector_;
   std::atomic<bool> synced_{false};
-  mutable std::mutex sync_mu_;
+  mutable Mutex sync_mu_;
   mutable std::condition_variable sync_cv_;
 };
 

@@ -14,12 +14,12 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "kube/meta/object_meta.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -31,14 +31,14 @@ class Store {
 
   // Indexes must be added before the store is filled.
   void AddIndex(const std::string& name, IndexFunc func) {
-    std::unique_lock l(mu_);
+    WriterLock l(mu_);
     index_funcs_[name] = std::move(func);
     indexes_[name];
   }
 
   // Inserts or replaces; returns the previous object, if any.
   Ptr Upsert(Ptr obj) {
-    std::unique_lock l(mu_);
+    WriterLock l(mu_);
     std::string key = obj->metadata.Key();
     Ptr old;
     if (auto it = items_.find(key); it != items_.end()) {
@@ -52,7 +52,7 @@ class Store {
 
   // Removes; returns what was there, if anything.
   Ptr Remove(const std::string& key) {
-    std::unique_lock l(mu_);
+    WriterLock l(mu_);
     auto it = items_.find(key);
     if (it == items_.end()) return nullptr;
     Ptr old = it->second;
@@ -63,7 +63,7 @@ class Store {
 
   // Swaps in a complete new content (after a list) and returns the old one.
   std::unordered_map<std::string, Ptr> Replace(std::vector<Ptr> objs) {
-    std::unique_lock l(mu_);
+    WriterLock l(mu_);
     std::unordered_map<std::string, Ptr> old;
     old.swap(items_);
     for (auto& [name, idx] : indexes_) idx.clear();
@@ -76,13 +76,13 @@ class Store {
   }
 
   Ptr Get(const std::string& key) const {
-    std::shared_lock l(mu_);
+    ReaderLock l(mu_);
     auto it = items_.find(key);
     return it == items_.end() ? nullptr : it->second;
   }
 
   std::vector<Ptr> List() const {
-    std::shared_lock l(mu_);
+    ReaderLock l(mu_);
     std::vector<Ptr> out;
     out.reserve(items_.size());
     for (const auto& [k, v] : items_) out.push_back(v);
@@ -90,7 +90,7 @@ class Store {
   }
 
   std::vector<std::string> Keys() const {
-    std::shared_lock l(mu_);
+    ReaderLock l(mu_);
     std::vector<std::string> out;
     out.reserve(items_.size());
     for (const auto& [k, v] : items_) out.push_back(k);
@@ -99,7 +99,7 @@ class Store {
 
   // Objects whose index `name` yields `value`.
   std::vector<Ptr> ByIndex(const std::string& name, const std::string& value) const {
-    std::shared_lock l(mu_);
+    ReaderLock l(mu_);
     std::vector<Ptr> out;
     auto idx = indexes_.find(name);
     if (idx == indexes_.end()) return out;
@@ -112,17 +112,17 @@ class Store {
   }
 
   size_t Size() const {
-    std::shared_lock l(mu_);
+    ReaderLock l(mu_);
     return items_.size();
   }
 
  private:
-  void Index(const std::string& key, const T& obj) {
+  void Index(const std::string& key, const T& obj) HF_REQUIRES(mu_) {
     for (auto& [name, func] : index_funcs_) {
       for (const auto& v : func(obj)) indexes_[name][v].insert(key);
     }
   }
-  void Unindex(const std::string& key, const T& obj) {
+  void Unindex(const std::string& key, const T& obj) HF_REQUIRES(mu_) {
     for (auto& [name, func] : index_funcs_) {
       auto& idx = indexes_[name];
       for (const auto& v : func(obj)) {
@@ -134,10 +134,10 @@ class Store {
     }
   }
 
-  mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, Ptr> items_;                          // guarded by mu_
-  std::map<std::string, IndexFunc> index_funcs_;                        // guarded by mu_
-  std::map<std::string, std::map<std::string, std::set<std::string>>> indexes_;  // guarded by mu_
+  mutable SharedMutex mu_;
+  std::unordered_map<std::string, Ptr> items_ HF_GUARDED_BY(mu_);
+  std::map<std::string, IndexFunc> index_funcs_ HF_GUARDED_BY(mu_);
+  std::map<std::string, std::map<std::string, std::set<std::string>>> indexes_ HF_GUARDED_BY(mu_);
 };
 
 }  // namespace hf::kube

@@ -10,7 +10,7 @@ ServerDiscovery::ServerDiscovery(Client& client, Clock& clock, Clock::Duration t
 StatusOr<bool> ServerDiscovery::IsServed(const GroupVersionResource& gvr) {
   const std::string group_version = gvr.ApiVersion();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     auto it = by_group_version_.find(group_version);
     if (it != by_group_version_.end() && clock_.Now() - it->second.fetched < ttl_) {
       return it->second.resources.count(gvr.resource) > 0;
@@ -30,13 +30,13 @@ StatusOr<bool> ServerDiscovery::IsServed(const GroupVersionResource& gvr) {
     }
   }
   const bool served = entry.resources.count(gvr.resource) > 0;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   by_group_version_[group_version] = std::move(entry);
   return served;
 }
 
 void ServerDiscovery::Invalidate() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   by_group_version_.clear();
 }
 

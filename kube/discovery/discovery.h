@@ -19,6 +19,7 @@
 #include "kube/rest/client.h"
 #include "kube/rest/resource.h"
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -55,8 +56,8 @@ class ServerDiscovery final : public Discovery {
   Clock& clock_;
   const Clock::Duration ttl_;
 
-  std::mutex mu_;
-  std::map<std::string, Entry> by_group_version_;  // guarded by mu_; "apps/v1" -> resources
+  Mutex mu_;
+  std::map<std::string, Entry> by_group_version_ HF_GUARDED_BY(mu_);  // "apps/v1" -> resources
 };
 
 }  // namespace hf::kube

@@ -65,7 +65,7 @@ void EventRecorderImpl::Eventf(const ObjectReference& regarding, EventType type,
   const auto wall = clock_.WallNow();
   const Clock::TimePoint now = clock_.Now();
 
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   if (shutting_down_) {
     ++dropped_;
     return;
@@ -89,7 +89,7 @@ void EventRecorderImpl::Eventf(const ObjectReference& regarding, EventType type,
 
 void EventRecorderImpl::Shutdown() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     shutting_down_ = true;
     wake_.notify_all();
   }
@@ -97,23 +97,23 @@ void EventRecorderImpl::Shutdown() {
 }
 
 void EventRecorderImpl::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
     const Clock::TimePoint due = NextDue();
-    while (queue_.empty() && !shutting_down_ && clock_.Now() < due) clock_.WaitUntil(lock, wake_, due);
+    while (queue_.empty() && !shutting_down_ && clock_.Now() < due) clock_.WaitUntil(lock.native(), wake_, due);
     Batch batch;
     batch.swap(queue_);
     const bool flush = shutting_down_;
     // Read with the batch, so every occurrence recorded before this time is
     // in it (or was in an earlier one) before anything is written as of it.
     const Clock::TimePoint now = clock_.Now();
-    lock.unlock();
+    lock.Unlock();
     Merge(batch);
     WriteDue(now, flush);
     remembered_ = series_.size();
     if (options_.on_round) options_.on_round();
     if (flush) return;  // Eventf adds nothing once shutting down
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -25,6 +25,7 @@
 
 #include "kube/clock.h"
 #include "kube/rest/interfaces.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -134,10 +135,10 @@ class EventRecorderImpl final : public EventRecorder {
   std::atomic<uint64_t> dropped_{0};
   std::atomic<size_t> remembered_{0};
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable wake_;
-  Batch queue_;                 // guarded by mu_
-  bool shutting_down_ = false;  // guarded by mu_
+  Batch queue_ HF_GUARDED_BY(mu_);
+  bool shutting_down_ HF_GUARDED_BY(mu_) = false;
   std::once_flag joined_;
 
   // The writer thread's own.

@@ -234,7 +234,7 @@ std::string FakeAction::String() const {
 FakeClient::FakeClient(Clock& clock) : clock_(clock) {}
 
 FakeClient::~FakeClient() {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(mu_);
   closing_ = true;
   changed_.notify_all();
   // Watches run on the callers' threads; they must have ended (their
@@ -244,7 +244,7 @@ FakeClient::~FakeClient() {
 Status FakeClient::Begin(FakeAction action) {
   std::vector<Reactor> reactors;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     actions_.push_back(action);
     reactors = reactors_;
   }
@@ -310,7 +310,7 @@ Json FakeClient::CommitLocked(const std::string& resource, const std::string& ke
 }
 
 Json FakeClient::Add(const GroupVersionResource& gvr, Json obj) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   Json& m = obj["metadata"];
   if (!gvr.namespaced) m.erase("namespace");
   if (!m.contains("uid")) m["uid"] = "fake-uid-" + std::to_string(++uids_);
@@ -327,7 +327,7 @@ Json FakeClient::Add(const GroupVersionResource& gvr, Json obj) {
 
 std::optional<Json> FakeClient::Peek(const GroupVersionResource& gvr, const std::string& ns,
                                      const std::string& name) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   auto r = objects_.find(GroupResource(gvr));
   if (r == objects_.end()) return std::nullopt;
   auto it = r->second.find(ObjectKey(gvr.namespaced ? ns : "", name));
@@ -336,7 +336,7 @@ std::optional<Json> FakeClient::Peek(const GroupVersionResource& gvr, const std:
 }
 
 std::vector<FakeAction> FakeClient::Actions() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return actions_;
 }
 
@@ -349,27 +349,32 @@ std::vector<std::string> FakeClient::Writes() const {
 }
 
 void FakeClient::ClearActions() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   actions_.clear();
 }
 
 void FakeClient::AddReactor(Reactor r) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   reactors_.push_back(std::move(r));
 }
 
 int64_t FakeClient::ResourceVersion() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return rv_;
 }
 
 bool FakeClient::WaitForWatchers(size_t watchers, std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> l(mu_);
-  return changed_.wait_for(l, timeout, [&] {
-    if (watchers_.size() < watchers) return false;
-    return std::all_of(watchers_.begin(), watchers_.end(),
-                       [&](const Watcher& w) { return w.done || w.delivered == log_.size(); });
-  });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock l(mu_);
+  for (;;) {
+    const size_t changes = log_.size();
+    if (watchers_.size() >= watchers &&
+        std::all_of(watchers_.begin(), watchers_.end(),
+                    [changes](const Watcher& w) { return w.done || w.delivered == changes; })) {
+      return true;
+    }
+    if (changed_.wait_until(l.native(), deadline) == std::cv_status::timeout) return false;
+  }
 }
 
 StatusOr<Json> FakeClient::DoGet(const GroupVersionResource& gvr, const std::string& ns, const std::string& name,
@@ -385,7 +390,7 @@ StatusOr<ListPage> FakeClient::DoList(const GroupVersionResource& gvr, const std
   if (Status st = Begin({"list", gvr.resource, ns, "", ""}); !st.ok()) return st;
   auto filter = MakeFilter(gvr, ns, opts.label_selector, opts.field_selector);
   if (!filter.ok()) return filter.status();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   ListPage page;
   page.resource_version = std::to_string(rv_);
   if (auto r = objects_.find(GroupResource(gvr)); r != objects_.end()) {
@@ -407,10 +412,10 @@ Status FakeClient::DoWatch(const GroupVersionResource& gvr, const std::string& n
   // Before the lock: the callback takes it, and runs at once if stop is
   // already requested.
   std::stop_callback wake(stop, [this] {
-    std::lock_guard<std::mutex> g(mu_);
+    MutexLock g(mu_);
     changed_.notify_all();
   });
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::vector<WatchEvent> pending;
   size_t cursor = log_.size();
   if (opts.resource_version.empty() || opts.resource_version == "0") {
@@ -431,7 +436,7 @@ Status FakeClient::DoWatch(const GroupVersionResource& gvr, const std::string& n
   }
   watchers_.emplace_back();
   auto self = std::prev(watchers_.end());
-  auto finish = [&] {  // mu_ held
+  auto finish = [&]() HF_REQUIRES(mu_) {
     watchers_.erase(self);
     changed_.notify_all();
   };
@@ -449,20 +454,20 @@ Status FakeClient::DoWatch(const GroupVersionResource& gvr, const std::string& n
         pending.push_back({WatchEventType::kDeleted, present(c.object)});
       }
     }
-    l.unlock();
+    l.Unlock();
     bool more = true;
     for (auto& ev : pending) {
       if (more) more = on_event(std::move(ev));
     }
     pending.clear();
-    l.lock();
+    l.Lock();
     if (!more) {
       finish();
       return Status::Ok();
     }
     self->delivered = cursor;
     changed_.notify_all();
-    changed_.wait(l, [&] { return log_.size() > cursor || stop.stop_requested() || closing_; });
+    while (log_.size() <= cursor && !stop.stop_requested() && !closing_) changed_.wait(l.native());
     if (stop.stop_requested() || closing_) {
       finish();
       return Status::Ok();
@@ -474,7 +479,7 @@ StatusOr<Json> FakeClient::DoCreate(const GroupVersionResource& gvr, const std::
                                     const WriteOptions& opts) {
   std::string name = Str(obj, "name");
   if (Status st = Begin({"create", gvr.resource, ns, name, ""}); !st.ok()) return st;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   Json next = obj;
   Json& m = next["metadata"];
   if (name.empty()) {
@@ -496,7 +501,7 @@ StatusOr<Json> FakeClient::DoUpdate(const GroupVersionResource& gvr, const std::
                                     const WriteOptions& opts, bool status) {
   const std::string name = Str(obj, "name");
   if (Status st = Begin({"update", gvr.resource, ns, name, status ? "status" : ""}); !st.ok()) return st;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   Slot slot = FindLocked(gvr, ns, name);
   if (slot.stored == nullptr) return NotFound(gvr, name);
   if (Status st = CheckResourceVersion(gvr, *slot.stored, obj); !st.ok()) return st;
@@ -506,7 +511,7 @@ StatusOr<Json> FakeClient::DoUpdate(const GroupVersionResource& gvr, const std::
 Status FakeClient::DoDelete(const GroupVersionResource& gvr, const std::string& ns, const std::string& name,
                             const DeleteOptions& opts) {
   if (Status st = Begin({"delete", gvr.resource, ns, name, ""}); !st.ok()) return st;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   Slot slot = FindLocked(gvr, ns, name);
   if (slot.stored == nullptr) return NotFound(gvr, name);
   if ((!opts.precondition_uid.empty() && opts.precondition_uid != Str(*slot.stored, "uid")) ||
@@ -528,7 +533,7 @@ StatusOr<Json> FakeClient::DoPatch(const GroupVersionResource& gvr, const std::s
   if (Status st = Begin({"patch", gvr.resource, ns, name, opts.subresource}); !st.ok()) return st;
   Json patch = Json::parse(body, nullptr, false);
   if (patch.is_discarded()) return Status(Reason::kBadRequest, "patch body is not JSON", 400);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   Slot slot = FindLocked(gvr, ns, name);
   if (slot.stored == nullptr) return NotFound(gvr, name);
   Json result = *slot.stored;
@@ -554,7 +559,7 @@ StatusOr<Json> FakeClient::DoApply(const GroupVersionResource& gvr, const std::s
   if (opts.field_manager.empty()) return Status(Reason::kInvalid, "server-side apply needs a field manager", 422);
   if (name.empty()) return Status(Reason::kInvalid, "metadata.name: Required value", 422);
   const bool status_write = opts.subresource == "status";
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   Slot slot = FindLocked(gvr, ns, name);
   const std::string& resource = slot.resource;
   const std::string& key = slot.key;

@@ -41,6 +41,7 @@
 
 #include "kube/clock.h"
 #include "kube/rest/interfaces.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -115,37 +116,43 @@ class FakeClient final : public ReadWriter {
     bool done = false;
   };
 
-  // Where an object is kept; `stored` is null when there is none. mu_ held.
+  // Where an object is kept; `stored` is null when there is none.
   struct Slot {
     std::string resource;  // group/resource
     std::string key;       // ns/name
     Json* stored;
   };
-  Slot FindLocked(const GroupVersionResource& gvr, const std::string& ns, const std::string& name);
+  Slot FindLocked(const GroupVersionResource& gvr, const std::string& ns, const std::string& name)
+      HF_REQUIRES(mu_);
   // What the server sets on an object it creates: namespace, uid,
-  // creationTimestamp, generation 1; no resourceVersion or deletion. mu_ held.
-  void NewObjectMetaLocked(const GroupVersionResource& gvr, const std::string& ns, Json& metadata);
-  // Records the action and runs the reactors (without mu_ held).
-  Status Begin(FakeAction action);
+  // creationTimestamp, generation 1; no resourceVersion or deletion.
+  void NewObjectMetaLocked(const GroupVersionResource& gvr, const std::string& ns, Json& metadata)
+      HF_REQUIRES(mu_);
+  // Records the action and runs the reactors.
+  Status Begin(FakeAction action) HF_EXCLUDES(mu_);
   // Stores `next` in place of the object at `key` (or removes it when the
   // last finalizer of a deleted object is gone), bumping the
-  // resourceVersion unless nothing changed. mu_ held.
-  Json CommitLocked(const std::string& resource, const std::string& key, Json next, bool dry_run);
-  std::string NewResourceVersionLocked();
+  // resourceVersion unless nothing changed.
+  Json CommitLocked(const std::string& resource, const std::string& key, Json next, bool dry_run)
+      HF_REQUIRES(mu_);
+  std::string NewResourceVersionLocked() HF_REQUIRES(mu_);
 
   Clock& clock_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   mutable std::condition_variable changed_;
-  std::map<std::string, std::map<std::string, Json>> objects_;  // group/resource -> ns/name -> object
-  // Server-side apply: what each manager applied last, by object.
-  std::map<std::string, std::map<std::string, Json>> applied_;  // group/resource|ns/name -> manager -> obj
-  std::vector<Change> log_;
-  std::list<Watcher> watchers_;
-  int64_t rv_ = 1;  // never "0", which a watch reads as "from the current state"
-  int64_t uids_ = 0;
-  std::vector<FakeAction> actions_;
-  std::vector<Reactor> reactors_;
-  bool closing_ = false;
+  // group/resource -> ns/name -> object
+  std::map<std::string, std::map<std::string, Json>> objects_ HF_GUARDED_BY(mu_);
+  // Server-side apply: what each manager applied last, by object:
+  // group/resource|ns/name -> manager -> obj
+  std::map<std::string, std::map<std::string, Json>> applied_ HF_GUARDED_BY(mu_);
+  std::vector<Change> log_ HF_GUARDED_BY(mu_);
+  std::list<Watcher> watchers_ HF_GUARDED_BY(mu_);
+  // Never "0", which a watch reads as "from the current state".
+  int64_t rv_ HF_GUARDED_BY(mu_) = 1;
+  int64_t uids_ HF_GUARDED_BY(mu_) = 0;
+  std::vector<FakeAction> actions_ HF_GUARDED_BY(mu_);
+  std::vector<Reactor> reactors_ HF_GUARDED_BY(mu_);
+  bool closing_ HF_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace hf::kube

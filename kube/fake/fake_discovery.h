@@ -11,13 +11,14 @@
 #include <string>
 
 #include "kube/discovery/discovery.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
 class FakeDiscovery final : public Discovery {
  public:
   void Serve(const GroupVersionResource& gvr, bool served) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (served) {
       served_.insert(gvr.String() + "/" + gvr.version);
     } else {
@@ -25,15 +26,15 @@ class FakeDiscovery final : public Discovery {
     }
   }
   StatusOr<bool> IsServed(const GroupVersionResource& gvr) override {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     return served_.count(gvr.String() + "/" + gvr.version) > 0;
   }
   void Invalidate() override { invalidations_.fetch_add(1); }
   int Invalidations() const { return invalidations_.load(); }
 
  private:
-  std::mutex mu_;
-  std::set<std::string> served_;  // guarded by mu_
+  Mutex mu_;
+  std::set<std::string> served_ HF_GUARDED_BY(mu_);
   std::atomic<int> invalidations_{0};
 };
 

@@ -120,15 +120,15 @@ HttpServer::HttpServer(HttpServerOptions options)
       health_checks_(std::make_shared<Checks>()),
       ready_checks_(std::make_shared<Checks>()) {
   routes_["/healthz"] = std::make_shared<const Route>(Route{
-      {"GET"}, [this](const HandlerRequest& r) { return ServeChecks("healthz", health_checks_, r); }});
+      {"GET"}, [this](const HandlerRequest& r) { return ServeChecks("healthz", CheckSet::kHealth, r); }});
   routes_["/readyz"] = std::make_shared<const Route>(Route{
-      {"GET"}, [this](const HandlerRequest& r) { return ServeChecks("readyz", ready_checks_, r); }});
+      {"GET"}, [this](const HandlerRequest& r) { return ServeChecks("readyz", CheckSet::kReady, r); }});
 }
 
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
-  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  MutexLock lifecycle(lifecycle_mu_);
   if (ctx_ != nullptr) return Status(Reason::kInvalid, "http server already started");
   if (options_.threads < 1) return Status(Reason::kInvalid, "http server needs at least 1 thread");
   StatusOr<BindAddress> address = ParseBindAddress(options_.bind_address);
@@ -157,13 +157,13 @@ Status HttpServer::Start() {
   mg_error_data error{&error_code, error_text, sizeof(error_text)};
 
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     starting_ = true;
   }
   mg_context* ctx = mg_start2(&init, &error);
   std::vector<std::string> log;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     starting_ = false;
     log.swap(start_log_);
   }
@@ -185,7 +185,7 @@ Status HttpServer::Start() {
 }
 
 void HttpServer::Stop() {
-  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  MutexLock lifecycle(lifecycle_mu_);
   if (ctx_ == nullptr) return;
   port_ = 0;
   // Civetweb 1.15's accept loop checks its stop flag only between 2 s polls,
@@ -203,7 +203,7 @@ Status HttpServer::Handle(std::string path, HttpHandler handler,
   if (path.empty() || path.front() != '/') {
     return Status(Reason::kInvalid, "http path \"" + path + "\" must start with /");
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   auto [it, inserted] = routes_.try_emplace(path);
   if (!inserted) return Status(Reason::kAlreadyExists, "http path " + path + " is already handled");
   it->second = std::make_shared<const Route>(Route{std::move(methods), std::move(handler)});
@@ -227,20 +227,24 @@ Status HttpServer::MountMetrics(std::vector<std::shared_ptr<prometheus::Collecta
 }
 
 Status HttpServer::AddHealthCheck(std::string name, HealthCheck check) {
-  return AddCheck(health_checks_, std::move(name), std::move(check));
+  return AddCheck(CheckSet::kHealth, std::move(name), std::move(check));
 }
 
 Status HttpServer::AddReadyCheck(std::string name, HealthCheck check) {
-  return AddCheck(ready_checks_, std::move(name), std::move(check));
+  return AddCheck(CheckSet::kReady, std::move(name), std::move(check));
 }
 
-Status HttpServer::AddCheck(std::shared_ptr<const Checks>& checks, std::string name,
-                            HealthCheck check) {
+std::shared_ptr<const HttpServer::Checks>& HttpServer::ChecksLocked(CheckSet set) {
+  return set == CheckSet::kHealth ? health_checks_ : ready_checks_;
+}
+
+Status HttpServer::AddCheck(CheckSet set, std::string name, HealthCheck check) {
   // The name is one token of a line-oriented answer.
   if (name.empty() || name.find_first_of(" \t\r\n") != std::string::npos) {
     return Status(Reason::kInvalid, "check name \"" + name + "\" must be one non-empty word");
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
+  std::shared_ptr<const Checks>& checks = ChecksLocked(set);
   for (const auto& [existing, unused] : *checks) {
     if (existing == name) return Status(Reason::kAlreadyExists, "check " + name + " already added");
   }
@@ -250,13 +254,12 @@ Status HttpServer::AddCheck(std::shared_ptr<const Checks>& checks, std::string n
   return Status::Ok();
 }
 
-HandlerResponse HttpServer::ServeChecks(std::string_view endpoint,
-                                     const std::shared_ptr<const Checks>& source,
-                                     const HandlerRequest& request) const {
+HandlerResponse HttpServer::ServeChecks(std::string_view endpoint, CheckSet set,
+                                        const HandlerRequest& request) {
   std::shared_ptr<const Checks> checks;
   {
-    std::lock_guard<std::mutex> l(mu_);
-    checks = source;
+    MutexLock l(mu_);
+    checks = ChecksLocked(set);
   }
   std::string lines;
   bool failed = false;
@@ -276,7 +279,7 @@ HandlerResponse HttpServer::ServeChecks(std::string_view endpoint,
 }
 
 std::shared_ptr<const HttpServer::Route> HttpServer::FindRoute(const std::string& path) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   auto it = routes_.find(path);
   return it == routes_.end() ? nullptr : it->second;
 }
@@ -290,7 +293,7 @@ int HttpServer::OnLog(const mg_connection* conn, const char* message) {
   const mg_context* ctx = conn != nullptr ? mg_get_context(conn) : nullptr;
   auto* self = ctx != nullptr ? static_cast<HttpServer*>(mg_get_user_data(ctx)) : nullptr;
   if (self != nullptr) {
-    std::lock_guard<std::mutex> l(self->mu_);
+    MutexLock l(self->mu_);
     if (self->starting_) {
       self->start_log_.emplace_back(message);
       return 1;

@@ -24,6 +24,7 @@
 #include <prometheus/collectable.h>
 
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 struct mg_context;
 struct mg_connection;
@@ -109,29 +110,30 @@ class HttpServer {
   // Answers one request; returns the status code sent.
   int Serve(mg_connection* conn);
   std::shared_ptr<const Route> FindRoute(const std::string& path) const;
-  Status AddCheck(std::shared_ptr<const Checks>& checks, std::string name, HealthCheck check);
-  HandlerResponse ServeChecks(std::string_view endpoint, const std::shared_ptr<const Checks>& checks,
-                           const HandlerRequest& request) const;
+  enum class CheckSet { kHealth, kReady };
+  std::shared_ptr<const Checks>& ChecksLocked(CheckSet set) HF_REQUIRES(mu_);
+  Status AddCheck(CheckSet set, std::string name, HealthCheck check);
+  HandlerResponse ServeChecks(std::string_view endpoint, CheckSet set, const HandlerRequest& request);
 
   const HttpServerOptions options_;
   std::atomic<int> port_{0};
 
   // Serialises Start and Stop; never held while serving, since Stop waits
   // for requests in flight.
-  std::mutex lifecycle_mu_;
-  mg_context* ctx_ = nullptr;  // Guarded by lifecycle_mu_.
-  int listen_fd_ = -1;         // Civetweb's listening socket; guarded by lifecycle_mu_.
+  Mutex lifecycle_mu_;
+  mg_context* ctx_ HF_GUARDED_BY(lifecycle_mu_) = nullptr;
+  int listen_fd_ HF_GUARDED_BY(lifecycle_mu_) = -1;  // Civetweb's listening socket
 
-  mutable std::mutex mu_;
-  // Guarded by mu_. Requests copy the shared_ptr and run unlocked;
-  // registration replaces the pointee (copy-on-write), never mutates it.
-  std::map<std::string, std::shared_ptr<const Route>> routes_;
-  std::shared_ptr<const Checks> health_checks_;
-  std::shared_ptr<const Checks> ready_checks_;
+  mutable Mutex mu_;
+  // Requests copy the shared_ptr and run unlocked; registration replaces
+  // the pointee (copy-on-write), never mutates it.
+  std::map<std::string, std::shared_ptr<const Route>> routes_ HF_GUARDED_BY(mu_);
+  std::shared_ptr<const Checks> health_checks_ HF_GUARDED_BY(mu_);
+  std::shared_ptr<const Checks> ready_checks_ HF_GUARDED_BY(mu_);
   // Civetweb reports why it cannot listen only through its log callback;
   // these lines become Start()'s error.
-  bool starting_ = false;
-  std::vector<std::string> start_log_;
+  bool starting_ HF_GUARDED_BY(mu_) = false;
+  std::vector<std::string> start_log_ HF_GUARDED_BY(mu_);
 };
 
 }  // namespace hf::kube

@@ -71,7 +71,7 @@ void LeaderElector::Run(std::stop_token stop) {
     // joined) when this scope ends.
     std::jthread leading(config_.callbacks.on_started_leading);
     Renew(stop);
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     leading_ = false;
   }
   Release();
@@ -79,12 +79,12 @@ void LeaderElector::Run(std::stop_token stop) {
 }
 
 bool LeaderElector::IsLeader() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return leading_;
 }
 
 std::string LeaderElector::GetLeader() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return observed_.holder_identity;
 }
 
@@ -92,7 +92,7 @@ bool LeaderElector::Acquire(std::stop_token stop) {
   do {
     const bool acquired = TryAcquireOrRenew();
     if (acquired) {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       leading_ = true;
     }
     MaybeReportTransition();
@@ -114,7 +114,7 @@ void LeaderElector::Renew(std::stop_token stop) {
     {
       // Someone else holds an unexpired Lease: waiting out the deadline
       // would only prolong two leaders.
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       if (!HoldsObservedLocked()) {
         spdlog::warn("leader election: {} lost lease {}/{} to {}", config_.identity, config_.namespace_,
                      config_.name, observed_.holder_identity);
@@ -132,7 +132,7 @@ void LeaderElector::Renew(std::stop_token stop) {
 void LeaderElector::Release() {
   LeaderElectionRecord released;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (!HoldsObservedLocked() || lease_.is_null()) return;
     released.leader_transitions = observed_.leader_transitions;
   }
@@ -156,7 +156,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   // a Conflict sends it down the slow path.
   bool fast = false;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (HoldsObservedLocked() && ObservedValidLocked(clock_.Now())) {
       desired.acquire_time = observed_.acquire_time;
       desired.leader_transitions = observed_.leader_transitions;
@@ -185,7 +185,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   }
 
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     const LeaderElectionRecord current = RecordFromLease(*got);
     lease_ = std::move(*got);
     const Clock::TimePoint observed_at = clock_.Now();
@@ -214,14 +214,14 @@ Status LeaderElector::Write(const LeaderElectionRecord& record, bool create) {
              {"kind", "Lease"},
              {"metadata", {{"name", config_.name}, {"namespace", config_.namespace_}}}};
   } else {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     lease = lease_;  // carries the resourceVersion last seen
   }
   SetRecord(lease, record);
   auto written = create ? client_.Create(resources::Leases(), config_.namespace_, lease)
                         : client_.Update(resources::Leases(), config_.namespace_, lease);
   if (!written.ok()) return written.status();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   lease_ = std::move(*written);
   SetObservedLocked(record, clock_.Now());
   return Status::Ok();
@@ -238,12 +238,12 @@ bool LeaderElector::Sleep(Clock::Duration d, std::stop_token stop) {
   // Registered before taking mu_: with stop already requested the callback
   // runs here and now, and takes mu_ itself.
   std::stop_callback wake(stop, [this] {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     wake_.notify_all();
   });
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const Clock::TimePoint deadline = clock_.Now() + d;
-  while (!stop.stop_requested() && clock_.Now() < deadline) clock_.WaitUntil(lock, wake_, deadline);
+  while (!stop.stop_requested() && clock_.Now() < deadline) clock_.WaitUntil(lock.native(), wake_, deadline);
   return !stop.stop_requested();
 }
 

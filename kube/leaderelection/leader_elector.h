@@ -24,6 +24,7 @@
 #include "kube/clock.h"
 #include "kube/rest/client.h"
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -96,21 +97,20 @@ class LeaderElector {
   // Waits on the clock for `d` or until `stop`; false if stopped.
   bool Sleep(Clock::Duration d, std::stop_token stop);
 
-  // All need mu_.
-  bool HoldsObservedLocked() const { return observed_.holder_identity == config_.identity; }
-  bool ObservedValidLocked(Clock::TimePoint now) const;
-  void SetObservedLocked(const LeaderElectionRecord& record, Clock::TimePoint now);
+  bool HoldsObservedLocked() const HF_REQUIRES(mu_) { return observed_.holder_identity == config_.identity; }
+  bool ObservedValidLocked(Clock::TimePoint now) const HF_REQUIRES(mu_);
+  void SetObservedLocked(const LeaderElectionRecord& record, Clock::TimePoint now) HF_REQUIRES(mu_);
 
   Client& client_;
   const LeaderElectionConfig config_;
   Clock& clock_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable wake_;  // notified on stop; the clock wakes it on time.
-  LeaderElectionRecord observed_;      // guarded by mu_
-  Clock::TimePoint observed_time_{};   // guarded by mu_; when observed_ last changed
-  Json lease_;                         // guarded by mu_; last read or written, null if none
-  bool leading_ = false;               // guarded by mu_
+  LeaderElectionRecord observed_ HF_GUARDED_BY(mu_);
+  Clock::TimePoint observed_time_ HF_GUARDED_BY(mu_){};  // when observed_ last changed
+  Json lease_ HF_GUARDED_BY(mu_);  // last read or written, null if none
+  bool leading_ HF_GUARDED_BY(mu_) = false;
   std::string reported_leader_;        // Run's thread only
 };
 

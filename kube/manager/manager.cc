@@ -14,10 +14,10 @@ namespace {
 
 // Blocks until `stop` is requested.
 void WaitFor(std::stop_token stop) {
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable_any cv;
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, stop, [] { return false; });
+  MutexLock lock(mu);
+  cv.wait(lock.native(), stop, [] { return false; });
 }
 
 }  // namespace

@@ -119,11 +119,11 @@ StatusOr<std::string> Client::SendForBody(const std::string& verb, const std::st
     if (resp->retry_after) st.set_retry_after(*resp->retry_after);
     bool retryable = (resp->code == 429 || resp->code == 503) && resp->retry_after.has_value();
     if (!retryable || attempt >= options_.max_retries) return st;
-    std::mutex mu;
+    Mutex mu;
     std::condition_variable cv;
-    std::unique_lock<std::mutex> lock(mu);
+    MutexLock lock(mu);
     auto deadline = clock_.Now() + *resp->retry_after;
-    while (clock_.Now() < deadline) clock_.WaitUntil(lock, cv, deadline);
+    while (clock_.Now() < deadline) clock_.WaitUntil(lock.native(), cv, deadline);
   }
 }
 

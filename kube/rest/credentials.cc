@@ -91,7 +91,7 @@ TokenFileCredentials::TokenFileCredentials(std::string path, Clock& clock, Clock
     : path_(std::move(path)), clock_(clock), max_age_(max_age) {}
 
 StatusOr<Credentials> TokenFileCredentials::Get() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   struct stat st{};
   std::int64_t mtime = -1;
   if (stat(path_.c_str(), &st) == 0) {
@@ -117,7 +117,7 @@ StatusOr<Credentials> TokenFileCredentials::Get() {
 }
 
 void TokenFileCredentials::Invalidate() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   mtime_ns_ = -1;
 }
 
@@ -155,7 +155,7 @@ ExecCredentials::ExecCredentials(ExecConfig config, Clock& clock)
     : config_(std::move(config)), clock_(clock) {}
 
 StatusOr<Credentials> ExecCredentials::Get() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   bool expired = expiry_ != std::chrono::system_clock::time_point{} && clock_.WallNow() >= expiry_;
   if (!valid_ || expired) {
     std::chrono::system_clock::time_point expiry;
@@ -169,7 +169,7 @@ StatusOr<Credentials> ExecCredentials::Get() {
 }
 
 void ExecCredentials::Invalidate() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   valid_ = false;
 }
 

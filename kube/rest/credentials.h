@@ -15,6 +15,7 @@
 
 #include "kube/clock.h"
 #include "kube/status.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -55,10 +56,10 @@ class TokenFileCredentials final : public CredentialSource {
   const std::string path_;
   Clock& clock_;
   const Clock::Duration max_age_;
-  std::mutex mu_;
-  std::string token_;                 // guarded by mu_
-  Clock::TimePoint read_at_{};        // guarded by mu_
-  std::int64_t mtime_ns_ = -1;        // guarded by mu_
+  Mutex mu_;
+  std::string token_ HF_GUARDED_BY(mu_);
+  Clock::TimePoint read_at_ HF_GUARDED_BY(mu_){};
+  std::int64_t mtime_ns_ HF_GUARDED_BY(mu_) = -1;
 };
 
 // client.authentication.k8s.io ExecCredential plugins (kubeconfig `exec:`):
@@ -81,10 +82,10 @@ class ExecCredentials final : public CredentialSource {
 
   const ExecConfig config_;
   Clock& clock_;
-  std::mutex mu_;
-  bool valid_ = false;                                   // guarded by mu_
-  Credentials cached_;                                   // guarded by mu_
-  std::chrono::system_clock::time_point expiry_{};       // guarded by mu_; epoch = never
+  Mutex mu_;
+  bool valid_ HF_GUARDED_BY(mu_) = false;
+  Credentials cached_ HF_GUARDED_BY(mu_);
+  std::chrono::system_clock::time_point expiry_ HF_GUARDED_BY(mu_){};  // epoch = never
 };
 
 // Parses an ExecCredential JSON document (the plugin's stdout).

@@ -3,7 +3,7 @@
 namespace hf::kube {
 
 void DelayingQueue::AddAfter(const std::string& key, Clock::Duration delay) {
-  auto lock = Lock();
+  MutexLock lock(mu());
   if (ShuttingDownLocked()) return;
   metrics().OnRetry();
   if (delay <= Clock::Duration::zero()) {

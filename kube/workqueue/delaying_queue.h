@@ -30,13 +30,13 @@ class DelayingQueue : public Queue {
   void AddAfter(const std::string& key, Clock::Duration delay);
 
  protected:
-  std::optional<Clock::TimePoint> ReleaseDueLocked(Clock::TimePoint now) override;
+  std::optional<Clock::TimePoint> ReleaseDueLocked(Clock::TimePoint now) override HF_REQUIRES(mu());
 
  private:
   // Both guarded by Queue's lock and always holding the same keys: the map
   // finds a key's deadline, the set orders keys by it.
-  std::unordered_map<std::string, Clock::TimePoint> deadline_of_;
-  std::set<std::pair<Clock::TimePoint, std::string>> by_deadline_;
+  std::unordered_map<std::string, Clock::TimePoint> deadline_of_ HF_GUARDED_BY(mu());
+  std::set<std::pair<Clock::TimePoint, std::string>> by_deadline_ HF_GUARDED_BY(mu());
 };
 
 }  // namespace hf::kube

@@ -9,7 +9,7 @@ Queue::Queue(Clock& clock, std::unique_ptr<QueueMetrics> metrics)
       metrics_(metrics ? std::move(metrics) : std::make_unique<QueueMetrics>()) {}
 
 void Queue::Add(const std::string& key) {
-  auto lock = Lock();
+  MutexLock lock(mu_);
   AddLocked(key);
 }
 
@@ -26,14 +26,14 @@ void Queue::AddLocked(const std::string& key) {
 }
 
 std::optional<std::string> Queue::Get() {
-  auto lock = Lock();
+  MutexLock lock(mu_);
   while (true) {
     std::optional<Clock::TimePoint> next_due = ReleaseDueLocked(clock_.Now());
     if (!queue_.empty()) break;
     if (shutting_down_) return std::nullopt;
     // Waiting through the clock even without a deadline lets tests see idle
     // workers with FakeClock::BlockUntilWaiters.
-    clock_.WaitUntil(lock, ready_, next_due.value_or(Clock::TimePoint::max()));
+    clock_.WaitUntil(lock.native(), ready_, next_due.value_or(Clock::TimePoint::max()));
   }
   std::string key = std::move(queue_.front());
   queue_.pop_front();
@@ -48,7 +48,7 @@ std::optional<std::string> Queue::Get() {
 }
 
 void Queue::Done(const std::string& key) {
-  auto lock = Lock();
+  MutexLock lock(mu_);
   auto held = processing_.find(key);
   if (held == processing_.end()) return;
   metrics_->OnDone(clock_.Now() - held->second);
@@ -64,13 +64,13 @@ void Queue::Done(const std::string& key) {
 }
 
 int Queue::Len() {
-  auto lock = Lock();
+  MutexLock lock(mu_);
   ReleaseDueLocked(clock_.Now());
   return static_cast<int>(queue_.size());
 }
 
 void Queue::ShutDown() {
-  auto lock = Lock();
+  MutexLock lock(mu_);
   shutting_down_ = true;
   draining_ = false;
   ready_.notify_all();
@@ -78,18 +78,18 @@ void Queue::ShutDown() {
 }
 
 void Queue::ShutDownWithDrain() {
-  auto lock = Lock();
+  MutexLock lock(mu_);
   shutting_down_ = true;
   draining_ = true;
   ready_.notify_all();
   while (draining_ && (!queue_.empty() || !processing_.empty())) {
     // Through the clock for the same reason as in Get.
-    clock_.WaitUntil(lock, drained_, Clock::TimePoint::max());
+    clock_.WaitUntil(lock.native(), drained_, Clock::TimePoint::max());
   }
 }
 
 bool Queue::ShuttingDown() const {
-  auto lock = Lock();
+  MutexLock lock(mu_);
   return shutting_down_;
 }
 

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "kube/clock.h"
+#include "kube/mutex.h"
 #include "kube/workqueue/metrics.h"
 
 namespace hf::kube {
@@ -63,15 +64,17 @@ class Queue {
   // For subclasses that hold keys back (DelayingQueue). Called by Get and Len
   // with Lock() held: queues, via AddLocked, every held key due by `now` and
   // returns when the next one falls due, or nullopt if none is held.
-  virtual std::optional<Clock::TimePoint> ReleaseDueLocked(Clock::TimePoint now);
+  virtual std::optional<Clock::TimePoint> ReleaseDueLocked(Clock::TimePoint now) HF_REQUIRES(mu_);
 
-  std::unique_lock<std::mutex> Lock() const { return std::unique_lock<std::mutex>(mu_); }
-  // Add, for a caller that already holds Lock().
-  void AddLocked(const std::string& key);
+  // The queue's lock, for subclasses to take (MutexLock lock(mu())) and to
+  // guard their own fields with.
+  Mutex& mu() const HF_RETURN_CAPABILITY(mu_) { return mu_; }
+  // Add, for a caller that already holds mu().
+  void AddLocked(const std::string& key) HF_REQUIRES(mu_);
   // Makes blocked Get calls recompute how long to wait, after a subclass
   // brought its next deadline forward.
-  void WakeGettersLocked() { ready_.notify_all(); }
-  bool ShuttingDownLocked() const { return shutting_down_; }
+  void WakeGettersLocked() HF_REQUIRES(mu_) { ready_.notify_all(); }
+  bool ShuttingDownLocked() const HF_REQUIRES(mu_) { return shutting_down_; }
 
   Clock& clock() const { return clock_; }
   QueueMetrics& metrics() const { return *metrics_; }
@@ -80,19 +83,18 @@ class Queue {
   Clock& clock_;
   const std::unique_ptr<QueueMetrics> metrics_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable ready_;    // a key was queued or shutdown began.
   std::condition_variable drained_;  // the queue may have emptied.
 
-  // All guarded by mu_.
-  std::deque<std::string> queue_;
+  std::deque<std::string> queue_ HF_GUARDED_BY(mu_);
   // Keys needing work, with when they became so: every queued key, and held
   // keys added again while a worker holds them.
-  std::unordered_map<std::string, Clock::TimePoint> dirty_;
+  std::unordered_map<std::string, Clock::TimePoint> dirty_ HF_GUARDED_BY(mu_);
   // Keys held by workers, with when they were handed out.
-  std::unordered_map<std::string, Clock::TimePoint> processing_;
-  bool shutting_down_ = false;
-  bool draining_ = false;
+  std::unordered_map<std::string, Clock::TimePoint> processing_ HF_GUARDED_BY(mu_);
+  bool shutting_down_ HF_GUARDED_BY(mu_) = false;
+  bool draining_ HF_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace hf::kube

@@ -12,7 +12,7 @@ ItemExponentialFailureRateLimiter::ItemExponentialFailureRateLimiter(Clock::Dura
     : base_(base), max_(max) {}
 
 Clock::Duration ItemExponentialFailureRateLimiter::When(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const int exponent = failures_[key]++;
   // In floating point so that a long failure streak saturates at max_
   // instead of overflowing.
@@ -22,12 +22,12 @@ Clock::Duration ItemExponentialFailureRateLimiter::When(const std::string& key) 
 }
 
 void ItemExponentialFailureRateLimiter::Forget(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   failures_.erase(key);
 }
 
 int ItemExponentialFailureRateLimiter::NumRequeues(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = failures_.find(key);
   return it == failures_.end() ? 0 : it->second;
 }

@@ -13,6 +13,7 @@
 
 #include "kube/clock.h"
 #include "kube/workqueue/token_bucket.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -40,8 +41,8 @@ class ItemExponentialFailureRateLimiter final : public RateLimiter {
  private:
   const Clock::Duration base_;
   const Clock::Duration max_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, int> failures_;  // guarded by mu_.
+  mutable Mutex mu_;
+  std::unordered_map<std::string, int> failures_ HF_GUARDED_BY(mu_);
 };
 
 // One TokenBucket shared by all keys: bounds the overall retry rate whatever

@@ -23,12 +23,12 @@ Clock::Duration TokenBucket::ReserveLocked(Clock::TimePoint now) {
 }
 
 Clock::Duration TokenBucket::Reserve() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return ReserveLocked(clock_.Now());
 }
 
 bool TokenBucket::TryAccept() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const Clock::TimePoint now = clock_.Now();
   const Clock::TimePoint next = NextFullAtLocked(now);
   if (next - now > capacity_) return false;
@@ -37,11 +37,11 @@ bool TokenBucket::TryAccept() {
 }
 
 void TokenBucket::Wait() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const Clock::TimePoint now = clock_.Now();
   const Clock::TimePoint ready_at = now + ReserveLocked(now);
   // WaitUntil releases mu_, so other callers reserve meanwhile.
-  while (clock_.Now() < ready_at) clock_.WaitUntil(lock, wake_, ready_at);
+  while (clock_.Now() < ready_at) clock_.WaitUntil(lock.native(), wake_, ready_at);
 }
 
 }  // namespace hf::kube

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "kube/clock.h"
+#include "kube/mutex.h"
 
 namespace hf::kube {
 
@@ -28,9 +29,9 @@ class TokenBucket {
   void Wait();
 
  private:
-  // Both need mu_. NextFullAtLocked is full_at_ after taking one more token.
-  Clock::TimePoint NextFullAtLocked(Clock::TimePoint now) const;
-  Clock::Duration ReserveLocked(Clock::TimePoint now);
+  // NextFullAtLocked is full_at_ after taking one more token.
+  Clock::TimePoint NextFullAtLocked(Clock::TimePoint now) const HF_REQUIRES(mu_);
+  Clock::Duration ReserveLocked(Clock::TimePoint now) HF_REQUIRES(mu_);
 
   // Tokens are kept as time, in integer clock ticks, so that refilling in
   // many small steps adds up exactly: one token is `interval_`, and the
@@ -39,9 +40,9 @@ class TokenBucket {
   const Clock::Duration capacity_;  // burst * interval_.
   Clock& clock_;
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable wake_;  // only the clock wakes Wait.
-  Clock::TimePoint full_at_;      // guarded by mu_.
+  Clock::TimePoint full_at_ HF_GUARDED_BY(mu_);
 };
 
 }  // namespace hf::kube

@@ -3,8 +3,10 @@
 #
 #   make build      configure and build with the preset (PRESET=ci by default)
 #   make test       every CTest label: unit, integration, e2e, faults, image;
-#                   then `make sanitize`
+#                   then `make locks` and `make sanitize`
 #   make unit       only `ctest -L unit` (under a minute)
+#   make locks      build with clang -Wthread-safety: the lock annotations
+#                   (scripts/check-locks)
 #   make sanitize   unit and agent integration tests under ASan/UBSan and TSan
 #                   (scripts/sanitize)
 #   make image      build the container image with buildah (scripts/build-image)
@@ -17,7 +19,7 @@ BUILD_DIR := build/$(PRESET)
 CLUSTER := tests/cluster/bin/cluster
 CTEST_ARGS ?=
 
-.PHONY: all deps deps-build build cluster test unit sanitize image demo demo-down clean
+.PHONY: all deps deps-build build cluster test unit locks sanitize image demo demo-down clean
 
 all: build
 
@@ -39,7 +41,11 @@ cluster: deps
 
 test: deps build cluster
 	ctest --preset $(PRESET) --no-tests=error $(CTEST_ARGS)
+	@scripts/check-locks
 	@scripts/sanitize
+
+locks: deps
+	@scripts/check-locks
 
 sanitize: deps cluster
 	@scripts/sanitize

@@ -117,8 +117,9 @@ bool KindGoingAway(const Status& st) {
 Status DevicePoolReconciler::ApplyChild(const api::DevicePool& pool, const kube::GroupVersionResource& gvr,
                                         const Json& desired, const ChildEntry* cached, bool kind_may_vanish) {
   if (cached != nullptr && IsSubset(desired, cached->object)) return Status::Ok();
-  const std::string ns = desired["metadata"].value("namespace", "");
-  const std::string name = desired["metadata"]["name"];
+  const kube::ObjectMeta meta = kube::ObjectMeta::FromJson(desired, /*with_annotations=*/false);
+  const std::string& ns = meta.namespace_;
+  const std::string& name = meta.name;
   kube::ApplyOptions opts;
   opts.field_manager = kFieldManager;
   opts.force = true;  // we own these objects; take fields back from hand edits

@@ -1,15 +1,14 @@
 #include "agent/config.h"
 
-#include <arpa/inet.h>
 #include <sys/un.h>
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
 #include "api/device_pool_node.h"
 #include "api/label_selector.h"
 #include "kube/flags/flags.h"
+#include "kube/http/server.h"
 #include "kube/log/logging.h"
 
 namespace hf::agent {
@@ -19,22 +18,7 @@ using kube::Status;
 using kube::flags::Invalid;
 using kube::flags::Quote;
 
-// "<ipv4>:<port>" or ":<port>", what HttpServer binds.
-bool IsHttpAddress(std::string_view s) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  std::string host(s.substr(0, colon));
-  std::string_view port = s.substr(colon + 1);
-  int p = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (ec != std::errc() || end != port.data() + port.size() || p < 0 || p > 65535) return false;
-  in_addr addr{};
-  return host.empty() || inet_pton(AF_INET, host.c_str(), &addr) == 1;
-}
-
 bool IsAbsolute(std::string_view s) { return !s.empty() && s.front() == '/'; }
-bool IsLogLevel(std::string_view s) { return kube::ParseLogLevel(s).ok(); }
-bool IsLogFormat(std::string_view s) { return s == "text" || s == "json"; }
 
 // PCI ids as sysfs and lspci print them, without 0x: "10de".
 bool IsHexId(std::string_view s) {
@@ -87,9 +71,9 @@ flags::FlagSet<Config> ConfigFlags() {
       {"pod-resources-socket", flags::String(&Config::pod_resources_socket)},
       {"dev-root", flags::String(&Config::dev_root)},
       {"sys-root", flags::String(&Config::sys_root)},
-      {"http-address", flags::Checked(&Config::http_address, flags::Is(IsHttpAddress, "<ipv4>:<port> or :<port>"))},
-      {"log-level", flags::Checked(&Config::log_level, flags::Is(IsLogLevel, "one of debug, info, warn, error"))},
-      {"log-format", flags::Checked(&Config::log_format, flags::Is(IsLogFormat, "text or json"))},
+      {"http-address", flags::Checked(&Config::http_address, flags::Is(kube::IsBindAddress, "<ipv4>:<port> or :<port>"))},
+      {"log-level", flags::Checked(&Config::log_level, flags::Is(kube::IsLogLevel, "one of debug, info, warn, error"))},
+      {"log-format", flags::Checked(&Config::log_format, flags::Is(kube::IsLogFormat, "text or json"))},
       {"kubeconfig", flags::String(&Config::kubeconfig)},
       {"report", flags::Bool(&Config::report)},
       {"termination-log", flags::Checked(&Config::termination_log, flags::Is(IsAbsolute, "an absolute path"))},

@@ -5,6 +5,8 @@
 #include <cstdlib>
 
 #include "kube/flags/flags.h"
+#include "kube/http/server.h"
+#include "kube/log/logging.h"
 
 namespace hf::controller {
 namespace {
@@ -20,9 +22,9 @@ flags::FlagSet<Options> Flags() {
       {"leader-elect", flags::Bool(&Options::leader_elect)},
       {"leader-election-id", flags::String(&Options::leader_election_id)},
       {"identity", flags::String(&Options::identity)},
-      {"http-address", flags::String(&Options::http_address)},
-      {"log-level", flags::String(&Options::log_level)},
-      {"log-format", flags::String(&Options::log_format)},
+      {"http-address", flags::Checked(&Options::http_address, flags::Is(kube::IsBindAddress, "<ipv4>:<port> or :<port>"))},
+      {"log-level", flags::Checked(&Options::log_level, flags::Is(kube::IsLogLevel, "one of debug, info, warn, error"))},
+      {"log-format", flags::Checked(&Options::log_format, flags::Is(kube::IsLogFormat, "text or json"))},
       {"max-concurrent-reconciles", flags::Int(&Options::max_concurrent_reconciles, 1)},
       {"label-concurrency", flags::Int(&Options::label_concurrency, 1)},
       {"qps", flags::Double(&Options::qps, 0, 1e6)},  // 0: no client-side limit

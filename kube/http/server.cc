@@ -54,6 +54,12 @@ StatusOr<BindAddress> ParseBindAddress(std::string_view address) {
   return parsed;
 }
 
+}  // namespace
+
+bool IsBindAddress(std::string_view address) { return ParseBindAddress(address).ok(); }
+
+namespace {
+
 // The descriptor of the socket listening on host:port, or -1. Civetweb does
 // not expose it; the kernel allows only one such socket (civetweb sets no
 // SO_REUSEPORT), so the address identifies civetweb's.

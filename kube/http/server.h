@@ -60,6 +60,10 @@ struct HttpServerOptions {
   int threads = 2;
 };
 
+// Whether `address` is a bind_address HttpServer accepts: "<ipv4>:<port>"
+// or ":<port>", port 0-65535. For checking a flag before starting.
+bool IsBindAddress(std::string_view address);
+
 class HttpServer {
  public:
   explicit HttpServer(HttpServerOptions options);

@@ -70,6 +70,9 @@ StatusOr<spdlog::level::level_enum> ParseLogLevel(std::string_view level) {
                 "unknown log level \"" + std::string(level) + "\": want debug, info, warn or error");
 }
 
+bool IsLogLevel(std::string_view level) { return ParseLogLevel(level).ok(); }
+bool IsLogFormat(std::string_view format) { return format == "text" || format == "json"; }
+
 StatusOr<std::shared_ptr<spdlog::logger>> NewLogger(const LogOptions& options,
                                                     spdlog::sink_ptr sink) {
   StatusOr<spdlog::level::level_enum> level = ParseLogLevel(options.level);

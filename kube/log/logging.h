@@ -27,6 +27,9 @@ struct LogOptions {
 
 // Parses a --log-level value; Invalid names the accepted values.
 StatusOr<spdlog::level::level_enum> ParseLogLevel(std::string_view level);
+// For checking flags before InitLogging: debug|info|warn|error, text|json.
+bool IsLogLevel(std::string_view level);
+bool IsLogFormat(std::string_view format);
 
 // A logger per `options` writing to `sink` (which it then owns the format
 // of); touches no global state, so tests pass an in-memory sink.

@@ -67,6 +67,11 @@ TEST(OptionsTest, BadInputNamesTheFlag) {
       {{"--label-concurrency=x"}, "--label-concurrency"},
       {{"--leader-elect", "true"}, "unexpected argument"},
       {{"stray"}, "unexpected argument"},
+      // Refused while parsing, as the agent does, not at startup.
+      {{"--log-level=loud"}, "--log-level"},
+      {{"--log-format=xml"}, "--log-format"},
+      {{"--http-address=localhost:8080"}, "--http-address"},
+      {{"--http-address=:99999"}, "--http-address"},
   };
   for (const auto& c : cases) {
     auto o = ParseOptions(c.args);

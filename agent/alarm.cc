@@ -1,9 +1,16 @@
 #include "agent/alarm.h"
 
+#include <string>
+
+#include "kube/thread_name.h"
+
 namespace hf::agent {
 
-Alarm::Alarm(kube::Clock& clock, std::function<void()> ring)
-    : clock_(clock), ring_(std::move(ring)), thread_([this] { Run(); }) {}
+Alarm::Alarm(kube::Clock& clock, std::function<void()> ring, std::string_view thread_name)
+    : clock_(clock), ring_(std::move(ring)), thread_([this, name = std::string(thread_name)] {
+        kube::SetThreadName(name);
+        Run();
+      }) {}
 
 Alarm::~Alarm() {
   {

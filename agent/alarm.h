@@ -16,6 +16,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "kube/clock.h"
@@ -25,7 +26,8 @@ namespace hf::agent {
 
 class Alarm {
  public:
-  Alarm(kube::Clock& clock, std::function<void()> ring);
+  // `thread_name` names its thread (kube::SetThreadName).
+  Alarm(kube::Clock& clock, std::function<void()> ring, std::string_view thread_name = "alarm");
   // Joins the thread; a deadline not reached by then never rings.
   ~Alarm();
 

@@ -1,5 +1,7 @@
 #include "agent/allocation_tracker.h"
 
+#include "kube/thread_name.h"
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -15,7 +17,10 @@ void AllocationTracker::AddListener(std::function<void(int)> fn) { listeners_.pu
 
 void AllocationTracker::Start() {
   Count();
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    kube::SetThreadName("alloc-tracker");
+    Run();
+  });
 }
 
 void AllocationTracker::Stop() {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/alarm.h"
+#include "kube/thread_name.h"
 
 namespace hf::agent {
 
@@ -24,7 +25,10 @@ kube::Status HealthMonitor::Start() {
   (void)RefreshWatches();
   ScanOnce();
   spdlog::info("discovery {}: {} devices", scanner_.Describe(), store_.Get()->set.devices().size());
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    kube::SetThreadName("health");
+    Run();
+  });
   return kube::Status::Ok();
 }
 
@@ -44,7 +48,7 @@ void HealthMonitor::Rescan() {
 void HealthMonitor::Run() {
   // The interval is on the clock; poll(2) is not, so the alarm interrupts
   // the wait when the next scan is due.
-  Alarm alarm(clock_, [this] { inotify_->Interrupt(); });
+  Alarm alarm(clock_, [this] { inotify_->Interrupt(); }, "health-alarm");
   kube::Clock::TimePoint next = clock_.Now() + interval_;
   while (!stopping_) {
     // A directory watched only now may have changed before its watch

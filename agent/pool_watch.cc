@@ -8,6 +8,7 @@
 #include "kube/rest/client.h"
 #include "kube/rest/config.h"
 #include "kube/rest/transport.h"
+#include "kube/thread_name.h"
 
 namespace hf::agent {
 namespace {
@@ -39,7 +40,10 @@ void PoolWatch::Start(const Config& config) {
   opts.field_selector = "metadata.name=" + pool_;
   opts.metadata_only = true;
   reflector_ = std::make_unique<kube::Reflector>(*client_, api::DevicePools(), opts, *this, clock_);
-  thread_ = std::jthread([this](std::stop_token stop) { reflector_->Run(stop); });
+  thread_ = std::jthread([this](std::stop_token stop) {
+    kube::SetThreadName("pool-watch");
+    reflector_->Run(stop);
+  });
 }
 
 void PoolWatch::Stop() {

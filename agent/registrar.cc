@@ -11,6 +11,7 @@
 
 #include "agent/alarm.h"
 #include "deviceplugin/v1beta1/api.grpc.pb.h"
+#include "kube/thread_name.h"
 
 namespace hf::agent {
 namespace {
@@ -38,7 +39,10 @@ kube::Status Registrar::Start() {
     kube::MutexLock l(call_mu_);
     inotify_ = std::move(*inotify);
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    kube::SetThreadName("registrar");
+    Run();
+  });
   return kube::Status::Ok();
 }
 
@@ -111,7 +115,7 @@ kube::Status Registrar::Register() {
 void Registrar::Run() {
   // Backoff and resync are on the clock; poll(2) is not, so the alarm
   // interrupts the wait when one is due.
-  Alarm alarm(clock_, [this] { inotify_->Interrupt(); });
+  Alarm alarm(clock_, [this] { inotify_->Interrupt(); }, "registrar-alarm");
   std::optional<SocketId> registered_with;  // kubelet.sock of the last successful Register
   std::chrono::milliseconds backoff = options_.initial_backoff;
   kube::Clock::TimePoint next_attempt = clock_.Now();

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/names.h"
+#include "kube/thread_name.h"
 
 namespace hf::agent {
 
@@ -19,7 +20,12 @@ Reporter::Reporter(ReporterOptions options, ClientFactory client_factory, Observ
 
 Reporter::~Reporter() { Stop(); }
 
-void Reporter::Start() { thread_ = std::thread([this] { Run(); }); }
+void Reporter::Start() {
+  thread_ = std::thread([this] {
+    kube::SetThreadName("reporter");
+    Run();
+  });
+}
 
 void Reporter::Stop() {
   if (thread_.joinable()) {
@@ -92,7 +98,10 @@ void Reporter::StartWatch() {
                              spdlog::warn("DevicePoolNode {} was deleted; writing it again", name);
                              Rewrite();
                            }});
-  watch_thread_ = std::jthread([w = watch_.get()](std::stop_token stop) { w->Run(stop); });
+  watch_thread_ = std::jthread([w = watch_.get()](std::stop_token stop) {
+    kube::SetThreadName("report-watch");
+    w->Run(stop);
+  });
 }
 
 kube::Status Reporter::Sync() {

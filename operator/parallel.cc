@@ -1,5 +1,7 @@
 #include "operator/parallel.h"
 
+#include "kube/thread_name.h"
+
 #include <algorithm>
 #include <atomic>
 
@@ -25,7 +27,12 @@ struct Job {
 }  // namespace
 
 TaskPool::TaskPool(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      kube::SetThreadName("task-pool");
+      Loop();
+    });
+  }
 }
 
 TaskPool::~TaskPool() {

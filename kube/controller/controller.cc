@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include "kube/thread_name.h"
+
 namespace hf::kube {
 
 Request Request::FromKey(const std::string& key) {
@@ -83,6 +85,7 @@ void Controller::Start(std::stop_token stop) {
   std::vector<std::jthread> workers;
   for (int i = 0; i < workers_; ++i) {
     workers.emplace_back([this, stop] {
+      SetThreadName("reconcile");
       while (ProcessNext(stop)) {
       }
     });

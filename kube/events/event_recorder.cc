@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "kube/rest/credentials.h"
+#include "kube/thread_name.h"
 
 namespace hf::kube {
 namespace {
@@ -47,7 +48,10 @@ EventRecorderImpl::EventRecorderImpl(Writer& client, EventRecorderOptions option
     : client_(client),
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock : DefaultClock()) {
-  writer_ = std::thread([this] { Loop(); });
+  writer_ = std::thread([this] {
+    SetThreadName("events");
+    Loop();
+  });
 }
 
 EventRecorderImpl::~EventRecorderImpl() { Shutdown(); }

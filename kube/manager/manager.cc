@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "kube/metrics/process_memory.h"
+#include "kube/thread_name.h"
 
 namespace hf::kube {
 namespace {
@@ -67,7 +68,12 @@ Status Manager::Run(Client& client, std::stop_token stop) {
   }
 
   std::vector<std::jthread> caches;
-  for (auto& run : caches_) caches.emplace_back([&run, token = all.get_token()] { run(token); });
+  for (auto& run : caches_) {
+    caches.emplace_back([&run, token = all.get_token()] {
+      SetThreadName("informer");
+      run(token);
+    });
+  }
 
   std::atomic<bool> lost{false};
   Status result;

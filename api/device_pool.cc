@@ -331,6 +331,9 @@ DevicePoolSpec DecodeSpec(const Field& f) {
       s.resource_name = std::move(*name);
     }
   }
+  Assign(f["allocationAPI"].Enum<AllocationApi>(
+             {{"DevicePlugin", AllocationApi::kDevicePlugin}, {"DRA", AllocationApi::kDra}}),
+         &s.allocation_api);
   s.node_selector = internal::DecodeLabelSelector(f["nodeSelector"]);
   s.discovery = DecodeDiscovery(f["discovery"]);
   if (Field sharing = f["sharing"]; sharing.IsObject()) Assign(sharing["replicas"].Int(1, 64), &s.sharing.replicas);
@@ -444,6 +447,10 @@ std::string_view AllocationPolicyName(AllocationPolicy policy) {
       break;
   }
   return "none";
+}
+
+std::string_view AllocationApiName(AllocationApi api) {
+  return api == AllocationApi::kDra ? "DRA" : "DevicePlugin";
 }
 
 std::string_view PullPolicyName(PullPolicy policy) {
@@ -674,6 +681,12 @@ kube::StatusOr<DevicePool> DecodeDevicePool(const nlohmann::json& obj) {
         "devicepool-<pool>");
   }
   pool.spec = DecodeSpec(root["spec"]);
+  if (pool.spec.allocation_api == AllocationApi::kDra && pool.metadata.name.size() > kMaxDraPoolNameLength &&
+      pool.metadata.name.size() <= kMaxPoolNameLength) {
+    root["metadata"]["name"].Invalid(
+        "must be at most 36 characters for allocationAPI DRA: the pool's DRA driver name "
+        "<pool>.devicepool.hashfoundry.com must fit in 63");
+  }
   pool.status = DecodeStatus(root["status"]);
   if (!errors.ok()) {
     return errors.ToStatus(pool.metadata.name.empty() ? "DevicePool" : "DevicePool " + pool.metadata.name);

@@ -64,9 +64,14 @@ using Discovery = std::variant<SimulatedDiscovery, PathsDiscovery, PciDiscovery>
 enum class AllocationPolicy { kPacked, kBalanced, kNone };
 enum class PullPolicy { kAlways, kIfNotPresent, kNever };
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
+// How pods get the devices: the kubelet device plugin API, or Dynamic
+// Resource Allocation (resource.k8s.io/v1: the agent publishes ResourceSlices
+// and the operator a DeviceClass, see DraDriverName in api/names.h).
+enum class AllocationApi { kDevicePlugin, kDra };
 
-// "packed", "IfNotPresent", "info": the spellings of the spec.
+// "packed", "IfNotPresent", "info", "DRA": the spellings of the spec.
 std::string_view AllocationPolicyName(AllocationPolicy policy);
+std::string_view AllocationApiName(AllocationApi api);
 std::string_view PullPolicyName(PullPolicy policy);
 std::string_view LogLevelName(LogLevel level);
 
@@ -186,6 +191,8 @@ struct MonitoringSpec {
 
 struct DevicePoolSpec {
   std::string resource_name;  // immutable
+  // DRA needs a pool name of at most kMaxDraPoolNameLength characters.
+  AllocationApi allocation_api = AllocationApi::kDevicePlugin;
   LabelSelector node_selector;  // empty selects every node
   Discovery discovery;
   SharingSpec sharing;

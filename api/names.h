@@ -36,6 +36,15 @@ inline kube::GroupVersionResource DevicePoolNodes() {
 // one (the CRD enforces this with CEL).
 inline constexpr size_t kMaxPoolNameLength = 63;
 
+// A DRA pool's driver name, <pool>.devicepool.hashfoundry.com: the agent
+// publishes its node's ResourceSlices under it and the operator names the
+// pool's DeviceClass after it. A driver name is at most 63 characters, so a
+// DRA pool's name is at most 36 (the CRD enforces this with CEL).
+inline constexpr std::string_view kDraDriverSuffix = ".devicepool.hashfoundry.com";
+inline constexpr size_t kMaxDraPoolNameLength = 63 - kDraDriverSuffix.size();
+static_assert(kMaxDraPoolNameLength == 36);
+inline std::string DraDriverName(std::string_view pool) { return std::string(pool) + std::string(kDraDriverSuffix); }
+
 // Nodes a pool selects carry NodeSelectionLabel(pool)=enabled while they
 // match; the pool's DaemonSet selects on it. The label is removed when the
 // node stops matching and, through the finalizer, when the pool is deleted.
@@ -59,6 +68,9 @@ inline constexpr std::string_view kConditionProgressing = "Progressing";
 inline constexpr std::string_view kConditionDegraded = "Degraded";
 // Whether the ServiceMonitor and PrometheusRule CRDs are served.
 inline constexpr std::string_view kConditionMonitoringAvailable = "MonitoringAvailable";
+// Whether the pool's DeviceClass (DRA) is in place; only on pools that use
+// or used DRA.
+inline constexpr std::string_view kConditionDeviceClassAvailable = "DeviceClassAvailable";
 // Another pool with the same resourceName holds some of the selected nodes.
 inline constexpr std::string_view kConditionConflict = "Conflict";
 // The spec passed admission but cannot be acted on (e.g. the agent rejects it).

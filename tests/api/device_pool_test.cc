@@ -75,6 +75,7 @@ TEST(DevicePoolTest, BareSpecGetsCrdDefaults) {
   kube::StatusOr<DevicePool> pool = DecodeDevicePool(BareSpec());
   ASSERT_TRUE(pool.ok()) << pool.status().ToString();
   const DevicePoolSpec& s = pool->spec;
+  EXPECT_EQ(s.allocation_api, AllocationApi::kDevicePlugin);
   EXPECT_TRUE(s.node_selector.Empty());
   EXPECT_EQ(std::get<SimulatedDiscovery>(s.discovery), (SimulatedDiscovery{4, "hashfoundry-device"}));
   EXPECT_EQ(s.sharing.replicas, 1);
@@ -122,6 +123,7 @@ TEST(DevicePoolTest, CrdDefaultsWhatTheCodecDefaults) {
   ApplyCrdDefaults(DevicePoolSchema(), &stored);
   json want = json::parse(R"({
     "resourceName": "hashfoundry.com/custom-device",
+    "allocationAPI": "DevicePlugin",
     "discovery": {"simulated": {"count": 4, "prefix": "hashfoundry-device"}},
     "sharing": {"replicas": 1},
     "allocation": {"policy": "packed"},
@@ -143,6 +145,7 @@ TEST(DevicePoolTest, DecodesEveryField) {
     "metadata": {"name": "fpga", "generation": 3, "finalizers": ["hashfoundry.com/node-labels"]},
     "spec": {
       "resourceName": "example.com/fpga",
+      "allocationAPI": "DRA",
       "nodeSelector": {"matchLabels": {"a": "b"},
                        "matchExpressions": [{"key": "zone", "operator": "In", "values": ["x", "y"]}]},
       "discovery": {"pci": {"vendor": "10de", "devices": ["2330", "20B5"]}},
@@ -166,6 +169,7 @@ TEST(DevicePoolTest, DecodesEveryField) {
   ASSERT_TRUE(pool.ok()) << pool.status().ToString();
   const DevicePoolSpec& s = pool->spec;
   EXPECT_EQ(pool->metadata.generation, 3);
+  EXPECT_EQ(AllocationApiName(s.allocation_api), "DRA");
   EXPECT_TRUE(pool->metadata.HasFinalizer(std::string(kNodeLabelsFinalizer)));
   EXPECT_EQ(s.node_selector.ToSelectorString(), "a=b,zone in (x,y)");
   EXPECT_EQ(std::get<PciDiscovery>(s.discovery), (PciDiscovery{"10de", {"2330", "20B5"}}));
@@ -293,6 +297,8 @@ std::vector<BadCase> BadCases() {
   long_name["metadata"]["name"] = std::string(64, 'p');
   json no_discovery = BareSpec();
   no_discovery["spec"].erase("discovery");
+  json long_dra_name = WithSpec(R"({"allocationAPI": "DRA"})");
+  long_dra_name["metadata"]["name"] = std::string(37, 'p');
   return {
       {"not an object", json::array(), "DevicePool: must be an object, not array"},
       {"no spec", json::object(), "spec: is required"},
@@ -308,6 +314,12 @@ std::vector<BadCase> BadCases() {
       {"labels not strings", json::parse(R"({"metadata": {"labels": {"a": 1}}, "spec": {}})"),
        "metadata.labels[a]: must be a string, not integer"},
       {"pool name too long", long_name, "metadata.name: must be at most 63 characters"},
+      {"allocationAPI unknown", WithSpec(R"({"allocationAPI": "Dra"})"),
+       "spec.allocationAPI: unsupported value \"Dra\": must be one of DevicePlugin, DRA"},
+      {"allocationAPI not a string", WithSpec(R"({"allocationAPI": true})"),
+       "spec.allocationAPI: must be a string, not boolean"},
+      {"DRA pool name over 36", long_dra_name,
+       "metadata.name: must be at most 36 characters for allocationAPI DRA"},
       {"no resourceName", json::parse(R"({"spec": {"discovery": {"simulated": {}}}})"),
        "spec.resourceName: is required"},
       {"resourceName a number", WithSpec(R"({"resourceName": 7})"), "spec.resourceName: must be a string, not integer"},
@@ -601,6 +613,22 @@ TEST(DevicePoolTest, Names) {
   EXPECT_EQ(NodeSelectionLabel("custom-device"), "devicepool.hashfoundry.com/custom-device");
   EXPECT_EQ(kNodeSelectionLabelValue, "enabled");
   EXPECT_EQ(kNodeLabelsFinalizer, "hashfoundry.com/node-labels");
+  EXPECT_EQ(DraDriverName("custom-device"), "custom-device.devicepool.hashfoundry.com");
+  // The longest DRA pool name gives the longest driver name there may be.
+  EXPECT_EQ(DraDriverName(std::string(kMaxDraPoolNameLength, 'p')).size(), 63u);
+}
+
+TEST(DevicePoolTest, LongNamesAreFineForDevicePluginPools) {
+  json obj = BareSpec();
+  obj["metadata"]["name"] = std::string(63, 'p');
+  EXPECT_TRUE(DecodeDevicePool(obj).ok());
+  obj["spec"]["allocationAPI"] = "DevicePlugin";
+  EXPECT_TRUE(DecodeDevicePool(obj).ok());
+  obj["metadata"]["name"] = std::string(36, 'p');
+  obj["spec"]["allocationAPI"] = "DRA";
+  kube::StatusOr<DevicePool> dra = DecodeDevicePool(obj);
+  ASSERT_TRUE(dra.ok()) << dra.status().ToString();
+  EXPECT_EQ(dra->spec.allocation_api, AllocationApi::kDra);
 }
 
 }  // namespace

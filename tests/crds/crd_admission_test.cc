@@ -96,6 +96,7 @@ json Expression(const json& requirement) {
 std::vector<BadSpec> BadSpecs() {
   const std::string long_name_part(64, 'n');
   const std::string long_pool_name(64, 'p');
+  const std::string long_dra_pool_name(37, 'p');
   const std::string maxunavail = "must be a positive integer or a percentage from 1% to 100%";
   const std::string label_key = "each key must be a label key";
   const std::string normalised = "each glob must be a normalised path";
@@ -185,6 +186,13 @@ std::vector<BadSpec> BadSpecs() {
        "metadata.name must be at most 63 characters", "metadata.name"},
       {"PoolNameWithDot", R"({"metadata": {"name": "custom.device"}})", "metadata.name must be a DNS label",
        "metadata.name"},
+      {"AllocationApiUnknown", R"({"spec": {"allocationAPI": "Dra"}})",
+       R"(spec.allocationAPI: Unsupported value: "Dra")", "spec.allocationAPI"},
+      {"AllocationApiNotAString", R"({"spec": {"allocationAPI": 1}})", "spec.allocationAPI in body must be of type string",
+       "spec.allocationAPI"},
+      {"DraPoolName37Characters",
+       R"({"metadata": {"name": ")" + long_dra_pool_name + R"("}, "spec": {"allocationAPI": "DRA"}})",
+       "metadata.name must be at most 36 characters for allocationAPI DRA", "metadata.name"},
       {"BadSelectorOperator",
        R"({"spec": {"nodeSelector": {"matchExpressions": [{"key": "zone", "operator": "Gt", "values": ["1"]}]}}})",
        R"(spec.nodeSelector.matchExpressions[0].operator: Unsupported value: "Gt")",
@@ -298,6 +306,7 @@ TEST_F(CrdAdmissionTest, AcceptsEveryFieldAndPercentages) {
     "nodeSelector": {"matchLabels": {"Zone_1.x-Y": "", "a.b/c": "V.1_x-2"},
                      "matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a", ""]},
                                           {"key": "gpu", "operator": "DoesNotExist"}]},
+    "allocationAPI": "DRA",
     "sharing": {"replicas": 64}, "allocation": {"policy": "none"}, "health": {"interval": "1h30m"},
     "cdi": {"enabled": true},
     "agent": {"image": "registry.local/agent:v1", "imagePullPolicy": "Always", "imagePullSecrets": [{"name": "s"}],
@@ -314,6 +323,46 @@ TEST_F(CrdAdmissionTest, AcceptsEveryFieldAndPercentages) {
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->spec.rollout.max_unavailable.ToJson(), json("100%"));
   EXPECT_EQ(decoded->spec.agent.resources.limits.at("cpu"), "1");
+  EXPECT_EQ(decoded->spec.allocation_api, AllocationApi::kDra);
+}
+
+// DRA needs a pool name of at most 36 characters (its driver name,
+// <pool>.devicepool.hashfoundry.com, is at most 63); DevicePlugin pools keep
+// the 63 of a label's name part. Checked on updates too: a pool whose name is
+// too long cannot be switched to DRA.
+TEST_F(CrdAdmissionTest, DraPoolNamesFitTheDriverName) {
+  const std::string dra_name = UniqueName("dra");
+  json dra = ValidPool(dra_name + std::string(kMaxDraPoolNameLength - dra_name.size(), 'x'));
+  dra["spec"]["allocationAPI"] = "DRA";
+  kube::StatusOr<json> created = CreatePool(dra);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(DraDriverName((*created)["metadata"]["name"].get<std::string>()).size(), 63u);
+  kube::StatusOr<DevicePool> decoded = DecodeDevicePool(*created);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->spec.allocation_api, AllocationApi::kDra);
+
+  const std::string long_name = UniqueName("long");
+  json plugin = ValidPool(long_name + std::string(kMaxPoolNameLength - long_name.size(), 'x'));
+  created = CreatePool(plugin);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ((*created)["spec"]["allocationAPI"], "DevicePlugin");
+  kube::StatusOr<json> switched =
+      client_->Patch(DevicePools(), "", plugin["metadata"]["name"], kube::PatchType::kMerge,
+                     R"({"spec": {"allocationAPI": "DRA"}})");
+  ASSERT_FALSE(switched.ok()) << "a 63-character pool was switched to DRA";
+  EXPECT_TRUE(kube::IsInvalid(switched.status())) << switched.status().ToString();
+  EXPECT_THAT(switched.status().message(), HasSubstr("at most 36 characters for allocationAPI DRA"));
+  plugin["spec"]["allocationAPI"] = "DRA";
+  EXPECT_FALSE(DecodeDevicePool(plugin).ok()) << "the codec accepts what admission refuses";
+
+  // The short pool switches back and forth.
+  const std::string short_name = dra["metadata"]["name"];
+  for (const char* api : {"DevicePlugin", "DRA"}) {
+    kube::StatusOr<json> r = client_->Patch(DevicePools(), "", short_name, kube::PatchType::kMerge,
+                                            json{{"spec", {{"allocationAPI", api}}}}.dump());
+    ASSERT_TRUE(r.ok()) << api << ": " << r.status().ToString();
+    EXPECT_EQ((*r)["spec"]["allocationAPI"], api);
+  }
 }
 
 TEST_F(CrdAdmissionTest, SampleIsAcceptedWithDefaults) {
@@ -331,6 +380,7 @@ TEST_F(CrdAdmissionTest, SampleIsAcceptedWithDefaults) {
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   const json& spec = (*created)["spec"];
   EXPECT_EQ(spec["discovery"]["simulated"], json::parse(R"({"count": 4, "prefix": "hashfoundry-device"})"));
+  EXPECT_EQ(spec["allocationAPI"], "DevicePlugin");
   EXPECT_EQ(spec["sharing"]["replicas"], 1);
   EXPECT_EQ(spec["allocation"]["policy"], "packed");
   EXPECT_EQ(spec["health"]["interval"], "30s");
@@ -408,19 +458,19 @@ TEST_F(CrdAdmissionTest, StatusSubresourceAndPrinterColumns) {
   CommandResult table = KubectlOk({"get", "devicepools", name});
   ASSERT_EQ(table.exit_code, 0) << table.output;
   EXPECT_EQ(Words(table.output, 0),
-            (std::vector<std::string>{"NAME", "RESOURCE", "NODES", "DEVICES", "HEALTHY", "ALLOCATED", "ROLLOUT",
-                                      "READY", "AGE"}))
+            (std::vector<std::string>{"NAME", "RESOURCE", "API", "NODES", "DEVICES", "HEALTHY", "ALLOCATED",
+                                      "ROLLOUT", "READY", "AGE"}))
       << table.output;
   std::vector<std::string> row = Words(table.output, 1);
-  ASSERT_EQ(row.size(), 9u) << table.output;
+  ASSERT_EQ(row.size(), 10u) << table.output;
   EXPECT_EQ(std::vector<std::string>(row.begin(), row.end() - 1),
-            (std::vector<std::string>{name, "hashfoundry.com/custom-device", "2", "12", "11", "5", "RolledBack",
-                                      "True"}));
+            (std::vector<std::string>{name, "hashfoundry.com/custom-device", "DevicePlugin", "2", "12", "11", "5",
+                                      "RolledBack", "True"}));
 
   CommandResult wide = KubectlOk({"get", "dp", name, "-o", "wide"});
-  EXPECT_EQ(Words(wide.output, 0), (std::vector<std::string>{"NAME", "RESOURCE", "NODES", "SELECTED", "DEVICES",
-                                                             "HEALTHY", "ALLOCATED", "ROLLOUT", "READY", "REASON",
-                                                             "AGE"}))
+  EXPECT_EQ(Words(wide.output, 0), (std::vector<std::string>{"NAME", "RESOURCE", "API", "NODES", "SELECTED",
+                                                             "DEVICES", "HEALTHY", "ALLOCATED", "ROLLOUT", "READY",
+                                                             "REASON", "AGE"}))
       << wide.output;
   EXPECT_THAT(wide.output, HasSubstr("AllNodesReady"));
 

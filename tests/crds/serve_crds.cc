@@ -29,12 +29,15 @@ void ServeCrds(hf::testing::LocalCluster& cluster) {
   ASSERT_EQ(established.exit_code, 0) << established.output;
   // Established is set before every apiserver handler serves the new
   // schema; wait until a pool is accepted and one with a 64-character name
-  // (a CEL rule) refused.
+  // (a CEL rule) refused, and so is a DRA pool of 37 (the newest rule).
   std::unique_ptr<kube::Client> client = cluster.AdminClient();
+  nlohmann::json long_dra = ValidPool(std::string(37, 'p'));
+  long_dra["spec"]["allocationAPI"] = "DRA";
   ASSERT_TRUE(hf::testing::Eventually([&] {
     return client->Create(DevicePools(), "", ValidPool("probe"), {.dry_run = true}).ok() &&
            kube::IsInvalid(
-               client->Create(DevicePools(), "", ValidPool(std::string(64, 'p')), {.dry_run = true}).status());
+               client->Create(DevicePools(), "", ValidPool(std::string(64, 'p')), {.dry_run = true}).status()) &&
+           kube::IsInvalid(client->Create(DevicePools(), "", long_dra, {.dry_run = true}).status());
   })) << "the DevicePool CRD is not served with its validation rules";
 }
 

@@ -3,10 +3,12 @@
 // while it runs. Start() when the resource is served, Stop() when it goes;
 // each start is a fresh informer (a fresh list), with the handlers added
 // before. Synced() is the cache to read, or null while there is none to
-// trust: callers then ask the API server.
+// trust: callers then ask the API server. Indexes added before are built in
+// every informer it starts.
 //
-// Thread-safety: AddEventHandler before the first Start; everything else from
-// any thread except an informer's own handlers (Stop joins that thread).
+// Thread-safety: AddEventHandler and AddIndex before the first Start;
+// everything else from any thread except an informer's own handlers (Stop
+// joins that thread).
 #ifndef HF_KUBE_CACHE_ON_DEMAND_INFORMER_H_
 #define HF_KUBE_CACHE_ON_DEMAND_INFORMER_H_
 
@@ -14,7 +16,9 @@
 #include <mutex>
 #include <spdlog/spdlog.h>
 #include <stop_token>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "kube/cache/shared_informer.h"
@@ -35,6 +39,7 @@ class OnDemandInformer {
   OnDemandInformer& operator=(const OnDemandInformer&) = delete;
 
   void AddEventHandler(EventHandler<T> h) { handlers_.push_back(std::move(h)); }
+  void AddIndex(const std::string& name, typename Store<T>::IndexFunc f) { indexes_.emplace_back(name, std::move(f)); }
 
   // Starts an informer unless one runs; true if this call started it.
   bool Start() {
@@ -42,6 +47,7 @@ class OnDemandInformer {
     if (running_) return false;
     auto informer = std::make_shared<SharedInformer<T>>(client_, gvr_, opts_, decode_, clock_);
     for (const auto& h : handlers_) informer->AddEventHandler(h);
+    for (const auto& [name, f] : indexes_) informer->AddIndex(name, f);
     running_ = std::make_unique<Instance>();
     running_->informer = informer;
     running_->thread = std::jthread([informer](std::stop_token st) { informer->Run(st); });
@@ -87,6 +93,7 @@ class OnDemandInformer {
   const Decoder decode_;
   Clock& clock_;
   std::vector<EventHandler<T>> handlers_;
+  std::vector<std::pair<std::string, typename Store<T>::IndexFunc>> indexes_;
   mutable Mutex mu_;
   std::unique_ptr<Instance> running_ HF_GUARDED_BY(mu_);
 };

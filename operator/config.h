@@ -23,6 +23,11 @@ struct OperatorConfig {
   std::string kubelet_plugins_dir = "/var/lib/kubelet/device-plugins";
   std::string pod_resources_dir = "/var/lib/kubelet/pod-resources";
   std::string cdi_dir = "/var/run/cdi";
+  // DRA pools: where a DRA driver serves its kubelet plugin socket
+  // (<dra_plugins_dir>/<driver>/), and where the kubelet's plugin manager
+  // looks for registration sockets.
+  std::string dra_plugins_dir = "/var/lib/kubelet/plugins";
+  std::string plugins_registry_dir = "/var/lib/kubelet/plugins_registry";
   // Simulated devices are regular files under <simulated_root>/<pool>.
   std::string simulated_root = "/var/lib/hashfoundry/devices";
 };

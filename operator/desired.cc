@@ -83,12 +83,17 @@ std::string BindingName(const std::string& pool) { return "hashfoundry-devicepoo
 
 std::vector<std::string> AgentArgs(const api::DevicePool& pool, const OperatorConfig& cfg) {
   const auto& s = pool.spec;
+  const bool dra = s.allocation_api == api::AllocationApi::kDra;
   std::vector<std::string> args = {
       "--pool=" + pool.metadata.name,
       "--pool-uid=" + pool.metadata.uid,
       "--resource-name=" + s.resource_name,
       "--node-name=$(NODE_NAME)",
   };
+  if (dra) {
+    args.push_back(kDraAgentArg);
+    args.push_back("--driver-name=" + api::DraDriverName(pool.metadata.name));
+  }
   if (const auto* sim = std::get_if<api::SimulatedDiscovery>(&s.discovery)) {
     args.push_back("--discovery=simulated");
     args.push_back("--simulated-count=" + std::to_string(sim->count));
@@ -108,9 +113,16 @@ std::vector<std::string> AgentArgs(const api::DevicePool& pool, const OperatorCo
   args.push_back("--replicas=" + std::to_string(s.sharing.replicas));
   args.push_back("--allocation-policy=" + std::string(api::AllocationPolicyName(s.allocation.policy)));
   args.push_back("--health-interval=" + s.health.interval);
-  args.push_back(std::string("--cdi=") + (s.cdi.enabled ? "true" : "false"));
-  if (s.cdi.enabled) args.push_back("--cdi-dir=" + cfg.cdi_dir);
-  args.push_back("--kubelet-dir=" + cfg.kubelet_plugins_dir);
+  // DRA prepares every claim with CDI.
+  const bool cdi = s.cdi.enabled || dra;
+  args.push_back(std::string("--cdi=") + (cdi ? "true" : "false"));
+  if (cdi) args.push_back("--cdi-dir=" + cfg.cdi_dir);
+  if (dra) {
+    args.push_back("--plugins-dir=" + cfg.dra_plugins_dir);
+    args.push_back("--plugins-registry-dir=" + cfg.plugins_registry_dir);
+  } else {
+    args.push_back("--kubelet-dir=" + cfg.kubelet_plugins_dir);
+  }
   args.push_back("--pod-resources-socket=" + cfg.pod_resources_dir + "/kubelet.sock");
   args.push_back("--http-address=:" + std::to_string(cfg.agent_http_port));
   // The pod's own template hash (an env var from its annotation): the agent
@@ -143,10 +155,22 @@ Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg, co
   const auto& s = pool.spec;
   const std::string name = ChildName(pool.metadata.name);
 
-  Json volumes = Json::array({HostPathVolume("device-plugins", cfg.kubelet_plugins_dir, "DirectoryOrCreate"),
-                              HostPathVolume("pod-resources", cfg.pod_resources_dir, "DirectoryOrCreate")});
-  Json mounts = Json::array({Mount("device-plugins", cfg.kubelet_plugins_dir, false),
-                             Mount("pod-resources", cfg.pod_resources_dir, true)});
+  const bool dra = s.allocation_api == api::AllocationApi::kDra;
+  Json volumes = Json::array();
+  Json mounts = Json::array();
+  if (dra) {
+    // The kubelet's plugin manager finds the registration socket, and
+    // dials the driver's socket, on the host.
+    volumes.push_back(HostPathVolume("dra-plugins", cfg.dra_plugins_dir, "DirectoryOrCreate"));
+    mounts.push_back(Mount("dra-plugins", cfg.dra_plugins_dir, false));
+    volumes.push_back(HostPathVolume("plugins-registry", cfg.plugins_registry_dir, "DirectoryOrCreate"));
+    mounts.push_back(Mount("plugins-registry", cfg.plugins_registry_dir, false));
+  } else {
+    volumes.push_back(HostPathVolume("device-plugins", cfg.kubelet_plugins_dir, "DirectoryOrCreate"));
+    mounts.push_back(Mount("device-plugins", cfg.kubelet_plugins_dir, false));
+  }
+  volumes.push_back(HostPathVolume("pod-resources", cfg.pod_resources_dir, "DirectoryOrCreate"));
+  mounts.push_back(Mount("pod-resources", cfg.pod_resources_dir, true));
   if (std::holds_alternative<api::SimulatedDiscovery>(s.discovery)) {
     // The parent, not the pool's own directory: a bind mount of a directory
     // that is removed and created again would keep showing the removed one,
@@ -161,7 +185,7 @@ Json DesiredDaemonSet(const api::DevicePool& pool, const OperatorConfig& cfg, co
     volumes.push_back(HostPathVolume("sys", "/sys", "Directory"));
     mounts.push_back(Mount("sys", "/sys", true));
   }
-  if (s.cdi.enabled) {
+  if (s.cdi.enabled || dra) {
     volumes.push_back(HostPathVolume("cdi", cfg.cdi_dir, "DirectoryOrCreate"));
     mounts.push_back(Mount("cdi", cfg.cdi_dir, false));
   }
@@ -356,6 +380,20 @@ Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cf
                        {"kind", "PrometheusRule"},
                        {"metadata", md},
                        {"spec", {{"groups", Json::array({{{"name", "hashfoundry-devicepool-" + p}, {"rules", rules}}})}}}});
+}
+
+kube::GroupVersionResource DeviceClasses() { return {"resource.k8s.io", "v1", "deviceclasses", false}; }
+kube::GroupVersionResource ResourceSlices() { return {"resource.k8s.io", "v1", "resourceslices", false}; }
+
+Json DesiredDeviceClass(const api::DevicePool& pool, const OperatorConfig&) {
+  const std::string driver = api::DraDriverName(pool.metadata.name);
+  return WithSpecHash(
+      {{"apiVersion", "resource.k8s.io/v1"},
+       {"kind", "DeviceClass"},
+       {"metadata", Metadata(pool, driver, "")},
+       {"spec",
+        {{"selectors", Json::array({{{"cel", {{"expression", "device.driver == \"" + driver + "\""}}}}})},
+         {"extendedResourceName", pool.spec.resource_name}}}});
 }
 
 std::optional<DecimalValue> ParseQuantity(std::string_view s) {

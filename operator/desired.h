@@ -34,6 +34,11 @@ std::string ChildName(const std::string& pool);
 // hashfoundry-devicepool-<pool> for the ClusterRoleBinding.
 std::string BindingName(const std::string& pool);
 
+// The agent argument of a DRA pool's agents. A DevicePlugin pool's agents get
+// no --allocation-api at all, so their pod template (and its hash) is what it
+// was before DRA existed: an operator upgrade rolls no DevicePlugin pool.
+inline constexpr char kDraAgentArg[] = "--allocation-api=DRA";
+
 Json DesiredServiceAccount(const api::DevicePool& pool, const OperatorConfig& cfg);
 Json DesiredClusterRoleBinding(const api::DevicePool& pool, const OperatorConfig& cfg);
 // With `pinned_template`, the DaemonSet carries that pod template instead of
@@ -55,6 +60,15 @@ kube::GroupVersionResource ServiceMonitors();
 kube::GroupVersionResource PrometheusRules();
 Json DesiredServiceMonitor(const api::DevicePool& pool, const OperatorConfig& cfg);
 Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cfg);
+
+// resource.k8s.io/v1, served from Kubernetes 1.34 on. Both cluster-scoped.
+kube::GroupVersionResource DeviceClasses();
+kube::GroupVersionResource ResourceSlices();
+// A DRA pool's DeviceClass, named api::DraDriverName(pool): it selects the
+// devices of the pool's driver, and its extendedResourceName is the pool's
+// resourceName, so pods asking for that resource in resources.limits are
+// served through DRA on the pool's DRA nodes (KEP-5004).
+Json DesiredDeviceClass(const api::DevicePool& pool, const OperatorConfig& cfg);
 
 // The agent's command line for a pool (the DaemonSet's args).
 std::vector<std::string> AgentArgs(const api::DevicePool& pool, const OperatorConfig& cfg);

@@ -6,7 +6,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <utility>
 
 #include "api/device_pool.h"
 
@@ -30,6 +32,33 @@ api::DevicePool SamplePool() {
   return *pool;
 }
 
+// The sample pool served through DRA.
+api::DevicePool DraPool() {
+  api::DevicePool pool = SamplePool();
+  pool.spec.allocation_api = api::AllocationApi::kDra;
+  return pool;
+}
+
+std::string TemplateHash(const Json& ds) {
+  return ds["spec"]["template"]["metadata"]["annotations"][kTemplateHashAnnotation].get<std::string>();
+}
+
+// hostPath volume name -> {path, type}, and mount path -> readOnly.
+std::map<std::string, std::pair<std::string, std::string>> HostPaths(const Json& ds) {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  for (const auto& v : ds["spec"]["template"]["spec"]["volumes"]) {
+    out[v["name"]] = {v["hostPath"]["path"], v["hostPath"]["type"]};
+  }
+  return out;
+}
+std::map<std::string, bool> Mounts(const Json& ds) {
+  std::map<std::string, bool> out;
+  for (const auto& m : ds["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]) {
+    out[m["mountPath"]] = m.value("readOnly", false);
+  }
+  return out;
+}
+
 void ExpectGolden(const std::string& name, const Json& got) {
   const std::string path = std::string(HF_SOURCE_DIR) + "/tests/operator/golden/" + name + ".json";
   if (const char* up = std::getenv("HF_UPDATE_GOLDEN"); up != nullptr && std::string(up) == "1") {
@@ -51,6 +80,81 @@ TEST(DesiredTest, Golden) {
   ExpectGolden("service", DesiredService(pool, cfg));
   ExpectGolden("servicemonitor", DesiredServiceMonitor(pool, cfg));
   ExpectGolden("prometheusrule", DesiredPrometheusRule(pool, cfg));
+  ExpectGolden("daemonset-dra", DesiredDaemonSet(DraPool(), cfg));
+  ExpectGolden("deviceclass", DesiredDeviceClass(DraPool(), cfg));
+}
+
+TEST(DesiredTest, DeviceClassSelectsThePoolsDriverAndServesItsResource) {
+  OperatorConfig cfg;
+  Json dc = DesiredDeviceClass(DraPool(), cfg);
+  EXPECT_EQ(dc["apiVersion"], "resource.k8s.io/v1");
+  EXPECT_EQ(dc["metadata"]["name"], "custom-device.devicepool.hashfoundry.com");
+  EXPECT_FALSE(dc["metadata"].contains("namespace"));
+  EXPECT_EQ(dc["spec"]["selectors"],
+            Json::parse(R"([{"cel": {"expression": "device.driver == \"custom-device.devicepool.hashfoundry.com\""}}])"));
+  EXPECT_EQ(dc["spec"]["extendedResourceName"], "hashfoundry.com/custom-device");
+  EXPECT_EQ(DeviceClasses().ApiVersion(), "resource.k8s.io/v1");
+  EXPECT_FALSE(DeviceClasses().namespaced);
+  EXPECT_FALSE(ResourceSlices().namespaced);
+}
+
+TEST(DesiredTest, DraAgentsGetTheDraFlagsAndKubeletPluginDirectories) {
+  OperatorConfig cfg;
+  cfg.cdi_dir = "/etc/cdi";
+  auto args = AgentArgs(DraPool(), cfg);
+  auto has = [&](const std::string& a) { return std::find(args.begin(), args.end(), a) != args.end(); };
+  EXPECT_TRUE(has("--allocation-api=DRA"));
+  EXPECT_TRUE(has("--driver-name=custom-device.devicepool.hashfoundry.com"));
+  EXPECT_TRUE(has("--plugins-dir=/var/lib/kubelet/plugins"));
+  EXPECT_TRUE(has("--plugins-registry-dir=/var/lib/kubelet/plugins_registry"));
+  // DRA prepares claims with CDI whatever cdi.enabled says.
+  EXPECT_TRUE(has("--cdi=true"));
+  EXPECT_TRUE(has("--cdi-dir=/etc/cdi"));
+  EXPECT_TRUE(has("--pod-resources-socket=/var/lib/kubelet/pod-resources/kubelet.sock"));
+  EXPECT_FALSE(has("--kubelet-dir=/var/lib/kubelet/device-plugins"));
+
+  Json ds = DesiredDaemonSet(DraPool(), cfg);
+  auto paths = HostPaths(ds);
+  using Path = std::pair<std::string, std::string>;
+  EXPECT_EQ(paths["dra-plugins"], Path("/var/lib/kubelet/plugins", "DirectoryOrCreate"));
+  EXPECT_EQ(paths["plugins-registry"], Path("/var/lib/kubelet/plugins_registry", "DirectoryOrCreate"));
+  EXPECT_EQ(paths["cdi"], Path("/etc/cdi", "DirectoryOrCreate"));
+  EXPECT_EQ(paths["pod-resources"], Path("/var/lib/kubelet/pod-resources", "DirectoryOrCreate"));
+  EXPECT_EQ(paths.count("device-plugins"), 0u);
+  auto mounts = Mounts(ds);
+  EXPECT_EQ(mounts, (std::map<std::string, bool>{{"/var/lib/kubelet/plugins", false},
+                                                 {"/var/lib/kubelet/plugins_registry", false},
+                                                 {"/etc/cdi", false},
+                                                 {"/var/lib/kubelet/pod-resources", true},
+                                                 {"/var/lib/hashfoundry/devices", false}}));
+}
+
+// DevicePlugin pools' agents get no --allocation-api: their template is what
+// it was before the field existed, so an operator upgrade rolls no pool (the
+// daemonset golden file is that template).
+TEST(DesiredTest, DevicePluginAgentsAreAsBefore) {
+  OperatorConfig cfg;
+  auto args = AgentArgs(SamplePool(), cfg);
+  for (const auto& a : args) {
+    EXPECT_EQ(a.rfind("--allocation-api", 0), std::string::npos) << a;
+    EXPECT_EQ(a.rfind("--driver-name", 0), std::string::npos) << a;
+  }
+  EXPECT_NE(std::find(args.begin(), args.end(), "--kubelet-dir=/var/lib/kubelet/device-plugins"), args.end());
+  EXPECT_EQ(HostPaths(DesiredDaemonSet(SamplePool(), cfg)).count("dra-plugins"), 0u);
+}
+
+// Switching the allocation API is a new agent template, which the managed
+// rollout takes node by node like any other (rollout_test covers the rest).
+TEST(DesiredTest, SwitchingTheAllocationApiChangesTheTemplateHash) {
+  OperatorConfig cfg;
+  const std::string plugin = TemplateHash(DesiredDaemonSet(SamplePool(), cfg));
+  const std::string dra = TemplateHash(DesiredDaemonSet(DraPool(), cfg));
+  EXPECT_NE(plugin, dra);
+  api::DevicePool back = DraPool();
+  back.spec.allocation_api = api::AllocationApi::kDevicePlugin;
+  EXPECT_EQ(TemplateHash(DesiredDaemonSet(back, cfg)), plugin) << "switching back is the old template again";
+  // Managed: the DaemonSet leaves the replacement of agents to the operator.
+  EXPECT_EQ(DesiredDaemonSet(DraPool(), cfg)["spec"]["updateStrategy"]["type"], "OnDelete");
 }
 
 TEST(DesiredTest, EveryChildIsOwnedByThePool) {
@@ -58,7 +162,7 @@ TEST(DesiredTest, EveryChildIsOwnedByThePool) {
   auto pool = SamplePool();
   for (const Json& child : {DesiredServiceAccount(pool, cfg), DesiredClusterRoleBinding(pool, cfg),
                             DesiredDaemonSet(pool, cfg), DesiredService(pool, cfg), DesiredServiceMonitor(pool, cfg),
-                            DesiredPrometheusRule(pool, cfg)}) {
+                            DesiredPrometheusRule(pool, cfg), DesiredDeviceClass(DraPool(), cfg)}) {
     SCOPED_TRACE(child["kind"].get<std::string>());
     const Json& ref = child["metadata"]["ownerReferences"][0];
     EXPECT_EQ(ref["uid"], pool.metadata.uid);

@@ -81,7 +81,47 @@ std::optional<AgentPodEntry> DecodeAgentPodEntry(const nlohmann::json& obj) {
       }
     }
   }
+  if (auto cs = spec.find("containers"); cs != spec.end() && cs->is_array()) {
+    for (const auto& c : *cs) {
+      if (!c.is_object() || c.value("name", "") != "agent" || !c.contains("args") || !c["args"].is_array()) continue;
+      for (const auto& a : c["args"]) e.dra = e.dra || a == kDraAgentArg;
+    }
+  }
   return e;
+}
+
+std::optional<ResourceSliceEntry> DecodeResourceSliceEntry(nlohmann::json&& obj) {
+  ResourceSliceEntry e;
+  e.metadata = kube::ObjectMeta::FromJson(obj, false);
+  if (e.metadata.name.empty()) return std::nullopt;
+  const auto spec = obj.find("spec");
+  if (spec == obj.end() || !spec->is_object()) return e;
+  e.driver = spec->value("driver", "");
+  e.node = spec->value("nodeName", "");
+  if (auto pool = spec->find("pool"); pool != spec->end() && pool->is_object()) {
+    e.pool = pool->value("name", "");
+    if (auto g = pool->find("generation"); g != pool->end() && g->is_number_integer()) e.generation = g->get<int64_t>();
+  }
+  if (auto devices = spec->find("devices"); devices != spec->end() && devices->is_array()) {
+    e.devices = static_cast<int>(devices->size());
+  }
+  return e;
+}
+
+std::optional<int64_t> PublishedDevices(const kube::SharedInformer<ResourceSliceEntry>& slices,
+                                        const std::string& driver, const std::string& node) {
+  std::map<std::string, std::pair<int64_t, int64_t>> pools;  // pool -> newest generation, its devices
+  bool any = false;
+  for (const auto& s : slices.store().ByIndex(kByDriverNodeIndex, driver + "/" + node)) {
+    any = true;
+    auto [it, added] = pools.try_emplace(s->pool, s->generation, 0);
+    if (s->generation > it->second.first) it->second = {s->generation, 0};
+    if (s->generation == it->second.first) it->second.second += s->devices;
+  }
+  if (!any) return std::nullopt;
+  int64_t total = 0;
+  for (const auto& [pool, newest] : pools) total += newest.second;
+  return total;
 }
 
 std::optional<ChildEntry> DecodeChildEntry(nlohmann::json&& obj) {
@@ -115,7 +155,15 @@ void AddIndexes(Caches& caches) {
     auto it = p.metadata.labels.find(std::string(api::kPoolLabel));
     return it == p.metadata.labels.end() ? std::vector<std::string>{} : std::vector<std::string>{it->second};
   });
+  if (caches.resource_slices != nullptr) {
+    caches.resource_slices->AddIndex(kByDriverNodeIndex, [](const ResourceSliceEntry& s) {
+      if (s.node.empty()) return std::vector<std::string>{};
+      return std::vector<std::string>{s.driver + "/" + s.node};
+    });
+  }
 }
+
+
 
 }  // namespace
 
@@ -130,14 +178,16 @@ OperatorInformers::OperatorInformers(kube::Reader& reader, const std::string& ns
       agent_pods(reader, kube::resources::Pods(), Children(ns), DecodeAgentPodEntry, clock),
       crds(reader, kube::resources::CustomResourceDefinitions(), {.metadata_only = true}, DecodeNodeEntry, clock),
       service_monitors(reader, ServiceMonitors(), Children(ns), DecodeChildEntry, clock),
-      prometheus_rules(reader, PrometheusRules(), Children(ns), DecodeChildEntry, clock) {
+      prometheus_rules(reader, PrometheusRules(), Children(ns), DecodeChildEntry, clock),
+      device_classes(reader, DeviceClasses(), Children(""), DecodeChildEntry, clock),
+      resource_slices(reader, ResourceSlices(), {}, DecodeResourceSliceEntry, clock) {
   Caches c = caches();
   AddIndexes(c);
 }
 
 Caches OperatorInformers::caches() {
-  return {pools, nodes, reports, daemon_sets, accounts, services, bindings, agent_pods, &service_monitors,
-          &prometheus_rules};
+  return {pools,      nodes,      reports,           daemon_sets,      accounts,        services,
+          bindings,   agent_pods, &service_monitors, &prometheus_rules, &device_classes, &resource_slices};
 }
 
 std::vector<std::pair<const kube::Syncable*, std::function<void(std::stop_token)>>> OperatorInformers::Runnables() {

@@ -54,8 +54,30 @@ struct AgentPodEntry {
   int restarts = 0;
   std::string waiting_reason;
   std::string last_exit;  // "exit code N (Reason): message" of lastState.terminated
+  // Its agent serves DRA (its arguments say so): what the pod runs, which
+  // during a switch of the pool's allocation API is not what the spec says.
+  bool dra = false;
 };
 std::optional<AgentPodEntry> DecodeAgentPodEntry(const nlohmann::json& obj);
+
+// A ResourceSlice (resource.k8s.io/v1): whose, where, and how many devices.
+// Kept for every driver (a few strings each); the operator reads those of
+// its pools' drivers.
+struct ResourceSliceEntry {
+  kube::ObjectMeta metadata;
+  std::string driver;
+  std::string node;  // spec.nodeName; "" for a slice not bound to one node
+  std::string pool;  // spec.pool.name
+  int64_t generation = 0;  // spec.pool.generation
+  int devices = 0;
+};
+std::optional<ResourceSliceEntry> DecodeResourceSliceEntry(nlohmann::json&& obj);
+
+// The devices the ResourceSlices of `driver` publish for `node`: of each of
+// the driver's pools there, the slices of its newest generation (older ones
+// are on their way out). nullopt when there is no such slice.
+std::optional<int64_t> PublishedDevices(const kube::SharedInformer<ResourceSliceEntry>& slices,
+                                        const std::string& driver, const std::string& node);
 
 // A child (DaemonSet, ServiceAccount, ...) as the server holds it, without
 // managedFields, to compare with what we would apply.
@@ -71,6 +93,7 @@ std::optional<api::DevicePoolNode> DecodePoolNodeEntry(const nlohmann::json& obj
 // Index names.
 inline constexpr char kByPoolLabelIndex[] = "pool-labels";  // nodes: each devicepool.hashfoundry.com/<pool> key
 inline constexpr char kByPoolIndex[] = "pool";              // devicepoolnodes: spec.pool; agent pods: pool label
+inline constexpr char kByDriverNodeIndex[] = "driver-node";  // resourceslices: <driver>/<node>
 
 struct Caches {
   kube::SharedInformer<PoolEntry>& pools;
@@ -85,12 +108,17 @@ struct Caches {
   // caller has none (the reconciler then reads the server).
   kube::OnDemandInformer<ChildEntry>* service_monitors = nullptr;
   kube::OnDemandInformer<ChildEntry>* prometheus_rules = nullptr;
+  // Run while resource.k8s.io/v1 is served: the pools' DeviceClasses, and
+  // every ResourceSlice once a pool uses DRA.
+  kube::OnDemandInformer<ChildEntry>* device_classes = nullptr;
+  kube::OnDemandInformer<ResourceSliceEntry>* resource_slices = nullptr;
 };
 
 // The informers behind Caches, as the operator runs them: pools, Nodes and
 // reports cluster-wide; children and agent pods by the managed-by label, in
 // `ns` (the operator's namespace) where they are namespaced; CRDs metadata
-// only. The monitoring informers start on demand. Indexes are added.
+// only. The monitoring and resource.k8s.io informers start on demand.
+// Indexes are added.
 struct OperatorInformers {
   OperatorInformers(kube::Reader& reader, const std::string& ns, kube::Clock& clock = kube::DefaultClock());
   OperatorInformers(const OperatorInformers&) = delete;
@@ -113,6 +141,8 @@ struct OperatorInformers {
   kube::SharedInformer<NodeEntry> crds;
   kube::OnDemandInformer<ChildEntry> service_monitors;
   kube::OnDemandInformer<ChildEntry> prometheus_rules;
+  kube::OnDemandInformer<ChildEntry> device_classes;
+  kube::OnDemandInformer<ResourceSliceEntry> resource_slices;
 };
 
 }  // namespace hf::controller

@@ -139,9 +139,13 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
         st.devices.healthy += r.status.counts.healthy;
         if (r.status.registered && !n.advertised) {
           // Registered, but the scheduler cannot place a pod there until
-          // the kubelet's next node status lists the resource.
+          // the kubelet's next node status lists the resource (or the
+          // agent's ResourceSlice is published).
           p.Add(kResourceNotAdvertised,
-                "the agent is registered but the Node does not list " + pool.spec.resource_name + " yet");
+                n.agent->dra ? "the agent is registered but publishes no ResourceSlice of driver " +
+                                   api::DraDriverName(pool.metadata.name) + " yet"
+                             : "the agent is registered but the Node does not list " + pool.spec.resource_name +
+                                   " yet");
         } else if (r.status.registered) {
           ++st.nodes.registered;
           if (n.agent->ready) ++st.nodes.ready;
@@ -210,8 +214,32 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
         gen, now);
   }
 
+  const std::string device_class = api::DraDriverName(pool.metadata.name);
+  const bool dra_missing = seen.device_class_wanted && !seen.dra_served;
+  if (dra_missing) {
+    Set(st, api::kConditionDeviceClassAvailable, false, "DRANotServed",
+        "resource.k8s.io/v1 DeviceClasses are not served (Kubernetes 1.34 or later serves them): no pod gets a "
+        "device through DRA",
+        gen, now);
+  } else if (seen.device_class_wanted && seen.extended_resource_dropped) {
+    Set(st, api::kConditionDeviceClassAvailable, false, "ExtendedResourceNotSupported",
+        "DeviceClass " + device_class + " is in place, but the API server dropped its extendedResourceName (feature "
+        "gate DRAExtendedResource is off): pods asking for " + pool.spec.resource_name +
+            " in resources.limits are not served on DRA nodes, only pods with ResourceClaims of the class",
+        gen, now);
+  } else if (seen.device_class_wanted) {
+    Set(st, api::kConditionDeviceClassAvailable, true, "DeviceClassCreated",
+        "DeviceClass " + device_class + " selects the devices of driver " + device_class + "; pods asking for " +
+            pool.spec.resource_name + " are served through DRA on the nodes whose agent serves DRA",
+        gen, now);
+  } else if (api::FindCondition(st.conditions, api::kConditionDeviceClassAvailable) != nullptr) {
+    // Only pools that once used DRA carry the condition.
+    Set(st, api::kConditionDeviceClassAvailable, false, "DevicePlugin",
+        "the pool uses the device plugin API and no agent serves DRA any more; its DeviceClass is removed", gen, now);
+  }
+
   bool registered_all = st.nodes.registered == seen.labelled;
-  bool degraded = !seen.error.empty() || !crashing.empty() || !not_ready_nodes.empty() || !unhealthy.empty() ||
+  bool degraded = !seen.error.empty() || dra_missing || !crashing.empty() || !not_ready_nodes.empty() || !unhealthy.empty() ||
                   (rolled_out && !unregistered.empty());
   using api::RolloutPhase;
   if (seen.rollout) st.rollout = *seen.rollout;
@@ -221,6 +249,11 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
   // the last good agents still serve: Ready stays what they show.
   if (!seen.error.empty()) {
     Set(st, api::kConditionDegraded, true, "ReconcileError", seen.error, gen, now);
+  } else if (dra_missing) {
+    Set(st, api::kConditionDegraded, true, "DRANotServed",
+        "the pool's agents serve DRA, but resource.k8s.io/v1 is not served; set allocationAPI to DevicePlugin or "
+        "upgrade the cluster to Kubernetes 1.34 or later",
+        gen, now);
   } else if (rollout_failed) {
     // Until the spec's template changes: the spec asks for what does not run.
     Set(st, api::kConditionDegraded, true, phase == RolloutPhase::kFailed ? "RolloutFailed" : "RolledBack",

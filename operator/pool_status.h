@@ -29,6 +29,7 @@ struct AgentPod {
   int restarts = 0;
   std::string waiting_reason;  // the agent container's state.waiting.reason, e.g. CrashLoopBackOff
   std::string last_exit;       // its lastState.terminated: exit code and termination message
+  bool dra = false;            // it serves DRA
 };
 
 // What is known about one node the pool wants to run on.
@@ -36,9 +37,10 @@ struct ObservedNode {
   // The Node's Ready condition status: "True", "False", "Unknown", or "" when
   // the Node reports none.
   std::string ready = "True";
-  // The Node's status.allocatable lists the pool's resource name: until it
-  // does, the scheduler places no pod there, so a registered agent does not
-  // count as registered yet.
+  // The Node's status.allocatable lists the pool's resource name (for an
+  // agent serving DRA: a ResourceSlice of the pool's driver is published for
+  // the node): until then the scheduler places no pod there, so a registered
+  // agent does not count as registered yet.
   bool advertised = true;
   std::optional<AgentPod> agent;               // the agent pod bound to it
   std::optional<api::DevicePoolNode> report;   // its DevicePoolNode
@@ -71,6 +73,12 @@ struct Observed {
   std::string node_selector;       // the pool's selector, as a labelSelector string
   bool monitoring_wanted = false;  // ServiceMonitor or PrometheusRule enabled
   bool monitoring_served = false;  // their CRDs are installed
+  // The pool's DeviceClass: wanted while the spec says DRA or agents still
+  // serve DRA; resource.k8s.io/v1 served; and whether the API server kept its
+  // extendedResourceName (it drops it while DRAExtendedResource is off).
+  bool device_class_wanted = false;
+  bool dra_served = true;
+  bool extended_resource_dropped = false;
   std::string error;               // a reconcile step failed, or ""
   // Where the agent rollout stands (operator/rollout.h); nullopt leaves
   // status.rollout as it was.

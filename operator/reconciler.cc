@@ -237,6 +237,85 @@ Status DevicePoolReconciler::ApplyChildren(const api::DevicePool& pool, const Js
   return Status::Ok();
 }
 
+Status DevicePoolReconciler::SyncDeviceClass(const api::DevicePool& pool, Observed* seen) {
+  const std::string name = api::DraDriverName(pool.metadata.name);
+  bool dra_agents = false;
+  for (const auto& p : d_.caches.agent_pods.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
+    dra_agents = dra_agents || p->dra;
+  }
+  const bool wanted = pool.spec.allocation_api == api::AllocationApi::kDra || dra_agents;
+  seen->device_class_wanted = wanted;
+  auto served = d_.discovery.IsServed(DeviceClasses());
+  if (!served.ok()) return served.status();
+  auto* classes = d_.caches.device_classes;
+  auto* slices = d_.caches.resource_slices;
+  if (!*served) {
+    seen->dra_served = false;
+    if (classes != nullptr) classes->Stop();
+    if (slices != nullptr) slices->Stop();
+    return Status::Ok();
+  }
+  // Our DeviceClasses are few and labelled: watched wherever the API is
+  // served. Every driver's ResourceSlices: only once a pool uses DRA.
+  std::shared_ptr<const kube::SharedInformer<ChildEntry>> cache;
+  if (classes != nullptr) {
+    classes->Start();
+    cache = classes->Synced();
+  }
+  if (wanted && slices != nullptr) slices->Start();
+  std::optional<ChildEntry> actual;
+  if (cache != nullptr) {
+    if (auto entry = cache->Get(name)) actual = *entry;
+  } else {
+    // Until the informer has listed: the server.
+    auto got = d_.client.Get(DeviceClasses(), "", name);
+    if (!got.ok() && !kube::IsNotFound(got.status())) return got.status();
+    if (got.ok()) actual = DecodeChildEntry(std::move(*got));
+  }
+  if (!wanted) {
+    if (!actual) return Status::Ok();
+    Status st = DeleteChildIfPresent(pool, DeviceClasses(), "", name);
+    if (st.ok()) spdlog::info("pool {}: no agent serves DRA any more; DeviceClass {} removed", pool.metadata.name, name);
+    return st;
+  }
+  const Json desired = DesiredDeviceClass(pool, d_.config);
+  if (actual && !actual->object.value("spec", Json::object()).contains("extendedResourceName")) {
+    Json rest = desired;
+    rest["spec"].erase("extendedResourceName");
+    if (IsSubset(rest, actual->object)) {
+      // Either a hand edit removed it, or the API server drops the field
+      // (DRAExtendedResource off): only the answer to an apply tells.
+      kube::ApplyOptions opts;
+      opts.field_manager = kFieldManager;
+      opts.force = true;
+      auto r = d_.client.Apply(DeviceClasses(), "", desired, opts);
+      if (!r.ok()) return r.status();
+      if (r->value("spec", Json::object()).contains("extendedResourceName")) {
+        Event(pool.metadata, kube::EventType::kNormal, "Updated", "Update",
+              "updated DeviceClass " + name + " to the desired state");
+      } else {
+        seen->extended_resource_dropped = true;
+      }
+      return Status::Ok();
+    }
+  }
+  Status st = ApplyChild(pool, DeviceClasses(), desired, actual ? &*actual : nullptr, /*kind_may_vanish=*/true);
+  if (KindGoingAway(st)) {
+    spdlog::info("pool {}: {} is no longer served ({})", pool.metadata.name, DeviceClasses().String(), st.message());
+    d_.discovery.Invalidate();
+    seen->dra_served = false;
+    return Status::Ok();
+  }
+  return st;
+}
+
+std::optional<int64_t> DevicePoolReconciler::Published(const api::DevicePool& pool, const std::string& node) const {
+  if (d_.caches.resource_slices == nullptr) return std::nullopt;
+  auto slices = d_.caches.resource_slices->Synced();
+  if (slices == nullptr) return std::nullopt;
+  return PublishedDevices(*slices, api::DraDriverName(pool.metadata.name), node);
+}
+
 Status DevicePoolReconciler::CleanupReports(const std::string& pool, const std::set<std::string>& wanted) {
   for (const auto& report : d_.caches.pool_nodes.store().ByIndex(kByPoolIndex, pool)) {
     if (wanted.count(report->spec.node)) continue;
@@ -353,7 +432,9 @@ RolloutDecision DevicePoolReconciler::PlanAgents(const PoolEntry& entry, const a
       it->second.pod_terminating = true;
       continue;
     }
-    it->second.pod = RolloutNodeView::Pod{p->template_hash, p->ready, p->restarts, p->waiting_reason, p->last_exit};
+    it->second.pod =
+        RolloutNodeView::Pod{p->template_hash, p->ready, p->restarts, p->waiting_reason, p->last_exit, p->dra};
+    if (p->dra) it->second.published = Published(pool, p->node);
   }
   if (pool.spec.rollout.strategy == api::RolloutStrategy::kRollingUpdate) {
     RolloutDecision d;
@@ -476,6 +557,8 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   }
   if (children.ok()) children = ApplyChildren(pool, pinned ? &*pinned : nullptr, &seen.monitoring_served);
   if (!children.ok() && seen.error.empty()) seen.error = "applying children: " + children.ToString();
+  Status device_class = SyncDeviceClass(pool, &seen);
+  if (!device_class.ok() && seen.error.empty()) seen.error = "DeviceClass: " + device_class.ToString();
   for (const auto& e : plan.events) Event(entry->metadata, e.type, e.reason, "Rollout", e.message);
   Status replaced;
   if (!plan.replace.empty() && children.ok()) replaced = ReplaceAgents(*entry, pool, plan);
@@ -509,18 +592,26 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
                          (pool.spec.rollout.strategy == api::RolloutStrategy::kManaged &&
                           (p->template_hash == plan.status.current_revision ||
                            p->template_hash == plan.status.update_revision));
-    AgentPod pod{p->metadata.name, p->ready,       current,       p->metadata.deleting,
-                 p->restarts,      p->waiting_reason, p->last_exit};
+    AgentPod pod{p->metadata.name, p->ready,       current,      p->metadata.deleting,
+                 p->restarts,      p->waiting_reason, p->last_exit, p->dra};
     // During a replacement the old pod may still be terminating: the live
     // one speaks for the node.
     auto& have = it->second.agent;
     if (!have || (have->terminating && !pod.terminating)) have = std::move(pod);
   }
+  // A node whose agent serves DRA offers its devices in ResourceSlices, not
+  // in the Node's allocatable; unknown until the slices are cached.
+  if (auto* slices = d_.caches.resource_slices; slices != nullptr) {
+    const bool cached = slices->Synced() != nullptr;
+    for (auto& [node, o] : seen.nodes) {
+      if (o.agent && o.agent->dra) o.advertised = !cached || Published(pool, node).has_value();
+    }
+  }
 
   st = WriteStatus(*entry, ComputeStatus(pool, seen, now));
   // The first failure decides the retry; a Conflict is only a race.
   for (const Status* s :
-       std::initializer_list<const Status*>{&labels, &children, &replaced, &cleanup, &st}) {
+       std::initializer_list<const Status*>{&labels, &children, &device_class, &replaced, &cleanup, &st}) {
     if (!s->ok()) return *s;
   }
   kube::Result result;

@@ -58,6 +58,14 @@ class DevicePoolReconciler final : public kube::Reconciler {
   // status counts what is true) and sets *error to the first failure.
   int SyncLabels(const std::string& pool, const std::set<std::string>& wanted, kube::Status* error);
   kube::Status ApplyChildren(const api::DevicePool& pool, const Json* pinned_template, bool* monitoring_served);
+  // The pool's DeviceClass: applied while the spec says DRA or any of its
+  // agents still serves DRA (so claims keep being allocated on the nodes a
+  // switch back to DevicePlugin has not reached yet), deleted after. Starts
+  // the resource.k8s.io informers where that API is served.
+  kube::Status SyncDeviceClass(const api::DevicePool& pool, Observed* seen);
+  // The devices the node's ResourceSlices of the pool's driver publish;
+  // nullopt when none or while the slices are not cached yet.
+  std::optional<int64_t> Published(const api::DevicePool& pool, const std::string& node) const;
   // One step of the agent rollout (operator/rollout.h) from the caches.
   RolloutDecision PlanAgents(const PoolEntry& entry, const api::DevicePool& pool,
                              const std::set<std::string>& wanted, const std::string& spec_revision);

@@ -55,8 +55,13 @@ std::optional<Gate> CheckGate(const RolloutNodeView& v, const api::RolloutNode& 
                                          std::to_string(e.healthy_before) + " before the replacement"};
   }
   const int64_t want = std::max(e.healthy_before, 0);
-  if (v.allocatable.value_or(0) < want) {
-    return Gate{kGateAllocatable, "the Node's allocatable is " + std::to_string(v.allocatable.value_or(0)) +
+  // A switch of the allocation API compares the devices the node offered
+  // one way with what it offers the other: the same inventory.
+  const int64_t offered = (v.pod->dra ? v.published : v.allocatable).value_or(0);
+  if (offered < want) {
+    return Gate{kGateAllocatable, (v.pod->dra ? "the node's ResourceSlices publish " + std::to_string(offered) +
+                                                    " device(s)"
+                                              : "the Node's allocatable is " + std::to_string(offered)) +
                                       ", not yet back to " + std::to_string(want)};
   }
   if (!v.pod->ready) return Gate{kGateAgentReady, "the new agent pod is not Ready"};

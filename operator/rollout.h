@@ -19,7 +19,9 @@
 //   Reported       its DevicePoolNode was written by the new revision
 //   Registered     and says the agent is registered with the kubelet
 //   DevicesHealthy no fewer healthy devices than before the replacement
-//   Allocatable    the Node's allocatable for the resource is back to that
+//   Allocatable    what the scheduler can allocate is back to that: the
+//                  Node's allocatable for the resource, or for an agent
+//                  serving DRA, the devices its node's ResourceSlices publish
 //   AgentReady     the pod is Ready
 // all within progressDeadline of the replacement (a crash loop fails at
 // once). A failed gate stops the rollout and marks the revision failed: it is
@@ -55,6 +57,7 @@ struct RolloutNodeView {
     int restarts = 0;
     std::string waiting_reason;
     std::string last_exit;
+    bool dra = false;  // it serves DRA: its devices are in ResourceSlices, not the Node's allocatable
   };
   std::optional<Pod> pod;
   bool pod_terminating = false;  // an agent pod on the node is being deleted
@@ -67,6 +70,8 @@ struct RolloutNodeView {
   };
   std::optional<Report> report;
   std::optional<int64_t> allocatable;  // the Node's allocatable for the resource
+  // The devices the node's ResourceSlices of the pool's DRA driver publish.
+  std::optional<int64_t> published;
 };
 
 struct RolloutInput {

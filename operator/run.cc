@@ -125,10 +125,25 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   auto enqueue_owner = [&](const ChildEntry& c) {
     for (const auto& r : owner(c)) controller.Enqueue(r);
   };
-  for (auto* inf : {&service_monitors, &prometheus_rules}) {
+  for (auto* inf : {&service_monitors, &prometheus_rules, &informers.device_classes}) {
     inf->AddEventHandler({enqueue_owner, [&](const ChildEntry&, const ChildEntry& b) { enqueue_owner(b); },
                           enqueue_owner});
   }
+  // A slice of <pool>.devicepool.hashfoundry.com concerns that pool (its
+  // rollout gate and status); other drivers' slices concern none.
+  auto enqueue_driver = [&](const ResourceSliceEntry& s) {
+    const std::string_view suffix = api::kDraDriverSuffix;
+    if (s.driver.size() <= suffix.size() || !s.driver.ends_with(suffix)) return;
+    controller.Enqueue({"", s.driver.substr(0, s.driver.size() - suffix.size())});
+  };
+  informers.resource_slices.AddEventHandler(
+      {enqueue_driver,
+       [&](const ResourceSliceEntry& a, const ResourceSliceEntry& b) {
+         if (a.driver != b.driver || a.node != b.node || a.generation != b.generation || a.devices != b.devices) {
+           enqueue_driver(b);
+         }
+       },
+       enqueue_driver});
   controller.Watch<AgentPodEntry>(informers.agent_pods, [](const AgentPodEntry& p) {
     auto it = p.metadata.labels.find(std::string(api::kPoolLabel));
     if (it == p.metadata.labels.end()) return std::vector<Request>{};
@@ -162,6 +177,8 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   // Their handlers enqueue into the controller, which goes first.
   service_monitors.Stop();
   prometheus_rules.Stop();
+  informers.device_classes.Stop();
+  informers.resource_slices.Stop();
   events.Shutdown();
   return st;
 }

@@ -319,6 +319,64 @@ TEST(PoolStatusTest, ARegistrationCountsOnceTheNodeAdvertisesTheResource) {
   EXPECT_TRUE(st.problem_nodes.empty());
 }
 
+TEST(PoolStatusTest, ADraNodeCountsOnceItsResourceSliceIsPublished) {
+  Observed seen = Seen({{"a", Healthy("a")}});
+  seen.nodes["a"].agent->dra = true;
+  seen.nodes["a"].advertised = false;
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(st.nodes.registered, 0);
+  ASSERT_EQ(st.problem_nodes.size(), 1u);
+  EXPECT_EQ(st.problem_nodes[0].reason, "ResourceNotAdvertised");
+  EXPECT_NE(st.problem_nodes[0].message.find("publishes no ResourceSlice of driver pool.devicepool.hashfoundry.com"),
+            std::string::npos)
+      << st.problem_nodes[0].message;
+  seen.nodes["a"].advertised = true;
+  st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(st.nodes.registered, 1);
+  EXPECT_EQ(Cond(st, api::kConditionReady), ConditionStatus::kTrue);
+}
+
+TEST(PoolStatusTest, DeviceClassAvailableOnlyOnPoolsThatUseDra) {
+  Observed seen = Seen({{"a", Healthy("a")}});
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(api::FindCondition(st.conditions, api::kConditionDeviceClassAvailable), nullptr)
+      << "a DevicePlugin pool's status is as before DRA existed";
+
+  api::DevicePool pool = Pool();
+  pool.spec.allocation_api = api::AllocationApi::kDra;
+  seen.device_class_wanted = true;
+  std::string reason;
+  st = ComputeStatus(pool, seen, kNow);
+  EXPECT_EQ(Cond(st, api::kConditionDeviceClassAvailable, &reason), ConditionStatus::kTrue);
+  EXPECT_EQ(reason, "DeviceClassCreated");
+  EXPECT_EQ(Cond(st, api::kConditionReady), ConditionStatus::kTrue);
+
+  seen.extended_resource_dropped = true;
+  pool.status = st;
+  st = ComputeStatus(pool, seen, kNow);
+  EXPECT_EQ(Cond(st, api::kConditionDeviceClassAvailable, &reason), ConditionStatus::kFalse);
+  EXPECT_EQ(reason, "ExtendedResourceNotSupported");
+  EXPECT_EQ(Cond(st, api::kConditionDegraded), ConditionStatus::kFalse) << "claims still work";
+
+  seen.extended_resource_dropped = false;
+  seen.dra_served = false;
+  st = ComputeStatus(pool, seen, kNow);
+  EXPECT_EQ(Cond(st, api::kConditionDeviceClassAvailable, &reason), ConditionStatus::kFalse);
+  EXPECT_EQ(reason, "DRANotServed");
+  EXPECT_EQ(Cond(st, api::kConditionDegraded, &reason), ConditionStatus::kTrue);
+  EXPECT_EQ(reason, "DRANotServed");
+  EXPECT_EQ(Cond(st, api::kConditionReady), ConditionStatus::kFalse);
+
+  // Back on DevicePlugin, with no agent serving DRA any more.
+  pool.spec.allocation_api = api::AllocationApi::kDevicePlugin;
+  pool.status = st;
+  seen.device_class_wanted = false;
+  st = ComputeStatus(pool, seen, kNow);
+  EXPECT_EQ(Cond(st, api::kConditionDeviceClassAvailable, &reason), ConditionStatus::kFalse);
+  EXPECT_EQ(reason, "DevicePlugin");
+  EXPECT_EQ(Cond(st, api::kConditionDegraded), ConditionStatus::kFalse);
+}
+
 TEST(PoolStatusTest, AStoppedAgentsReportIsStale) {
   Observed seen = Seen({{"a", Healthy("a")}, {"b", Healthy("b")}});
   seen.nodes["a"].agent.reset();

@@ -64,6 +64,28 @@ Json PoolObject(const std::string& name, const std::string& created = "2026-01-0
             {"discovery", {{"simulated", {{"count", 4}, {"prefix", "hashfoundry-device"}}}}}}}};
 }
 
+Json DraPoolObject(const std::string& name) {
+  Json pool = PoolObject(name);
+  pool["spec"]["allocationAPI"] = "DRA";
+  return pool;
+}
+
+// An agent pod of kPool on `node`, Ready, running `revision`, serving DRA or
+// not (as its arguments say).
+Json AgentPodObject(const std::string& name, const std::string& node, const std::string& revision, bool dra) {
+  Json args = Json::array({"--pool=" + std::string(kPool)});
+  if (dra) args.push_back(kDraAgentArg);
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", kNs},
+            {"labels", {{kManagedByLabel, kManagedByValue}, {std::string(api::kPoolLabel), kPool}}},
+            {"annotations", {{kTemplateHashAnnotation, revision}}}}},
+          {"spec", {{"nodeName", node}, {"containers", Json::array({{{"name", "agent"}, {"args", args}}})}}},
+          {"status", {{"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+}
+
 Json NodeObject(const std::string& name, const std::map<std::string, std::string>& labels, bool ready = true) {
   return {{"apiVersion", "v1"},
           {"kind", "Node"},
@@ -90,7 +112,9 @@ class ReconcilerTest : public ::testing::Test {
   // Until every informer holds every write made so far.
   void Settle() {
     size_t watchers = threads_.size() + (informers_->service_monitors.IsRunning() ? 1 : 0) +
-                      (informers_->prometheus_rules.IsRunning() ? 1 : 0);
+                      (informers_->prometheus_rules.IsRunning() ? 1 : 0) +
+                      (informers_->device_classes.IsRunning() ? 1 : 0) +
+                      (informers_->resource_slices.IsRunning() ? 1 : 0);
     ASSERT_TRUE(client_.WaitForWatchers(watchers, 10s)) << "informers did not catch up";
   }
 
@@ -414,6 +438,166 @@ TEST_F(ReconcilerTest, AFinalizerPatchOnAStaleVersionIsAConflictNotALostWrite) {
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(kube::IsConflict(r.status())) << r.status().ToString();
   EXPECT_FALSE(Get(api::DevicePools(), "", "second")["metadata"].contains("finalizers"));
+}
+
+}  // namespace
+}  // namespace hf::controller
+
+namespace hf::controller {
+namespace {
+
+class DraReconcilerTest : public ReconcilerTest {
+ protected:
+  void SetUp() override {
+    ReconcilerTest::SetUp();
+    discovery_.Serve(DeviceClasses(), true);
+    discovery_.Serve(ResourceSlices(), true);
+    client_.Add(kube::resources::Nodes(), NodeObject("node-1", {{"hashfoundry.com/custom-device", "enabled"}}));
+  }
+
+  Json DeviceClass() { return Get(DeviceClasses(), "", api::DraDriverName(kPool)); }
+  std::string Revision() {
+    return TemplateRevision(Get(kube::resources::DaemonSets(), kNs, ChildName(kPool))["spec"]["template"]);
+  }
+  const api::Condition* DeviceClassCondition(const api::DevicePoolStatus& st) {
+    return Find(st, api::kConditionDeviceClassAvailable);
+  }
+};
+
+TEST_F(DraReconcilerTest, ADraPoolGetsItsDeviceClassAndHandEditsAreRepaired) {
+  client_.Add(api::DevicePools(), DraPoolObject(kPool));
+  Converge();
+  const std::string name = api::DraDriverName(kPool);
+  Json dc = DeviceClass();
+  ASSERT_FALSE(dc.is_null());
+  EXPECT_EQ(dc["spec"]["extendedResourceName"], kResource);
+  EXPECT_EQ(dc["spec"]["selectors"][0]["cel"]["expression"], "device.driver == \"" + name + "\"");
+  EXPECT_EQ(dc["metadata"]["ownerReferences"][0]["name"], kPool);
+  EXPECT_EQ(dc["metadata"]["labels"][kManagedByLabel], kManagedByValue);
+  EXPECT_TRUE(informers_->device_classes.IsRunning());
+  EXPECT_TRUE(informers_->resource_slices.IsRunning()) << "a DRA pool's rollout gate reads the slices";
+  api::DevicePoolStatus st = Status();
+  ASSERT_NE(DeviceClassCondition(st), nullptr);
+  EXPECT_EQ(DeviceClassCondition(st)->status, api::ConditionStatus::kTrue);
+  EXPECT_EQ(CountPrefix(events_.Take(), "Normal custom-device Created: created DeviceClass " + name), 1u);
+
+  client_.ClearActions();
+  ASSERT_TRUE(Reconcile().ok());
+  EXPECT_EQ(client_.Writes(), std::vector<std::string>{}) << "steady state";
+
+  ASSERT_TRUE(client_.Delete(DeviceClasses(), "", name).ok());
+  Converge();
+  EXPECT_EQ(DeviceClass()["spec"], dc["spec"]) << "a deleted DeviceClass comes back";
+
+  // extendedResourceName removed by hand: the apply's answer has it again,
+  // so it was an edit, not a server that drops the field.
+  Json edited = DeviceClass();
+  edited["spec"].erase("extendedResourceName");
+  client_.Add(DeviceClasses(), edited);
+  events_.Take();
+  Converge();
+  EXPECT_EQ(DeviceClass()["spec"]["extendedResourceName"], kResource);
+  EXPECT_EQ(CountPrefix(events_.Take(), "Normal custom-device Updated: updated DeviceClass " + name), 1u);
+  st = Status();
+  EXPECT_EQ(DeviceClassCondition(st)->status, api::ConditionStatus::kTrue);
+}
+
+TEST_F(DraReconcilerTest, DevicePluginPoolsHaveNoDeviceClassAndNoSliceWatch) {
+  client_.Add(api::DevicePools(), PoolObject(kPool));
+  Converge();
+  EXPECT_TRUE(DeviceClass().is_null());
+  EXPECT_FALSE(informers_->resource_slices.IsRunning());
+  EXPECT_EQ(DeviceClassCondition(Status()), nullptr);
+}
+
+// Switched back to DevicePlugin, the class stays while any agent still
+// serves DRA (claims on the nodes the rollout has not reached yet keep being
+// allocated), and goes with the last one.
+TEST_F(DraReconcilerTest, SwitchedBackTheDeviceClassStaysUntilNoAgentServesDra) {
+  client_.Add(api::DevicePools(), DraPoolObject(kPool));
+  Converge();
+  client_.Add(kube::resources::Pods(), AgentPodObject("agent-1", "node-1", Revision(), true));
+  Json pool = Get(api::DevicePools(), "", kPool);
+  pool["spec"]["allocationAPI"] = "DevicePlugin";
+  client_.Add(api::DevicePools(), pool);
+  Converge();
+  EXPECT_FALSE(DeviceClass().is_null()) << "an agent still serves DRA";
+  EXPECT_EQ(DeviceClassCondition(Status())->status, api::ConditionStatus::kTrue);
+
+  // The rollout replaced the agent with a device plugin one.
+  client_.Add(kube::resources::Pods(), AgentPodObject("agent-1", "node-1", Revision(), false));
+  events_.Take();
+  Converge();
+  EXPECT_TRUE(DeviceClass().is_null());
+  EXPECT_EQ(CountPrefix(events_.Take(), "Normal custom-device Deleted: deleted deviceclasses " +
+                                            api::DraDriverName(kPool)),
+            1u);
+  const api::DevicePoolStatus st = Status();
+  ASSERT_NE(DeviceClassCondition(st), nullptr);
+  EXPECT_EQ(DeviceClassCondition(st)->status, api::ConditionStatus::kFalse);
+  EXPECT_EQ(DeviceClassCondition(st)->reason, "DevicePlugin");
+}
+
+TEST_F(DraReconcilerTest, ANodeServingDraCountsOnceItsResourceSliceIsPublished) {
+  client_.Add(api::DevicePools(), DraPoolObject(kPool));
+  Converge();
+  client_.Add(kube::resources::Pods(), AgentPodObject("agent-1", "node-1", Revision(), true));
+  client_.Add(api::DevicePoolNodes(), {{"apiVersion", std::string(api::kApiVersion)},
+                                       {"kind", std::string(api::kDevicePoolNodeKind)},
+                                       {"metadata", {{"name", "custom-device.node-1"}}},
+                                       {"spec", {{"pool", kPool}, {"node", "node-1"}}},
+                                       {"status",
+                                        {{"registered", true},
+                                         {"agentRevision", Revision()},
+                                         {"counts", {{"total", 4}, {"healthy", 4}, {"allocated", 0}}}}}});
+  Converge();
+  api::DevicePoolStatus st = Status();
+  EXPECT_EQ(st.nodes.registered, 0);
+  ASSERT_EQ(st.problem_nodes.size(), 1u);
+  EXPECT_EQ(st.problem_nodes[0].reason, "ResourceNotAdvertised");
+
+  // Another driver's slice on the node, and an older generation of ours,
+  // do not count.
+  auto slice = [](const std::string& name, const std::string& driver, int generation, int devices) {
+    Json d = Json::array();
+    for (int i = 0; i < devices; ++i) d.push_back({{"name", "dev-" + std::to_string(i)}});
+    return Json{{"apiVersion", "resource.k8s.io/v1"},
+                {"kind", "ResourceSlice"},
+                {"metadata", {{"name", name}}},
+                {"spec",
+                 {{"driver", driver},
+                  {"nodeName", "node-1"},
+                  {"pool", {{"name", "node-1"}, {"generation", generation}, {"resourceSliceCount", 1}}},
+                  {"devices", d}}}};
+  };
+  client_.Add(ResourceSlices(), slice("other", "gpu.example.com", 1, 8));
+  Converge();
+  EXPECT_EQ(Status().nodes.registered, 0);
+  client_.Add(ResourceSlices(), slice("old", api::DraDriverName(kPool), 1, 2));
+  client_.Add(ResourceSlices(), slice("new", api::DraDriverName(kPool), 2, 4));
+  Converge();
+  st = Status();
+  EXPECT_EQ(st.nodes.registered, 1);
+  EXPECT_TRUE(st.problem_nodes.empty()) << st.problem_nodes[0].message;
+  ASSERT_NE(informers_->resource_slices.Synced(), nullptr);
+  EXPECT_EQ(PublishedDevices(*informers_->resource_slices.Synced(), api::DraDriverName(kPool), "node-1"), 4);
+  EXPECT_EQ(PublishedDevices(*informers_->resource_slices.Synced(), api::DraDriverName(kPool), "node-2"),
+            std::nullopt);
+}
+
+TEST_F(DraReconcilerTest, WithoutResourceK8sIoADraPoolIsDegradedNotFailing) {
+  discovery_.Serve(DeviceClasses(), false);
+  client_.Add(api::DevicePools(), DraPoolObject(kPool));
+  Converge();
+  EXPECT_TRUE(DeviceClass().is_null());
+  EXPECT_FALSE(informers_->device_classes.IsRunning());
+  const api::DevicePoolStatus st = Status();
+  ASSERT_NE(DeviceClassCondition(st), nullptr);
+  EXPECT_EQ(DeviceClassCondition(st)->reason, "DRANotServed");
+  const api::Condition* degraded = Find(st, api::kConditionDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_EQ(degraded->reason, "DRANotServed");
+  EXPECT_EQ(CountPrefix(events_.Take(), "Warning"), 0u);
 }
 
 }  // namespace

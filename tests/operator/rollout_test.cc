@@ -20,6 +20,8 @@ struct Behaviour {
   bool healthy = true;
   bool crashes = false;
   bool reports = true;  // writes its DevicePoolNode
+  bool dra = false;      // serves DRA: its devices are in ResourceSlices, not the Node's allocatable
+  bool publishes = true;  // (DRA) publishes its node's ResourceSlice
 };
 
 // A pool's nodes as the planner sees them, and what happens to them: a
@@ -92,13 +94,19 @@ class Fleet {
   void Run(const std::string& node, const std::string& revision) {
     const Behaviour& b = behaviour_[revision];
     RolloutNodeView& v = nodes_[node];
-    v.pod = RolloutNodeView::Pod{revision, b.ready && !b.crashes, b.crashes ? 3 : 0, "", ""};
+    v.pod = RolloutNodeView::Pod{revision, b.ready && !b.crashes, b.crashes ? 3 : 0, "", "", b.dra};
+    // A device plugin that went away leaves its resource at 0 on the Node;
+    // a DRA driver's slices are wiped once it is gone.
+    v.allocatable = 0;
+    v.published.reset();
     if (b.reports && !b.crashes) {
       int healthy = b.healthy ? 4 : 0;
       v.report = RolloutNodeView::Report{revision, b.registered, healthy, allocated_[node]};
-      v.allocatable = b.registered ? healthy : 0;
-    } else {
-      v.allocatable = 0;  // the old agent is gone: the kubelet marks its devices unhealthy
+      if (!b.dra) {
+        v.allocatable = b.registered ? healthy : 0;
+      } else if (b.publishes) {
+        v.published = b.registered ? healthy : 0;
+      }
     }
     ran_[revision].insert(node);
   }
@@ -243,8 +251,58 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BadVersion{"Exits", {false, false, false, true, false}, kGateAgentRunning},
                       BadVersion{"NeverRegisters", {false, false, true, false, true}, kGateRegistered},
                       BadVersion{"Unhealthy", {true, true, false, false, true}, kGateDevicesHealthy},
-                      BadVersion{"NeverReports", {true, true, true, false, false}, kGateReported}),
+                      BadVersion{"NeverReports", {true, true, true, false, false}, kGateReported},
+                      BadVersion{"DraWithoutResourceSlices", {true, true, true, false, true, true, false},
+                                 kGateAllocatable}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// A switch of spec.allocationAPI is a new template (desired_test checks the
+// hash) and goes through the rollout like any other: canary first, waves of
+// maxUnavailable, each node gated on what the scheduler can allocate there,
+// which for a DRA agent is what its ResourceSlices publish.
+TEST(PlanRollout, SwitchingToDraAndBackGoesNodeByNode) {
+  Fleet f(4, "plugin", Spec(1, 1, "10s"));
+  f.Define("dra", {.dra = true});
+  f.SetSpecRevision("dra");
+  f.RunToEnd();
+  EXPECT_EQ(f.status().phase, RolloutPhase::kComplete);
+  EXPECT_EQ(f.status().current_revision, "dra");
+  EXPECT_TRUE(f.status().failed.empty());
+  for (const auto& step : f.steps()) EXPECT_LE(step.size(), 1u) << "more than maxUnavailable nodes at once";
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(f.RevisionOn("node-" + std::to_string(i)), "dra");
+    EXPECT_TRUE(f.nodes()["node-" + std::to_string(i)].pod->dra);
+  }
+  EXPECT_TRUE(HasEvent(f.events(), "CanaryPassed"));
+
+  f.SetSpecRevision("plugin");
+  f.RunToEnd();
+  EXPECT_EQ(f.status().phase, RolloutPhase::kComplete);
+  EXPECT_EQ(f.status().current_revision, "plugin");
+  for (const auto& step : f.steps()) EXPECT_LE(step.size(), 1u);
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(f.nodes()["node-" + std::to_string(i)].pod->dra);
+}
+
+// The DRA gate waits for the slices: a node whose new agent is registered
+// but has not published them yet is not done.
+TEST(PlanRollout, ADraNodeWaitsForItsResourceSlices) {
+  Fleet f(2, "plugin", Spec(1, 1, "0s"));
+  f.Define("dra", {.dra = true, .publishes = false});
+  f.SetSpecRevision("dra");
+  f.Step();
+  ASSERT_EQ(f.Step().replace.size(), 1u);
+  const std::string canary = f.status().nodes.at(0).node;
+  f.Step();
+  EXPECT_EQ(f.status().phase, RolloutPhase::kCanary);
+  EXPECT_NE(f.status().message.find("waiting for gate Allocatable on node " + canary +
+                                    ": the node's ResourceSlices publish 0 device(s), not yet back to 4"),
+            std::string::npos)
+      << f.status().message;
+  f.nodes()[canary].published = 4;  // the agent's slice arrives
+  f.Step();
+  f.Step();
+  EXPECT_EQ(f.status().phase, RolloutPhase::kProgressing) << f.status().message;
+}
 
 TEST(PlanRollout, WithoutAutoRollbackTheFailedCanaryKeepsItAndNoOtherNodeGetsIt) {
   auto spec = Spec(1, 2);

@@ -4,7 +4,8 @@
 # server-side dry run with strict field validation (an unknown or misspelt
 # field is an error), so the schema, its defaults and every CEL rule of the
 # CRD judge it. Warnings count as failures. Also checks that the samples
-# cover each discovery mode (simulated, paths, pci), and that the test pods
+# cover each discovery mode (simulated, paths, pci) and both allocation APIs
+# (DevicePlugin, DRA), and that the test pods
 # (test-pods.yaml, what kubectl devicepool test runs) are Pods that ask for
 # the sample pool's resource.
 #
@@ -37,6 +38,7 @@ shopt -s nullglob
 files=("$samples"/*.yaml)
 ((${#files[@]} > 0)) || fail "no samples in $samples"
 modes=()
+apis=()
 for f in "${files[@]}"; do
 	name=${f#"$repo"/}
 	if ! "$kubectl" apply --server-side --dry-run=server --validate=strict -o json -f "$f" >"$tmp/out" 2>"$tmp/err"; then
@@ -50,13 +52,15 @@ for f in "${files[@]}"; do
 	# One object or a List of them.
 	jq -r 'if .kind == "List" then .items[] else . end |
 		[.kind, .metadata.name, (.spec.discovery // {} | keys | join(",") | if . == "" then "-" else . end),
+		 (.spec.allocationAPI // "-"),
 		 ([.spec.containers[]?.resources.limits["hashfoundry.com/custom-device"] // empty | tonumber] | add // 0)]
 		| map(tostring) | join(" ")' "$tmp/out" >"$tmp/kinds"
-	while read -r kind object mode wants; do
+	while read -r kind object mode api wants; do
 		case $kind in
 		DevicePool)
 			modes+=("$mode")
-			echo "check-samples: $name: DevicePool ($mode discovery) accepted"
+			apis+=("$api")
+			echo "check-samples: $name: DevicePool ($mode discovery, $api) accepted"
 			;;
 		Pod)
 			[[ ${name##*/} == test-pods.yaml ]] || fail "$name holds a Pod; only test-pods.yaml holds the test pods"
@@ -69,5 +73,8 @@ for f in "${files[@]}"; do
 done
 for want in simulated paths pci; do
 	printf '%s\n' "${modes[@]}" | grep -qx "$want" || fail "no sample uses $want discovery"
+done
+for want in DevicePlugin DRA; do
+	printf '%s\n' "${apis[@]}" | grep -qx "$want" || fail "no sample uses allocationAPI $want"
 done
 echo "check-samples: OK (${#files[@]} samples)"

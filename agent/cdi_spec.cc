@@ -10,26 +10,29 @@
 
 namespace hf::agent {
 
+nlohmann::json ContainerEditsOf(const Device& d) {
+  nlohmann::json edits = nlohmann::json::object();
+  nlohmann::json nodes = nlohmann::json::array();
+  nlohmann::json mounts = nlohmann::json::array();
+  for (const DeviceNode& node : d.nodes) {
+    if (node.kind == NodeKind::kFile) {
+      mounts.push_back(
+          {{"hostPath", node.host_path}, {"containerPath", node.container_path}, {"options", {"bind", "rw"}}});
+    } else {
+      nodes.push_back({{"path", node.container_path}, {"hostPath", node.host_path}, {"permissions", "rw"}});
+    }
+  }
+  if (!nodes.empty()) edits["deviceNodes"] = std::move(nodes);
+  if (!mounts.empty()) edits["mounts"] = std::move(mounts);
+  return edits;
+}
+
 nlohmann::json BuildCdiSpec(const DeviceSet& set, std::string_view resource_name) {
   nlohmann::json devices = nlohmann::json::array();
   for (const DeviceSet::Advertised& a : set.advertised()) {
     const Device& d = set.devices()[a.device];
     if (d.nodes.empty()) continue;
-    nlohmann::json edits = nlohmann::json::object();
-    nlohmann::json nodes = nlohmann::json::array();
-    nlohmann::json mounts = nlohmann::json::array();
-    for (const DeviceNode& node : d.nodes) {
-      if (node.kind == NodeKind::kFile) {
-        mounts.push_back({{"hostPath", node.host_path},
-                          {"containerPath", node.container_path},
-                          {"options", {"bind", "rw"}}});
-      } else {
-        nodes.push_back({{"path", node.container_path}, {"hostPath", node.host_path}, {"permissions", "rw"}});
-      }
-    }
-    if (!nodes.empty()) edits["deviceNodes"] = std::move(nodes);
-    if (!mounts.empty()) edits["mounts"] = std::move(mounts);
-    devices.push_back({{"name", a.id}, {"containerEdits", std::move(edits)}});
+    devices.push_back({{"name", a.id}, {"containerEdits", ContainerEditsOf(d)}});
   }
   return {{"cdiVersion", kCdiVersion}, {"kind", std::string(resource_name)}, {"devices", std::move(devices)}};
 }

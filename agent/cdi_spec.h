@@ -30,6 +30,10 @@ namespace hf::agent {
 // dots in the kind's name segment).
 inline constexpr char kCdiVersion[] = "0.6.0";
 
+// A device's container edits: deviceNodes for device nodes, read-write bind
+// mounts for regular files; an empty object when it has no nodes.
+nlohmann::json ContainerEditsOf(const Device& device);
+
 nlohmann::json BuildCdiSpec(const DeviceSet& devices, std::string_view resource_name);
 
 std::string CdiSpecPath(std::string_view cdi_dir, std::string_view resource_name);

@@ -11,12 +11,14 @@
 #include "agent/allocation_tracker.h"
 #include "agent/cdi_spec.h"
 #include "agent/device_store.h"
+#include "agent/dra_plugin.h"
 #include "agent/health_monitor.h"
 #include "agent/host_cleanup.h"
 #include "agent/plugin_server.h"
 #include "agent/pool_watch.h"
 #include "agent/registrar.h"
 #include "agent/reporter.h"
+#include "agent/slice_publisher.h"
 #include "agent/version.h"
 #include "kube/http/server.h"
 #include "kube/metrics/process_memory.h"
@@ -81,9 +83,16 @@ bool Agent::WaitUntilReady(std::chrono::milliseconds timeout) {
 }
 
 kube::Status Agent::Run(std::stop_token stop) {
-  spdlog::info("{} {} starting: pool {}, node {}, resource {}, revision {}", kAgentName, kAgentVersion,
+  spdlog::info("{} {} starting: pool {}, node {}, resource {}, revision {}, API {}", kAgentName, kAgentVersion,
                config_.pool, config_.node_name, config_.resource_name,
-               config_.revision.empty() ? "(none)" : config_.revision);
+               config_.revision.empty() ? "(none)" : config_.revision,
+               config_.allocation_api == AllocationApi::kDra ? "DRA (driver " + config_.driver_name + ")"
+                                                             : std::string("DevicePlugin"));
+  if (config_.allocation_api == AllocationApi::kDra) return RunDra(stop);
+  return RunDevicePlugin(stop);
+}
+
+kube::Status Agent::RunDevicePlugin(std::stop_token stop) {
   auto registry = std::make_shared<prometheus::Registry>();
   AgentMetrics metrics(*registry, config_.pool, config_.node_name);
   DeviceStore store(config_.replicas);
@@ -159,6 +168,116 @@ kube::Status Agent::Run(std::stop_token stop) {
   http.Stop();
   pool_watch.Stop();
   // Only a deleted pool's files go; a restart or an upgrade keeps them.
+  if (config_.report) CleanUpHostIfPoolDeleted(config_, pool_watch.Last(), clock_);
+  return kube::Status::Ok();
+}
+
+kube::Status Agent::RunDra(std::stop_token stop) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  AgentMetrics metrics(*registry, config_.pool, config_.node_name);
+  DeviceStore store(config_.replicas);
+  const std::string discovery = scanner_->Describe();
+
+  // One API client for the claims, the slices and the report, made on first
+  // use: in-cluster credentials may appear after the agent starts.
+  kube::Mutex client_mu;
+  std::shared_ptr<kube::Client> client;
+  auto get_client = [&]() -> kube::StatusOr<std::shared_ptr<kube::Client>> {
+    kube::MutexLock l(client_mu);
+    if (client) return client;
+    kube::StatusOr<std::shared_ptr<kube::Client>> made = NewClient(config_.kubeconfig, clock_);
+    if (made.ok()) client = *made;
+    return made;
+  };
+
+  DraOptions options{config_.driver_name, config_.node_name, config_.cdi_dir, config_.plugins_dir,
+                     config_.plugins_registry_dir};
+  DraPlugin plugin(
+      options, store,
+      [&get_client](const std::string& ns, const std::string& name) -> kube::StatusOr<nlohmann::json> {
+        kube::StatusOr<std::shared_ptr<kube::Client>> c = get_client();
+        if (!c.ok()) return c.status();
+        return (*c)->Get(ResourceClaims(), ns, name);
+      },
+      clock_);
+  // A checkpoint that cannot be read stops the agent rather than forget
+  // what running pods hold.
+  if (kube::Status st = plugin.Load(); !st.ok()) return st;
+  DraServer server(options, plugin);
+
+  SlicePublisher slices({{config_.pool, config_.node_name, config_.driver_name}, config_.health_interval},
+                        [&get_client]() -> kube::StatusOr<std::shared_ptr<kube::ReadWriter>> {
+                          kube::StatusOr<std::shared_ptr<kube::Client>> c = get_client();
+                          if (!c.ok()) return c.status();
+                          return std::shared_ptr<kube::ReadWriter>(*c);
+                        },
+                        store, clock_);
+  store.Subscribe([&slices](const DeviceState&) { slices.Poke(); });
+  server.AddListener([&slices](bool) { slices.Poke(); });
+
+  store.Subscribe([this, &server](const DeviceState& state) { SetReady(server.registered() && state.scanned); });
+  server.AddListener([this, &store](bool registered) { SetReady(registered && store.Get()->scanned); });
+
+  std::unique_ptr<Reporter> reporter;
+  if (config_.report) {
+    ReporterOptions ro{{config_.pool, config_.pool_uid, config_.node_name}, config_.health_interval};
+    ro.watch = true;
+    reporter = std::make_unique<Reporter>(
+        ro, get_client,
+        [&store, &server, &plugin, discovery, revision = config_.revision] {
+          return Observation{store.Get(), server.registered(), plugin.PreparedDevices(), discovery, revision};
+        },
+        metrics, clock_);
+    store.Subscribe([r = reporter.get()](const DeviceState&) { r->Poke(); });
+    server.AddListener([r = reporter.get()](bool) { r->Poke(); });
+    plugin.AddListener([r = reporter.get()](int) { r->Poke(); });
+  }
+
+  kube::HttpServer http({config_.http_address});
+  (void)http.AddHealthCheck("ping", [] { return kube::Status::Ok(); });
+  (void)http.AddReadyCheck("discovery", [&store] {
+    std::shared_ptr<const DeviceState> state = store.Get();
+    if (state->scanned) return kube::Status::Ok();
+    return kube::Status(kube::Reason::kServiceUnavailable,
+                        state->scan_error.empty() ? "no scan yet" : "scan failed: " + state->scan_error);
+  });
+  (void)http.AddReadyCheck("kubelet-registration", [&server] {
+    return server.registered() ? kube::Status::Ok()
+                               : kube::Status(kube::Reason::kServiceUnavailable,
+                                              "the kubelet has not registered the DRA driver");
+  });
+  (void)http.AddReadyCheck("resource-slices", [&slices] {
+    return slices.published() ? kube::Status::Ok()
+                              : kube::Status(kube::Reason::kServiceUnavailable, "ResourceSlices not published yet");
+  });
+  (void)http.MountMetrics({registry, std::make_shared<kube::ProcessMemory>()});
+
+  HealthMonitor monitor(*scanner_, store, metrics, config_.health_interval, clock_);
+  if (kube::Status st = monitor.Start(); !st.ok()) return st;
+  if (kube::Status st = http.Start(); !st.ok()) return st;
+  spdlog::info("serving /healthz, /readyz and /metrics on port {}", http.port());
+  if (reporter) reporter->Start();
+  slices.Start();
+  PoolWatch pool_watch(config_.pool, clock_);
+  if (config_.report) pool_watch.Start(config_);
+  if (kube::Status st = server.Start(); !st.ok()) return st;
+
+  kube::Mutex mu;
+  std::condition_variable_any cv;
+  kube::MutexLock l(mu);
+  cv.wait(l.native(), stop, [] { return false; });
+
+  spdlog::info("shutting down");
+  SetReady(false);
+  // The slices stay: prepared claims keep their devices, and a restarted
+  // agent takes them over. The kubelet deletes them once the driver has been
+  // gone for a while.
+  server.Stop();
+  slices.Stop();
+  if (reporter) reporter->Stop();
+  monitor.Stop();
+  http.Stop();
+  pool_watch.Stop();
   if (config_.report) CleanUpHostIfPoolDeleted(config_, pool_watch.Last(), clock_);
   return kube::Status::Ok();
 }

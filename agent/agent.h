@@ -45,6 +45,10 @@ class Agent {
   bool WaitUntilReady(std::chrono::milliseconds timeout);
 
  private:
+  kube::Status RunDevicePlugin(std::stop_token stop);
+  // The same inventory served as a DRA driver (dra_plugin.h): ResourceSlices
+  // instead of ListAndWatch, prepared claims instead of Allocate.
+  kube::Status RunDra(std::stop_token stop);
   void SetReady(bool ready);
 
   const Config config_;

@@ -65,6 +65,13 @@ flags::FlagSet<Config> ConfigFlags() {
                                                                       {"balanced", api::AllocationPolicy::kBalanced},
                                                                       {"none", api::AllocationPolicy::kNone}})},
       {"health-interval", flags::Duration(&Config::health_interval, api::ParseDuration)},
+      {"allocation-api", flags::Enum(&Config::allocation_api, {{"DevicePlugin", AllocationApi::kDevicePlugin},
+                                                                {"DRA", AllocationApi::kDra}})},
+      {"driver-name", flags::Checked(&Config::driver_name,
+                                     flags::Is([](std::string_view s) { return s.size() <= 63 && api::IsDnsSubdomain(s); },
+                                               "a DNS subdomain of at most 63 characters"))},
+      {"plugins-dir", flags::String(&Config::plugins_dir)},
+      {"plugins-registry-dir", flags::String(&Config::plugins_registry_dir)},
       {"cdi", flags::Bool(&Config::cdi)},
       {"cdi-dir", flags::String(&Config::cdi_dir)},
       {"kubelet-dir", flags::String(&Config::kubelet_dir)},
@@ -109,6 +116,22 @@ Status Validate(const Config& c) {
   for (auto [flag, value] : {std::pair{"kubelet-dir", &c.kubelet_dir}, std::pair{"dev-root", &c.dev_root},
                              std::pair{"sys-root", &c.sys_root}, std::pair{"cdi-dir", &c.cdi_dir}}) {
     if (value->empty()) return Invalid(flag, "must not be empty");
+  }
+  if (c.allocation_api == AllocationApi::kDra) {
+    if (c.driver_name.empty()) return Invalid("driver-name", "required with --allocation-api=DRA");
+    if (c.node_name.empty()) return Invalid("node-name", "required (or set NODE_NAME) with --allocation-api=DRA");
+    if (c.pool.empty()) return Invalid("pool", "required with --allocation-api=DRA");
+    for (auto [flag, value] :
+         {std::pair{"plugins-dir", &c.plugins_dir}, std::pair{"plugins-registry-dir", &c.plugins_registry_dir}}) {
+      if (value->empty() || value->front() != '/') return Invalid(flag, "must be an absolute path");
+    }
+    for (auto [flag, path] :
+         {std::pair{"plugins-dir", c.plugins_dir + "/" + c.driver_name + "/dra.sock"},
+          std::pair{"plugins-registry-dir", c.plugins_registry_dir + "/" + c.driver_name + "-reg.sock"}}) {
+      if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+        return Invalid(flag, "socket path " + Quote(path) + " is longer than a unix socket allows");
+      }
+    }
   }
   // sun_path holds 108 bytes with the terminating NUL.
   if (c.SocketPath().size() >= sizeof(sockaddr_un{}.sun_path)) {
@@ -179,6 +202,14 @@ Flags are --name=value or --name value; a BOOL flag alone means true.
   --replicas=N                    advertise each device N times as <id>::<n>, 1..64 (default 1)
   --allocation-policy=POLICY      packed | balanced | none (default packed)
   --health-interval=DURATION      rescan interval behind the inotify events (default 30s)
+  --allocation-api=API            DevicePlugin | DRA (default DevicePlugin): serve the devices
+                                  through the device plugin API, or as a DRA driver that
+                                  publishes ResourceSlices and prepares claims with CDI specs
+  --driver-name=NAME              the DRA driver's name (required with DRA)
+  --plugins-dir=DIR               DRA: the kubelet's plugins directory; the driver serves
+                                  DIR/<driver>/dra.sock (default /var/lib/kubelet/plugins)
+  --plugins-registry-dir=DIR      DRA: where the kubelet finds plugins
+                                  (default /var/lib/kubelet/plugins_registry)
   --cdi=BOOL                      write a CDI spec and answer Allocate with CDI devices
   --cdi-dir=DIR                   where the CDI spec goes (default /var/run/cdi)
   --kubelet-dir=DIR               device-plugins directory (default /var/lib/kubelet/device-plugins)

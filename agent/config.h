@@ -20,6 +20,10 @@ namespace hf::agent {
 
 enum class DiscoveryMode { kSimulated, kPaths, kPci };
 
+// Which kubelet API serves the devices: the device plugin API (v1beta1), or
+// Dynamic Resource Allocation (dra/v1 with ResourceSlices).
+enum class AllocationApi { kDevicePlugin, kDra };
+
 inline constexpr std::string_view kDefaultTerminationLog = "/dev/termination-log";
 
 struct Config {
@@ -41,6 +45,13 @@ struct Config {
   int replicas = 1;
   api::AllocationPolicy allocation_policy = api::AllocationPolicy::kPacked;
   std::chrono::milliseconds health_interval{std::chrono::seconds(30)};
+
+  AllocationApi allocation_api = AllocationApi::kDevicePlugin;
+  // DRA: the driver name (the operator passes <pool>.devicepool.hashfoundry.com),
+  // and the kubelet's plugin directories.
+  std::string driver_name;
+  std::string plugins_dir = "/var/lib/kubelet/plugins";
+  std::string plugins_registry_dir = "/var/lib/kubelet/plugins_registry";
 
   bool cdi = false;
   std::string cdi_dir = "/var/run/cdi";

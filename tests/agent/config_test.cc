@@ -182,6 +182,41 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--revision=v1/2"}, "--revision: \"v1/2\" is not a revision: at most 63 characters of"},
         BadCase{{"--revision=a b"}, "--revision"}, BadCase{{"--revision=rév"}, "--revision"}));
 
+TEST(ConfigTest, DraFlags) {
+  auto parsed = ParseFlags({"--pool=gpu", "--node-name=n1", "--allocation-api=DRA",
+                            "--driver-name=gpu.devicepool.hashfoundry.com", "--plugins-dir=/p",
+                            "--plugins-registry-dir=/r"},
+                           Env());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.allocation_api, AllocationApi::kDra);
+  EXPECT_EQ(parsed->config.driver_name, "gpu.devicepool.hashfoundry.com");
+  EXPECT_EQ(parsed->config.plugins_dir, "/p");
+  EXPECT_EQ(parsed->config.plugins_registry_dir, "/r");
+  auto plugin = ParseFlags({"--pool=gpu", "--node-name=n1", "--allocation-api=DevicePlugin"}, Env());
+  ASSERT_TRUE(plugin.ok());
+  EXPECT_EQ(plugin->config.allocation_api, AllocationApi::kDevicePlugin);
+
+  struct Bad {
+    std::vector<std::string> args;
+    std::string flag;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{"--allocation-api=dra"}, "--allocation-api"},
+           {{"--allocation-api=DRA"}, "--driver-name"},
+           {{"--allocation-api=DRA", "--driver-name=Not_A_Name"}, "--driver-name"},
+           {{"--allocation-api=DRA", "--driver-name=" + std::string(64, 'a')}, "--driver-name"},
+           {{"--allocation-api=DRA", "--driver-name=d.example.com", "--plugins-dir=rel"}, "--plugins-dir"},
+           {{"--allocation-api=DRA", "--driver-name=d.example.com", "--plugins-registry-dir=/" + std::string(120, 'r')},
+            "--plugins-registry-dir"},
+       }) {
+    std::vector<std::string> args = {"--pool=gpu", "--node-name=n1"};
+    args.insert(args.end(), bad.args.begin(), bad.args.end());
+    auto st = ParseFlags(args, Env());
+    ASSERT_FALSE(st.ok()) << bad.args.back();
+    EXPECT_NE(st.status().message().find(bad.flag), std::string::npos) << st.status().message();
+  }
+}
+
 TEST(ConfigTest, RevisionIsOptional) {
   for (const std::string& rev : std::vector<std::string>{"", "5d41402abc4b2a76", "v2.0_rc-1", std::string(63, 'z')}) {
     auto parsed = ParseFlags({"--pool=gpu", "--node-name=n1", "--revision=" + rev}, Env());

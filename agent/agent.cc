@@ -15,6 +15,7 @@
 #include "agent/health_monitor.h"
 #include "agent/host_cleanup.h"
 #include "agent/plugin_server.h"
+#include "agent/pod_resources_client.h"
 #include "agent/pool_watch.h"
 #include "agent/registrar.h"
 #include "agent/reporter.h"
@@ -211,7 +212,17 @@ kube::Status Agent::RunDra(std::stop_token stop) {
                           if (!c.ok()) return c.status();
                           return std::shared_ptr<kube::ReadWriter>(*c);
                         },
-                        store, clock_);
+                        store, clock_,
+                        [resources = PodResourcesClient(config_.pod_resources_socket),
+                         resource = config_.resource_name]() -> kube::StatusOr<std::set<std::string>> {
+                          // Containers still holding devices through the
+                          // device plugin API: the pool switched to DRA
+                          // under running pods. No socket: no kubelet API
+                          // to ask, and nothing held that way.
+                          kube::StatusOr<std::set<std::string>> ids = resources.AllocatedIds(resource);
+                          if (!ids.ok() && kube::IsNotFound(ids.status())) return std::set<std::string>{};
+                          return ids;
+                        });
   store.Subscribe([&slices](const DeviceState&) { slices.Poke(); });
   server.AddListener([&slices](bool) { slices.Poke(); });
 

@@ -14,6 +14,13 @@ namespace hf::agent {
 
 kube::StatusOr<int> PodResourcesClient::CountAllocated(const std::string& resource_name,
                                                        std::chrono::milliseconds timeout) const {
+  kube::StatusOr<std::set<std::string>> ids = AllocatedIds(resource_name, timeout);
+  if (!ids.ok()) return ids.status();
+  return static_cast<int>(ids->size());
+}
+
+kube::StatusOr<std::set<std::string>> PodResourcesClient::AllocatedIds(const std::string& resource_name,
+                                                                       std::chrono::milliseconds timeout) const {
   struct stat st {};
   if (socket_path_.empty() || stat(socket_path_.c_str(), &st) != 0) {
     return kube::Status(kube::Reason::kNotFound, "no PodResources socket at " + socket_path_);
@@ -41,7 +48,7 @@ kube::StatusOr<int> PodResourcesClient::CountAllocated(const std::string& resour
       }
     }
   }
-  return static_cast<int>(ids.size());
+  return ids;
 }
 
 }  // namespace hf::agent

@@ -8,6 +8,7 @@
 #define HF_AGENT_POD_RESOURCES_CLIENT_H_
 
 #include <chrono>
+#include <set>
 #include <string>
 
 #include "kube/status.h"
@@ -22,6 +23,9 @@ class PodResourcesClient {
   // is off); ServiceUnavailable when the call fails.
   kube::StatusOr<int> CountAllocated(const std::string& resource_name,
                                      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+  // The ids themselves.
+  kube::StatusOr<std::set<std::string>> AllocatedIds(const std::string& resource_name,
+                                                     std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
  private:
   const std::string socket_path_;

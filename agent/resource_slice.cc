@@ -68,7 +68,7 @@ std::string ResourceSliceName(const SliceIdentity& id, size_t index) {
 }
 
 std::vector<nlohmann::json> BuildResourceSlices(const DeviceSet& devices, const SliceIdentity& id,
-                                                int64_t generation) {
+                                                int64_t generation, const std::set<std::string>& held) {
   const size_t count = SliceCount(devices);
   std::vector<nlohmann::json> slices;
   slices.reserve(count);
@@ -81,9 +81,14 @@ std::vector<nlohmann::json> BuildResourceSlices(const DeviceSet& devices, const 
       replica = (i > 0 && advertised[i - 1].device == advertised[i].device) ? replica + 1 : 0;
       nlohmann::json dev = {{"name", DraDeviceName(advertised[i].id)},
                             {"attributes", Attributes(devices, advertised[i], replica)}};
+      nlohmann::json taints = nlohmann::json::array();
       if (!devices.devices()[advertised[i].device].healthy) {
-        dev["taints"] = nlohmann::json::array({{{"key", kUnhealthyTaintKey}, {"effect", "NoSchedule"}}});
+        taints.push_back({{"key", kUnhealthyTaintKey}, {"effect", "NoSchedule"}});
       }
+      if (held.contains(advertised[i].id)) {
+        taints.push_back({{"key", kDevicePluginAllocatedTaintKey}, {"effect", "NoSchedule"}});
+      }
+      if (!taints.empty()) dev["taints"] = std::move(taints);
       list.push_back(std::move(dev));
     }
     slices.push_back({

@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,10 @@
 namespace hf::agent {
 
 inline constexpr char kUnhealthyTaintKey[] = "hashfoundry.com/unhealthy";
+// A device a container holds through the device plugin API (the node was
+// switched to DRA while pods ran): not allocatable through DRA until the
+// kubelet's PodResources no longer lists it, so no device goes to two pods.
+inline constexpr char kDevicePluginAllocatedTaintKey[] = "hashfoundry.com/device-plugin-allocated";
 // The API allows 128 devices per slice, but only 64 once a device uses
 // taints, which ours may at any time.
 inline constexpr size_t kMaxDevicesPerSlice = 64;
@@ -68,9 +73,10 @@ std::string ResourceSliceName(const SliceIdentity& id, size_t index);
 
 // The slices' desired content: apiVersion, kind, metadata (name, labels
 // hashfoundry.com/pool and hashfoundry.com/node) and spec, with the given
-// pool generation.
+// pool generation. `held` are advertised ids containers hold through the
+// device plugin API; they get the device-plugin-allocated taint.
 std::vector<nlohmann::json> BuildResourceSlices(const DeviceSet& devices, const SliceIdentity& id,
-                                                int64_t generation);
+                                                int64_t generation, const std::set<std::string>& held = {});
 
 // Whether a slice on the server says what `desired` says: the same driver,
 // node, pool, device names, attributes and taints (by key, value and

@@ -14,8 +14,12 @@
 namespace hf::agent {
 
 SlicePublisher::SlicePublisher(SlicePublisherOptions options, ClientFactory client_factory, DeviceStore& store,
-                               kube::Clock& clock)
-    : options_(std::move(options)), client_factory_(std::move(client_factory)), store_(store), clock_(clock) {}
+                               kube::Clock& clock, Held held)
+    : options_(std::move(options)),
+      client_factory_(std::move(client_factory)),
+      held_(std::move(held)),
+      store_(store),
+      clock_(clock) {}
 
 SlicePublisher::~SlicePublisher() { Stop(); }
 
@@ -75,8 +79,14 @@ kube::Status SlicePublisher::Sync() {
     server.emplace(std::move(name), std::move(item));
   }
 
+  std::set<std::string> held;
+  if (held_) {
+    kube::StatusOr<std::set<std::string>> h = held_();
+    if (!h.ok()) return h.status();
+    held = std::move(*h);
+  }
   std::shared_ptr<const DeviceState> state = store_.Get();
-  std::vector<nlohmann::json> desired = BuildResourceSlices(state->set, id, generation);
+  std::vector<nlohmann::json> desired = BuildResourceSlices(state->set, id, generation, held);
   std::set<std::string> wanted;
   bool same = true;
   for (const nlohmann::json& slice : desired) {
@@ -93,7 +103,7 @@ kube::Status SlicePublisher::Sync() {
   }
   if (same) return kube::Status::Ok();
 
-  desired = BuildResourceSlices(state->set, id, generation + 1);
+  desired = BuildResourceSlices(state->set, id, generation + 1, held);
   const kube::ApplyOptions opts{kFieldManager, /*force=*/true};
   for (const nlohmann::json& slice : desired) {
     kube::StatusOr<kube::Json> applied = client_->Apply(ResourceSlices(), "", slice, opts);

@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "agent/device_store.h"
@@ -41,9 +43,13 @@ struct SlicePublisherOptions {
 class SlicePublisher {
  public:
   using ClientFactory = std::function<kube::StatusOr<std::shared_ptr<kube::ReadWriter>>()>;
+  // The advertised ids containers hold through the device plugin API
+  // (resource_slice.h); asked on every sync. An error fails the sync: a
+  // slice must not offer a device a running pod may hold.
+  using Held = std::function<kube::StatusOr<std::set<std::string>>()>;
 
   SlicePublisher(SlicePublisherOptions options, ClientFactory client_factory, DeviceStore& store,
-                 kube::Clock& clock);
+                 kube::Clock& clock, Held held = nullptr);
   ~SlicePublisher();  // Stops.
 
   SlicePublisher(const SlicePublisher&) = delete;
@@ -66,6 +72,7 @@ class SlicePublisher {
 
   const SlicePublisherOptions options_;
   const ClientFactory client_factory_;
+  const Held held_;
   DeviceStore& store_;
   kube::Clock& clock_;
   std::shared_ptr<kube::ReadWriter> client_;  // the loop's (or a test's Sync's) only

@@ -83,6 +83,16 @@ TEST(ResourceSliceTest, PublishesEveryAdvertisedIdWithAttributesAndTaintsTheUnhe
   EXPECT_EQ(devices[3]["taints"], json::array({{{"key", kUnhealthyTaintKey}, {"effect", "NoSchedule"}}}));
 }
 
+TEST(ResourceSliceTest, TaintsDevicesHeldThroughTheDevicePluginApi) {
+  DeviceSet set({Dev("dev-0", false), Dev("dev-1")}, 1);
+  std::vector<json> slices = BuildResourceSlices(set, {"p", "n", kDriver}, 1, {"dev-0", "dev-1"});
+  const json& devices = slices[0]["spec"]["devices"];
+  EXPECT_EQ(devices[0]["taints"], json::array({{{"key", kUnhealthyTaintKey}, {"effect", "NoSchedule"}},
+                                               {{"key", kDevicePluginAllocatedTaintKey}, {"effect", "NoSchedule"}}}));
+  EXPECT_EQ(devices[1]["taints"],
+            json::array({{{"key", kDevicePluginAllocatedTaintKey}, {"effect", "NoSchedule"}}}));
+}
+
 TEST(ResourceSliceTest, SplitsLargePoolsAndPublishesAnEmptyOne) {
   std::vector<Device> many;
   for (int i = 0; i < 130; ++i) many.push_back(Dev("d-" + std::to_string(i)));
@@ -402,6 +412,23 @@ TEST(SlicePublisherTest, WritesOnlyWhatChangedAndRepairsDrift) {
   ASSERT_TRUE(fake.Delete(ResourceSlices(), "", "gpu.node-a").ok());
   ASSERT_TRUE(publisher.Sync().ok());
   EXPECT_TRUE(fake.Peek(ResourceSlices(), "", "gpu.node-a").has_value());
+
+  // Devices released by device-plugin pods lose their taint; while the
+  // kubelet cannot be asked, nothing is written.
+  kube::StatusOr<std::set<std::string>> held = std::set<std::string>{"dev-1"};
+  SlicePublisher switched({{"gpu", "node-a", kDriver}}, [client] { return kube::StatusOr(client); }, store,
+                          kube::DefaultClock(), [&held] { return held; });
+  ASSERT_TRUE(switched.Sync().ok());
+  slice = fake.Peek(ResourceSlices(), "", "gpu.node-a");
+  EXPECT_EQ((*slice)["spec"]["devices"][1]["taints"][0]["key"], kDevicePluginAllocatedTaintKey);
+  held = kube::Status(kube::Reason::kServiceUnavailable, "PodResources List failed");
+  fake.ClearActions();
+  EXPECT_FALSE(switched.Sync().ok());
+  EXPECT_TRUE(fake.Writes().empty());
+  held = std::set<std::string>{};
+  ASSERT_TRUE(switched.Sync().ok());
+  slice = fake.Peek(ResourceSlices(), "", "gpu.node-a");
+  EXPECT_FALSE((*slice)["spec"]["devices"][1].contains("taints"));
 
   // An agent that starts with fewer devices (the store never drops one)
   // deletes the slices a larger pool needed.

@@ -5,7 +5,10 @@
 # on node A, as the kubelet would give the agent, and checks that it may write
 # the DevicePoolNode <pool>.A (spec and status) but not <pool>.B, not another
 # pool's report, and nothing with a token that names no node; admin is not
-# restricted.
+# restricted. The same for ResourceSlices (a DRA pool's agent): it may create,
+# update and delete slices of node A and of its pool's driver
+# <pool>.devicepool.hashfoundry.com, and no slice of node B, whoever created
+# it, nor one of another driver.
 #
 #   HF_CLUSTER_DIR=DIR charts/hack/test-admission-policy.sh
 #
@@ -47,6 +50,8 @@ cleanup() {
 	"$kubectl" -n "$namespace" delete pod agent --grace-period=0 --force --ignore-not-found >/dev/null 2>&1 || true
 	"$kubectl" delete devicepoolnode/"$pool.$node_a" devicepoolnode/"$pool.$node_b" clusterrolebinding/"$id" \
 		node/"$node_a" node/"$node_b" --ignore-not-found >/dev/null 2>&1 || true
+	"$kubectl" delete resourceslice "$pool.$node_a" "$pool.$node_b" "other$id.$node_a" --ignore-not-found \
+		>/dev/null 2>&1 || true
 	"$helm" uninstall "$release" --namespace "$namespace" >/dev/null 2>&1 || true
 	"$kubectl" delete namespace "$namespace" --wait=false --ignore-not-found >/dev/null 2>&1 || true
 	rm -rf "$tmp"
@@ -123,24 +128,39 @@ report "$pool" "$node_a" >"$tmp/own.yaml"
 report "$pool" "$node_b" >"$tmp/other-node.yaml"
 report "other$id" "$node_a" >"$tmp/other-pool.yaml"
 
+# slice NAME NODE DRIVER: a ResourceSlice manifest, one device.
+slice() {
+	printf 'apiVersion: resource.k8s.io/v1\nkind: ResourceSlice\nmetadata:\n  name: %s\nspec:\n  driver: %s\n  nodeName: %s\n  pool:\n    name: %s\n    generation: 1\n    resourceSliceCount: 1\n  devices:\n  - name: dev-0\n' \
+		"$1" "$3" "$2" "$2"
+}
+driver=$pool.devicepool.hashfoundry.com
+slice "$pool.$node_a" "$node_a" "$driver" >"$tmp/own-slice.yaml"
+slice "$pool.$node_b" "$node_b" "$driver" >"$tmp/other-node-slice.yaml"
+slice "other$id.$node_a" "$node_a" "other$id.devicepool.hashfoundry.com" >"$tmp/other-driver-slice.yaml"
+
 # The API server starts enforcing a new policy a moment after it is created,
-# and type-checks it against the CRD schema in the background: wait (bounded)
+# and type-checks it against the schema in the background: wait (bounded)
 # for both, probing with a dry run, which admission sees too.
 policy=$release-hashfoundry-device-operator-agent-own-node
+slice_policy=$release-hashfoundry-device-operator-agent-own-slices
 enforced() {
-	! as "$unbound" create --dry-run=server -f "$tmp/own.yaml" && grep -qF "this token names no node" "$tmp/out"
+	! as "$unbound" create --dry-run=server -f "$1" && grep -qF "this token names no node" "$tmp/out"
 }
 deadline=$((SECONDS + 30))
-until enforced; do
-	((SECONDS < deadline)) || fail "the policy was not enforced within 30 s; last answer: $(cat "$tmp/out")"
-	sleep 0.2
+for probe in "$tmp/own.yaml" "$tmp/own-slice.yaml"; do
+	until enforced "$probe"; do
+		((SECONDS < deadline)) || fail "the policy for $probe was not enforced within 30 s; last answer: $(cat "$tmp/out")"
+		sleep 0.2
+	done
 done
-until [[ $("$kubectl" get validatingadmissionpolicy "$policy" -o jsonpath='{.status.observedGeneration}') == 1 ]]; do
-	((SECONDS < deadline)) || fail "the policy was not type-checked within 30 s"
-	sleep 0.2
+for p in "$policy" "$slice_policy"; do
+	until [[ $("$kubectl" get validatingadmissionpolicy "$p" -o jsonpath='{.status.observedGeneration}') == 1 ]]; do
+		((SECONDS < deadline)) || fail "the policy $p was not type-checked within 30 s"
+		sleep 0.2
+	done
+	warnings=$("$kubectl" get validatingadmissionpolicy "$p" -o jsonpath='{.status.typeChecking.expressionWarnings}')
+	[[ -z $warnings ]] || fail "type checking the policy $p against the schema warns: $warnings"
 done
-warnings=$("$kubectl" get validatingadmissionpolicy "$policy" -o jsonpath='{.status.typeChecking.expressionWarnings}')
-[[ -z $warnings ]] || fail "type checking the policy against the CRD schema warns: $warnings"
 
 allowed "create its own node's report" "$bound" create -f "$tmp/own.yaml"
 allowed "update its own node's report" "$bound" label devicepoolnode "$pool.$node_a" hashfoundry.com/node="$node_a"
@@ -157,5 +177,22 @@ denied "write another node's status" "the agent on node $node_a may write only D
 	"$bound" patch devicepoolnode "$pool.$node_b" --subresource=status --type=merge -p '{"status":{"registered":true}}'
 denied "delete a report (RBAC: agents never delete)" "cannot delete resource" \
 	"$bound" delete devicepoolnode "$pool.$node_a"
+
+# ResourceSlices (DRA).
+allowed "create its own node's slice" "$bound" create -f "$tmp/own-slice.yaml"
+allowed "update its own node's slice" "$bound" label resourceslice "$pool.$node_a" hashfoundry.com/node="$node_a"
+denied "create another node's slice" "the agent on node $node_a may write only ResourceSlices of that node" \
+	"$bound" create -f "$tmp/other-node-slice.yaml"
+denied "create a slice of another driver" "may write only ResourceSlices of driver $driver" \
+	"$bound" create -f "$tmp/other-driver-slice.yaml"
+denied "write a slice with a token bound to no node" "this token names no node" \
+	"$unbound" label resourceslice "$pool.$node_a" x=y
+allowed "admin creates another node's slice" "$KUBECONFIG" create -f "$tmp/other-node-slice.yaml"
+denied "update another node's slice" "the agent on node $node_a may write only ResourceSlices of that node" \
+	"$bound" label resourceslice "$pool.$node_b" hashfoundry.com/node="$node_a"
+denied "delete another node's slice" "the agent on node $node_a may write only ResourceSlices of that node" \
+	"$bound" delete resourceslice "$pool.$node_b"
+"$kubectl" get resourceslice "$pool.$node_b" >/dev/null 2>&1 || fail "node $node_b's slice was deleted after all"
+allowed "delete its own node's slice" "$bound" delete resourceslice "$pool.$node_a"
 
 echo "test-admission-policy: OK"

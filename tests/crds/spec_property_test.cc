@@ -60,6 +60,9 @@ class SpecGenerator {
     if (Chance(10)) spec["monitoring"]["serviceMonitor"]["interval"] = Duration();
     if (Chance(10)) spec["monitoring"]["prometheusRule"]["unhealthyFor"] = Duration();
     if (Chance(10)) spec["monitoring"]["serviceMonitor"]["labels"] = {{LabelKey(), LabelValue()}};
+    // Last, so the specs above stay what they were for the seed.
+    if (Chance(25)) spec["allocationAPI"] = Pick<std::string>({"DRA", "DRA", "DevicePlugin", "dra"});
+    if (Chance(5)) pool["metadata"]["name"] = name + std::string(Int(20, 40), 'x');  // around DRA's 36
     return pool;
   }
 

@@ -4,6 +4,7 @@
 // against the chart's own roles.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <functional>
@@ -476,6 +477,90 @@ TEST_F(OperatorIntegrationTest, SteadyStateSendsNoWrites) {
     EXPECT_EQ(after[r] - before[r], r == "devicepools/" ? 1 : 0) << r << " written during the steady state";
   }
   EXPECT_EQ(OperatorWrites(*op_) - own_before, 0) << "the operator's client counted writes";
+}
+
+// DRA: the pool's DeviceClass, checked as the API server stores it, repaired
+// when deleted or edited, and removed once the pool is back on DevicePlugin
+// and no agent serves DRA any more.
+TEST_F(OperatorIntegrationTest, ADraPoolHasADeviceClassUntilItsLastDraAgentIsGone) {
+  std::string tag = UniqueName("t");
+  Node({{"hf-test", tag}});
+  Json dra_pool = Pool(UniqueName("dra"), "hashfoundry.com/" + tag, {{"hf-test", tag}});
+  dra_pool["spec"]["allocationAPI"] = "DRA";
+  const std::string pool = CreatePool(dra_pool);
+  const std::string name = api::DraDriverName(pool);
+  const std::string child = ChildName(pool);
+
+  Json dc;
+  ASSERT_TRUE(Eventually([&] { return !(dc = Get(DeviceClasses(), "", name)).is_null(); })) << op_->Log();
+  EXPECT_EQ(dc["spec"]["selectors"],
+            Json::array({{{"cel", {{"expression", "device.driver == \"" + name + "\""}}}}}));
+  EXPECT_EQ(dc["spec"]["extendedResourceName"], "hashfoundry.com/" + tag)
+      << "DRAExtendedResource off in this cluster?";
+  const Json& ref = dc["metadata"]["ownerReferences"][0];
+  EXPECT_EQ(ref["uid"], Get(api::DevicePools(), "", pool)["metadata"]["uid"]);
+  EXPECT_EQ(ref["controller"], true);
+  EXPECT_EQ(dc["metadata"]["labels"]["hashfoundry.com/pool"], pool);
+  EXPECT_TRUE(Eventually([&] { return Condition(pool, "DeviceClassAvailable") == "True"; }));
+  Json ds;
+  ASSERT_TRUE(Eventually([&] { return !(ds = Get(kube::resources::DaemonSets(), ns_, child)).is_null(); }));
+  const Json args = ds["spec"]["template"]["spec"]["containers"][0]["args"];
+  EXPECT_NE(std::find(args.begin(), args.end(), Json("--allocation-api=DRA")), args.end()) << args.dump();
+  EXPECT_NE(std::find(args.begin(), args.end(), Json("--driver-name=" + name)), args.end()) << args.dump();
+
+  // Deleted or edited by hand: put back.
+  ASSERT_TRUE(client_->Delete(DeviceClasses(), "", name).ok());
+  EXPECT_TRUE(Eventually([&] { return !Get(DeviceClasses(), "", name).is_null(); })) << "the DeviceClass stayed deleted";
+  ASSERT_TRUE(client_->Patch(DeviceClasses(), "", name, kube::PatchType::kMerge,
+                             R"({"spec":{"selectors":[{"cel":{"expression":"true"}}]}})")
+                  .ok());
+  EXPECT_TRUE(Eventually([&] { return Get(DeviceClasses(), "", name)["spec"] == dc["spec"]; }))
+      << "the DeviceClass kept a hand edit";
+
+  ASSERT_TRUE(client_->Patch(api::DevicePools(), "", pool, kube::PatchType::kMerge,
+                             R"({"spec":{"allocationAPI":"DevicePlugin"}})")
+                  .ok());
+  ASSERT_TRUE(Eventually([&] {
+    const Json a = Get(kube::resources::DaemonSets(), ns_, child)["spec"]["template"]["spec"]["containers"][0]["args"];
+    return a.is_array() && std::find(a.begin(), a.end(), Json("--allocation-api=DRA")) == a.end();
+  })) << "the DaemonSet's template is still DRA";
+  // Settled on the new spec, the class is still there for the DRA agent.
+  ASSERT_TRUE(Eventually([&] {
+    return IntAt(Get(api::DevicePools(), "", pool), {"status", "observedGeneration"}) == 2;
+  }));
+  // The DaemonSet controller made the node an agent pod of the DRA template
+  // (Pending: no kubelet here). It still serves DRA, as far as anyone
+  // knows, so the class stays.
+  auto dra_agents = [&] {
+    std::vector<std::string> names;
+    kube::ListOptions lo;
+    lo.label_selector = "hashfoundry.com/pool=" + pool;
+    auto pods = client_->List(kube::resources::Pods(), ns_, lo);
+    if (!pods.ok()) return names;
+    for (const auto& p : pods->items) {
+      const Json a = p["spec"]["containers"][0]["args"];
+      if (std::find(a.begin(), a.end(), Json("--allocation-api=DRA")) != a.end()) names.push_back(p["metadata"]["name"]);
+    }
+    return names;
+  };
+  ASSERT_TRUE(Eventually([&] { return !dra_agents().empty(); })) << "no agent pod of the DRA template";
+  EXPECT_FALSE(Get(DeviceClasses(), "", name).is_null()) << "removed while an agent still serves DRA";
+  EXPECT_EQ(Condition(pool, "DeviceClassAvailable"), "True");
+
+  // Replaced, as the rollout replaces it on a Ready node: its successor
+  // comes from the DevicePlugin template, and the class goes.
+  for (const auto& p : dra_agents()) ASSERT_TRUE(client_->Delete(kube::resources::Pods(), ns_, p).ok());
+  EXPECT_TRUE(Eventually([&] { return dra_agents().empty(); }));
+  EXPECT_TRUE(Eventually([&] { return Get(DeviceClasses(), "", name).is_null(); }))
+      << "the DeviceClass outlived the last DRA agent";
+  std::string message;
+  EXPECT_TRUE(Eventually([&] { return Condition(pool, "DeviceClassAvailable", &message) == "False"; })) << message;
+  // And back to DRA: it comes again.
+  ASSERT_TRUE(client_->Patch(api::DevicePools(), "", pool, kube::PatchType::kMerge,
+                             R"({"spec":{"allocationAPI":"DRA"}})")
+                  .ok());
+  EXPECT_TRUE(Eventually([&] { return !Get(DeviceClasses(), "", name).is_null(); }));
+  EXPECT_TRUE(Eventually([&] { return Condition(pool, "DeviceClassAvailable") == "True"; }));
 }
 
 // It installs the monitoring CRDs for the whole cluster and removes them

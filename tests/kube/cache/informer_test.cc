@@ -140,6 +140,7 @@ TEST_F(InformerTest, OnDemandStartsListsStopsAndStartsAfresh) {
   inf.AddEventHandler({[this](const Compact& c) { rec_.Add("add " + c.metadata.name); },
                        [this](const Compact&, const Compact& c) { rec_.Add("update " + c.metadata.name); },
                        [this](const Compact& c) { rec_.Add("delete " + c.metadata.name); }});
+  inf.AddIndex("name", [](const Compact& c) { return std::vector<std::string>{c.metadata.name}; });
   EXPECT_FALSE(inf.IsRunning());
   EXPECT_EQ(inf.Synced(), nullptr);
   EXPECT_TRUE(transport_->requests().empty());
@@ -156,6 +157,7 @@ TEST_F(InformerTest, OnDemandStartsListsStopsAndStartsAfresh) {
   auto cache = inf.Synced();
   ASSERT_NE(cache, nullptr);
   EXPECT_NE(cache->Get("a"), nullptr);
+  EXPECT_EQ(cache->store().ByIndex("name", "a").size(), 1u);
 
   inf.Stop();
   EXPECT_FALSE(inf.IsRunning());
@@ -173,6 +175,7 @@ TEST_F(InformerTest, OnDemandStartsListsStopsAndStartsAfresh) {
   ASSERT_NE(cache, nullptr);
   EXPECT_EQ(cache->Get("a"), nullptr);
   EXPECT_NE(cache->Get("b"), nullptr);
+  EXPECT_EQ(cache->store().ByIndex("name", "b").size(), 1u) << "every informer it starts has the indexes";
 }
 
 // An API server restart: unreachable for a while, then "storage is

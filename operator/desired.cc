@@ -357,8 +357,11 @@ Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cf
          {"description", "The devicepool-agent on node {{ $labels.node }} runs but has not been registered with "
                          "its kubelet for " +
                              pr.plugin_down_for +
-                             ", so the node offers none of its devices. Check the kubelet and its "
-                             "device-plugins/kubelet.sock."}}}},
+                             ", so the node offers none of its devices. Check the kubelet and " +
+                             (pool.spec.allocation_api == api::AllocationApi::kDra
+                                  ? "the driver's registration socket, plugins_registry/" + api::DraDriverName(p) +
+                                        "-reg.sock."
+                                  : std::string("its device-plugins/kubelet.sock."))}}}},
       {{"alert", "DeviceUnhealthy"},
        {"expr", "sum by (node) (hashfoundry_agent_devices{pool=\"" + p + "\",state=\"unhealthy\"}) > 0"},
        {"for", pr.unhealthy_for},

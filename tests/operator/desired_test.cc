@@ -129,6 +129,18 @@ TEST(DesiredTest, DraAgentsGetTheDraFlagsAndKubeletPluginDirectories) {
                                                  {"/var/lib/hashfoundry/devices", false}}));
 }
 
+TEST(DesiredTest, TheNotRegisteredAlertPointsAtTheKubeletSocketOfTheApi) {
+  OperatorConfig cfg;
+  auto description = [&](const api::DevicePool& pool) {
+    return DesiredPrometheusRule(pool, cfg)["spec"]["groups"][0]["rules"][1]["annotations"]["description"]
+        .get<std::string>();
+  };
+  EXPECT_NE(description(SamplePool()).find("device-plugins/kubelet.sock"), std::string::npos);
+  EXPECT_NE(description(DraPool()).find("plugins_registry/custom-device.devicepool.hashfoundry.com-reg.sock"),
+            std::string::npos)
+      << description(DraPool());
+}
+
 // DevicePlugin pools' agents get no --allocation-api: their template is what
 // it was before the field existed, so an operator upgrade rolls no pool (the
 // daemonset golden file is that template).

@@ -284,7 +284,9 @@ Status DevicePoolReconciler::SyncDeviceClass(const api::DevicePool& pool, Observ
     rest["spec"].erase("extendedResourceName");
     if (IsSubset(rest, actual->object)) {
       // Either a hand edit removed it, or the API server drops the field
-      // (DRAExtendedResource off): only the answer to an apply tells.
+      // (DRAExtendedResource off): only the answer to an apply tells. In
+      // the second case each reconcile of the pool sends this apply again;
+      // it changes nothing, so no watch event follows it.
       kube::ApplyOptions opts;
       opts.field_manager = kFieldManager;
       opts.force = true;

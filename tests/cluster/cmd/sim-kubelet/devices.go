@@ -14,6 +14,7 @@ import (
 	"k8s.io/kubernetes/pkg/kubelet/cm/containermap"
 	"k8s.io/kubernetes/pkg/kubelet/cm/devicemanager"
 	"k8s.io/kubernetes/pkg/kubelet/cm/topologymanager"
+	"k8s.io/kubernetes/pkg/kubelet/pluginmanager/cache"
 )
 
 // podSource is what the device manager needs to know about the node's pods:
@@ -121,6 +122,18 @@ func (d *deviceManager) current() (*devicemanager.ManagerImpl, error) {
 		return nil, fmt.Errorf("the device manager is not running")
 	}
 	return d.impl, nil
+}
+
+// watcherHandler is the device manager's handler for device plugins that
+// register through the plugin watcher (plugins_registry) instead of
+// kubelet.sock; nil while none runs.
+func (d *deviceManager) watcherHandler() cache.PluginHandler {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.impl == nil {
+		return nil
+	}
+	return d.impl.GetWatcherHandler()
 }
 
 // admit runs the kubelet's admission-time allocation: Allocate for every
@@ -262,14 +275,4 @@ func (d *deviceManager) updateResourceHealth(pod *v1.Pod, status *v1.PodStatus) 
 		return
 	}
 	d.impl.UpdateAllocatedResourcesStatus(pod, status)
-	// It lists devices in map order; sorted, an unchanged status compares
-	// equal and is not sent again.
-	for i := range status.ContainerStatuses {
-		rs := status.ContainerStatuses[i].AllocatedResourcesStatus
-		sort.Slice(rs, func(a, b int) bool { return rs[a].Name < rs[b].Name })
-		for j := range rs {
-			r := rs[j].Resources
-			sort.Slice(r, func(a, b int) bool { return r[a].ResourceID < r[b].ResourceID })
-		}
-	}
 }

@@ -36,6 +36,8 @@ type kubelet struct {
 	recorder kubernetes.Interface // admin, for the allocation annotation; nil without one
 	events   record.EventRecorder
 	devices  *deviceManager
+	dra      *draManager
+	cdi      *cdiResolver
 	volumes  *volumeSetup
 	get      objectGetter
 	svcEnv   map[string]string
@@ -135,7 +137,13 @@ func run(o *options) error {
 	if err := k.devices.start(); err != nil {
 		return err
 	}
-	podResources, err := startPodResources(ctx, pods, k.devices)
+	k.cdi = newCDIResolver(o.root)
+	k.dra = &draManager{client: client, nodeName: o.nodeName, pods: pods, events: k.events, healthChanged: pods.wakePod}
+	metrics.RegisterCollectors(&claimMetrics{d: k.dra})
+	if err := k.dra.start(k.devices.watcherHandler()); err != nil {
+		return err
+	}
+	podResources, err := startPodResources(ctx, pods, k.devices, k.dra)
 	if err != nil {
 		return fmt.Errorf("PodResources server: %w", err)
 	}
@@ -207,16 +215,21 @@ func run(o *options) error {
 	}
 	factory.Start(ctx.Done())
 	klog.InfoS("sim-kubelet running", "node", o.nodeName, "root", o.root, "http", ln.Addr().String(),
-		"deviceManagerSocket", o.hostPath(kubeletDir+"/device-plugins/kubelet.sock"))
+		"deviceManagerSocket", o.hostPath(kubeletDir+"/device-plugins/kubelet.sock"),
+		"pluginsRegistry", o.hostPath(pluginsRegistryDir))
 
 	restart := func() error {
-		klog.InfoS("Simulating a kubelet restart: device manager and PodResources server start over", "node", o.nodeName)
+		klog.InfoS("Simulating a kubelet restart: device manager, DRA manager, plugin manager and PodResources server start over", "node", o.nodeName)
 		podResources.stop()
+		k.dra.stop()
 		if err := k.devices.restart(); err != nil {
 			return err
 		}
+		if err := k.dra.start(k.devices.watcherHandler()); err != nil {
+			return err
+		}
 		var err error
-		podResources, err = startPodResources(ctx, pods, k.devices)
+		podResources, err = startPodResources(ctx, pods, k.devices, k.dra)
 		k.events.Event(nodeRef(node), v1.EventTypeNormal, "Starting", "Starting sim-kubelet (simulated restart).")
 		return err
 	}
@@ -243,6 +256,7 @@ loop:
 	stopPods()
 	pods.wait()
 	podResources.stop()
+	k.dra.stop()
 	if err := k.devices.stop(); err != nil {
 		klog.ErrorS(err, "Stopping the device manager")
 	}

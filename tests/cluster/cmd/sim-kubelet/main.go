@@ -4,12 +4,15 @@
 //
 // What is real: the kubelet's device manager (k8s.io/kubernetes
 // pkg/kubelet/cm/devicemanager, v1.36.3) with its registration socket,
-// ListAndWatch handling, checkpoint and Allocate path; the PodResources v1
-// server; the kubelet's pod condition generators, status patching, probe
+// ListAndWatch handling, checkpoint and Allocate path; its DRA manager
+// (pkg/kubelet/cm/dra) and plugin manager (pkg/kubelet/pluginmanager), which
+// register DRA drivers and prepare and unprepare pods' claims; the
+// PodResources v1 server; the kubelet's pod condition generators, status patching, probe
 // requests, projected-volume atomic writer and $(VAR) expansion; the node
 // Lease controller. What is simulated: containers are local processes (only
 // for DaemonSet pods), every other pod is admitted through the device manager
-// and reported Running without running anything. See README.md.
+// and reported Running without running anything; the container runtime's
+// CDI support is the CDI reference library. See README.md.
 //
 // Modes (the first argument):
 //

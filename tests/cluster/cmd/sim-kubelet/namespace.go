@@ -23,7 +23,7 @@ func runInPrivateNamespace(o *options) int {
 	// The node's kubelet directory, and the mount point it covers.
 	for _, dir := range []string{
 		o.hostPath(kubeletDir + "/device-plugins"), o.hostPath(kubeletDir + "/pod-resources"),
-		o.hostPath(kubeletDir + "/pods"), kubeletDir,
+		o.hostPath(kubeletDir + "/pods"), o.hostPath(kubeletDir + "/plugins"), o.hostPath(pluginsRegistryDir), kubeletDir,
 	} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			fmt.Fprintf(os.Stderr, "sim-kubelet: %v\n", err)

@@ -17,8 +17,11 @@ const usage = `usage: sim-kubelet --node-name=NAME --root=DIR --kubeconfig=FILE 
 
 Simulates one node: registers it, keeps it Ready, runs the real kubelet device
 manager (plugins register at DIR/var/lib/kubelet/device-plugins/kubelet.sock,
-seen as /var/lib/kubelet/device-plugins inside the node), runs DaemonSet pods
-as local processes and admits every other pod through the device manager.
+seen as /var/lib/kubelet/device-plugins inside the node) and the real kubelet
+DRA and plugin managers (DRA drivers register at
+DIR/var/lib/kubelet/plugins_registry; CDI specs are read from DIR/etc/cdi and
+DIR/var/run/cdi), runs DaemonSet pods as local processes and admits every
+other pod through the device manager, preparing their claims.
 Serves the kubelet API (kubectl logs and exec through the API server) on
 --http-address. Needs root: it uses private mount namespaces. SIGHUP (or POST
 /restart on --http-address) simulates a kubelet restart; SIGTERM stops its

@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"google.golang.org/grpc"
-	v1 "k8s.io/api/core/v1"
 	podresourcesapi "k8s.io/kubelet/pkg/apis/podresources/v1"
 	"k8s.io/kubernetes/pkg/kubelet/apis/podresources"
 )
@@ -17,14 +16,15 @@ import (
 const podResourcesSocket = kubeletDir + "/pod-resources/kubelet.sock"
 
 // podResourcesServer serves the kubelet's real PodResources v1 server
-// (List, Get, GetAllocatableResources) over the node's pods and the device
-// manager's allocations. CPUs, memory and dynamic resources are not
-// simulated and come back empty.
+// (List, Get, GetAllocatableResources) over the node's pods, the device
+// manager's allocations and the DRA manager's prepared claims. CPUs and
+// memory are not simulated and come back empty.
 type podResourcesServer struct {
 	grpc *grpc.Server
 }
 
-func startPodResources(ctx context.Context, pods podresources.PodsProvider, devices podresources.DevicesProvider) (*podResourcesServer, error) {
+func startPodResources(ctx context.Context, pods podresources.PodsProvider, devices podresources.DevicesProvider,
+	dynamic podresources.DynamicResourcesProvider) (*podResourcesServer, error) {
 	if err := os.Remove(podResourcesSocket); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func startPodResources(ctx context.Context, pods podresources.PodsProvider, devi
 	}
 	s := grpc.NewServer()
 	podresourcesapi.RegisterPodResourcesListerServer(s, podresources.NewV1PodResourcesServer(ctx, podresources.PodResourcesProviders{
-		Pods: pods, Devices: devices, Cpus: noResources{}, Memory: noResources{}, DynamicResources: noResources{},
+		Pods: pods, Devices: devices, Cpus: noResources{}, Memory: noResources{}, DynamicResources: dynamic,
 	}))
 	go func() { _ = s.Serve(ln) }()
 	return &podResourcesServer{grpc: s}, nil
@@ -51,6 +51,3 @@ func (noResources) GetMemory(string, string) []*podresourcesapi.ContainerMemory 
 	return nil
 }
 func (noResources) GetAllocatableMemory() []*podresourcesapi.ContainerMemory { return nil }
-func (noResources) GetDynamicResources(*v1.Pod, *v1.Container) []*podresourcesapi.DynamicResource {
-	return nil
-}

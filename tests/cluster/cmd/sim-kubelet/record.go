@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -13,11 +15,13 @@ import (
 )
 
 // allocationAnnotation is where the node records, on each pod it admits,
-// what every container got: its devices by resource, its environment as the
-// container would see it, and the device plugin's mounts, device nodes,
-// annotations and CDI devices; for pods run as processes also the loopback
-// address standing in for each named container port. It is written with
-// --recorder-kubeconfig, because node credentials may only write pod status.
+// what every container got: its devices by resource and its claimed
+// devices, its environment as the container would see it (CDI devices'
+// variables included), the device plugin's and the CDI devices' mounts and
+// device nodes, the device plugin's annotations, and the CDI devices; for
+// pods run as processes also the loopback address standing in for each
+// named container port. It is written with --recorder-kubeconfig, because
+// node credentials may only write pod status.
 const allocationAnnotation = "hashfoundry.com/allocation"
 
 type allocationRecord struct {
@@ -34,8 +38,13 @@ type containerAllocation struct {
 	Mounts      []recordedMount     `json:"mounts,omitempty"`
 	DeviceNodes []recordedDevice    `json:"deviceNodes,omitempty"`
 	Annotations map[string]string   `json:"annotations,omitempty"`
-	CDIDevices  []string            `json:"cdiDevices,omitempty"`
-	Error       string              `json:"error,omitempty"`
+	// CDIDevices are the device plugins' and the DRA manager's CDI device
+	// names, resolved against the node's CDI specs.
+	CDIDevices []string `json:"cdiDevices,omitempty"`
+	// Claims lists the devices the DRA manager prepared for the container,
+	// as "<claim>: <driver>/<pool>/<device>".
+	Claims []string `json:"claims,omitempty"`
+	Error  string   `json:"error,omitempty"`
 }
 
 type recordedMount struct {
@@ -50,7 +59,8 @@ type recordedDevice struct {
 	Permissions   string `json:"permissions"`
 }
 
-// recordAllocation writes the allocation annotation once per pod.
+// recordAllocation writes the allocation annotation, unless it would say
+// what it already says.
 func (w *podWorker) recordAllocation(ctx context.Context, pod *v1.Pod, hostPorts map[int32]int32) {
 	w.recorded = true
 	rec := allocationRecord{Node: w.k.o.nodeName}
@@ -82,8 +92,12 @@ func (w *podWorker) recordAllocation(ctx context.Context, pod *v1.Pod, hostPorts
 		klog.ErrorS(err, "Encoding allocation record", "pod", klog.KObj(pod))
 		return
 	}
+	if string(data) == w.lastRecord {
+		return
+	}
 	klog.InfoS("Allocation", "pod", klog.KObj(pod), "record", string(data))
 	if w.k.recorder == nil {
+		w.lastRecord = string(data)
 		return
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
@@ -95,21 +109,52 @@ func (w *podWorker) recordAllocation(ctx context.Context, pod *v1.Pod, hostPorts
 	}
 	if _, err := w.k.recorder.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch, metaOptions()); err != nil {
 		klog.ErrorS(err, "Recording allocation", "pod", klog.KObj(pod))
+		return
 	}
+	w.lastRecord = string(data)
 }
 
 func (w *podWorker) containerAllocation(ctx context.Context, pod *v1.Pod, c *v1.Container) containerAllocation {
-	out := containerAllocation{Name: c.Name, Devices: w.k.devices.devicesOf(pod.UID, c.Name)}
+	out := containerAllocation{Name: c.Name, Devices: w.k.devices.devicesOf(pod.UID, c.Name), Claims: w.k.dra.claimsOf(pod, c)}
 	opts, err := w.k.devices.runOptions(ctx, pod, c)
 	if err != nil {
 		out.Error = err.Error()
 		return out
 	}
+	var errs []error
+	draIDs, err := w.k.dra.cdiDevices(pod, c)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	env, err := containerEnv(ctx, w.k.get, pod, w.podIP, c, w.k.allocatable(), w.k.svcEnv)
 	if err != nil {
-		out.Error = err.Error()
+		errs = append(errs, err)
 	}
-	out.Env = effectiveEnv(append(append([]kubecontainer.EnvVar{}, opts.Envs...), env...))
+	allEnv := append(append([]kubecontainer.EnvVar{}, opts.Envs...), env...)
+	out.Env = effectiveEnv(allEnv)
+	edits, err := w.k.cdi.resolve(cdiNames(opts, draIDs), envList(allEnv))
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		out.Env = map[string]string{}
+		for _, kv := range edits.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			out.Env[k] = v
+		}
+		for _, m := range edits.Mounts {
+			out.Mounts = append(out.Mounts, recordedMount{ContainerPath: m.ContainerPath, HostPath: m.HostPath, ReadOnly: m.ReadOnly})
+		}
+		for _, d := range edits.DeviceNodes {
+			perms := d.Permissions
+			if perms == "" {
+				perms = "rwm"
+			}
+			out.DeviceNodes = append(out.DeviceNodes, recordedDevice{ContainerPath: d.Path, HostPath: d.HostPath, Permissions: perms})
+		}
+	}
+	if len(errs) > 0 {
+		out.Error = errors.Join(errs...).Error()
+	}
 	for _, m := range opts.Mounts {
 		out.Mounts = append(out.Mounts, recordedMount{ContainerPath: m.ContainerPath, HostPath: m.HostPath, ReadOnly: m.ReadOnly})
 	}
@@ -122,9 +167,7 @@ func (w *podWorker) containerAllocation(ctx context.Context, pod *v1.Pod, c *v1.
 		}
 		out.Annotations[a.Name] = a.Value
 	}
-	for _, d := range opts.CDIDevices {
-		out.CDIDevices = append(out.CDIDevices, d.Name)
-	}
+	out.CDIDevices = cdiNames(opts, draIDs)
 	sort.Slice(out.Mounts, func(i, j int) bool { return out.Mounts[i].ContainerPath < out.Mounts[j].ContainerPath })
 	return out
 }

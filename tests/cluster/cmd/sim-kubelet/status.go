@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -100,7 +101,7 @@ func (w *podWorker) buildStatus(pod *v1.Pod, inits, regular []v1.ContainerStatus
 		kubestatus.GenerateContainersReadyCondition(pod, &old, regular, phase),
 		kubestatus.GeneratePodReadyCondition(pod, &old, old.Conditions, regular, phase),
 	}
-	if w.processes && w.volumes == nil {
+	if (w.processes && w.volumes == nil) || !w.prepared {
 		conditions[0].Status = v1.ConditionFalse
 	}
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
@@ -115,7 +116,23 @@ func (w *podWorker) buildStatus(pod *v1.Pod, inits, regular []v1.ContainerStatus
 		s.Conditions = statusutil.ReplaceOrAppendPodCondition(s.Conditions, c)
 	}
 	w.k.devices.updateResourceHealth(pod, &s)
+	w.k.dra.updateResourceHealth(pod, &s)
+	sortResourceHealth(&s)
 	return s
+}
+
+// sortResourceHealth orders allocatedResourcesStatus, which the managers
+// list in map order: sorted, an unchanged status compares equal and is not
+// sent again.
+func sortResourceHealth(status *v1.PodStatus) {
+	for i := range status.ContainerStatuses {
+		rs := status.ContainerStatuses[i].AllocatedResourcesStatus
+		sort.Slice(rs, func(a, b int) bool { return rs[a].Name < rs[b].Name })
+		for j := range rs {
+			r := rs[j].Resources
+			sort.Slice(r, func(a, b int) bool { return r[a].ResourceID < r[b].ResourceID })
+		}
+	}
 }
 
 // patchStatus sends the status if it differs from the stored one, with the

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
+	"k8s.io/kubernetes/pkg/kubelet/cm/devicemanager"
 	kubecontainer "k8s.io/kubernetes/pkg/kubelet/container"
 )
 
@@ -47,8 +48,18 @@ type podWorker struct {
 	hostPorts                              map[int32]int32
 	initContainers, containers             []*container
 	recorded                               bool
+	lastRecord                             string
 	lastPatched                            *v1.PodStatus
 	announced                              bool
+	// Dynamic resources: prepared before any container starts, unprepared
+	// once all have stopped; prepareErr is the last failure reported.
+	prepared, unprepared     bool
+	prepareErr, unprepareErr string
+	// For pods that are only admitted: when each container counts as
+	// started (its DRA and CDI devices resolved), and the last reason one
+	// could not be.
+	startedAt  map[string]time.Time
+	createErrs map[string]string
 }
 
 func newPodWorker(k *kubelet, pod *v1.Pod) *podWorker {
@@ -159,6 +170,15 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		// Force-deleted, or our own final delete went through.
 		w.stopContainers(2 * time.Second)
 		w.setActive(false)
+		if !w.unprepared {
+			// Best effort: otherwise the DRA manager's reconcile loop
+			// unprepares the claims of pods that are no longer active.
+			uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := w.k.dra.unprepare(uctx, pod); err != nil {
+				klog.ErrorS(err, "Unpreparing dynamic resources of a deleted pod", "pod", klog.KObj(pod))
+			}
+			cancel()
+		}
 		if err := os.RemoveAll(w.k.volumes.podDir(pod)); err != nil {
 			klog.ErrorS(err, "Removing pod directory", "pod", klog.KObj(pod))
 		}
@@ -177,6 +197,12 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		if !w.admit(ctx, pod) {
 			return false
 		}
+	}
+	if !w.prepared && !w.prepareResources(ctx, pod) {
+		// As with the kubelet, no sandbox and no container before the
+		// pod's claims are prepared: it stays Pending, containers waiting.
+		w.patchStatus(ctx, pod, w.processStatus(pod))
+		return false
 	}
 	if w.processes {
 		w.syncProcesses(ctx, pod)
@@ -212,7 +238,10 @@ func (w *podWorker) admit(ctx context.Context, pod *v1.Pod) bool {
 	}
 	w.admitted, w.admittedAt = true, time.Now()
 	if adopted {
-		w.admittedAt = pod.Status.StartTime.Time
+		// Its claims were prepared before (the DRA manager's checkpoint
+		// has them); a kubelet that finds a pod's sandbox running does not
+		// prepare again.
+		w.admittedAt, w.prepared = pod.Status.StartTime.Time, true
 	}
 	// A pod this node ran before it restarted keeps its address.
 	if w.podIP = pod.Status.PodIP; w.podIP == "" {
@@ -234,14 +263,88 @@ func (w *podWorker) admit(ctx context.Context, pod *v1.Pod) bool {
 	return true
 }
 
-// syncAdmittedOnly reports a pod that is not run: its containers count as
-// started at admission and ready, with the allocation recorded.
+// prepareResources is the kubelet's PrepareDynamicResources before the
+// pod's sandbox: on failure a FailedPrepareDynamicResources event, and
+// another attempt at the next sync.
+func (w *podWorker) prepareResources(ctx context.Context, pod *v1.Pod) bool {
+	if !needsPrepare(pod) {
+		w.prepared = true
+		return true
+	}
+	if err := w.k.dra.prepare(ctx, pod); err != nil {
+		msg := "Failed to prepare dynamic resources: " + err.Error()
+		if msg != w.prepareErr {
+			w.prepareErr = msg
+			klog.InfoS("Failed to prepare dynamic resources", "pod", klog.KObj(pod), "err", err)
+			w.k.events.Event(pod, v1.EventTypeWarning, "FailedPrepareDynamicResources", msg)
+		}
+		return false
+	}
+	w.prepared, w.prepareErr = true, ""
+	klog.InfoS("Dynamic resources prepared", "pod", klog.KObj(pod))
+	return true
+}
+
+// unprepareResources is the kubelet's UnprepareDynamicResources once the
+// pod's containers have stopped; false: try again at the next sync.
+func (w *podWorker) unprepareResources(ctx context.Context, pod *v1.Pod) bool {
+	if w.unprepared {
+		return true
+	}
+	if err := w.k.dra.unprepare(ctx, pod); err != nil {
+		if err.Error() != w.unprepareErr {
+			w.unprepareErr = err.Error()
+			klog.ErrorS(err, "Unpreparing dynamic resources", "pod", klog.KObj(pod))
+		}
+		return false
+	}
+	w.unprepared = true
+	return true
+}
+
+// syncAdmittedOnly reports a pod that is not run: each container counts as
+// started (and ready) once the runtime would have created it, i.e. once
+// its DRA devices and CDI devices resolve, at once for most; the
+// allocation is recorded.
 func (w *podWorker) syncAdmittedOnly(ctx context.Context, pod *v1.Pod) {
-	if !w.recorded {
+	if w.startedAt == nil {
+		w.startedAt, w.createErrs = map[string]time.Time{}, map[string]string{}
+	}
+	startedBefore := len(w.startedAt)
+	for _, c := range w.allContainers() {
+		if _, ok := w.startedAt[c.spec.Name]; ok {
+			continue
+		}
+		reason, err := w.createAdmittedOnly(ctx, pod, &c.spec)
+		if err != nil {
+			if w.createErrs[c.spec.Name] != err.Error() {
+				w.createErrs[c.spec.Name] = err.Error()
+				klog.InfoS("Container cannot start", "pod", klog.KObj(pod), "container", c.spec.Name, "reason", reason, "message", err.Error())
+				w.k.events.Event(pod, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
+			}
+			c.setWaiting(reason, err.Error())
+			continue
+		}
+		at := time.Now()
+		if startedBefore == 0 && len(w.createErrs) == 0 {
+			at = w.admittedAt // the usual case: everything at admission
+		}
+		w.startedAt[c.spec.Name] = at
+	}
+	if !w.recorded || len(w.startedAt) != startedBefore {
 		w.recordAllocation(ctx, pod, nil)
 	}
-	started := metav1.NewTime(w.admittedAt.Truncate(time.Second))
 	status := func(c *container) v1.ContainerStatus {
+		at, ok := w.startedAt[c.spec.Name]
+		if !ok {
+			no := false
+			s := v1.ContainerStatus{Name: c.spec.Name, Image: c.spec.Image, ImageID: "sim://" + c.spec.Image, Started: &no}
+			c.mu.Lock()
+			s.State.Waiting = c.waiting.DeepCopy()
+			c.mu.Unlock()
+			return s
+		}
+		started := metav1.NewTime(at.Truncate(time.Second))
 		id := fmt.Sprintf("sim://%s-%s-0", shortUID(string(pod.UID)), c.spec.Name)
 		w.setContainerID(c.spec.Name, id)
 		yes := true
@@ -262,12 +365,34 @@ func (w *podWorker) syncAdmittedOnly(ctx context.Context, pod *v1.Pod) {
 	for _, c := range w.containers {
 		regular = append(regular, status(c))
 	}
-	if !w.announced {
+	phase := v1.PodRunning
+	if len(w.startedAt) < len(w.allContainers()) {
+		phase = podPhase(pod, inits, regular, false)
+	} else if !w.announced {
 		w.announced = true
 		w.k.events.Event(pod, v1.EventTypeNormal, "Started",
 			"Admitted by the device manager and reported running; sim-kubelet runs only DaemonSet pods' processes and those of images in --image-bin-dir/by-image")
 	}
-	w.patchStatus(ctx, pod, w.buildStatus(pod, inits, regular, v1.PodRunning))
+	w.patchStatus(ctx, pod, w.buildStatus(pod, inits, regular, phase))
+}
+
+// createAdmittedOnly checks what the runtime needs to create a container of
+// a pod that is not run: the DRA manager's CDI devices for it and their
+// resolution (with the device plugins' CDI devices). It returns the
+// kubelet's reason with the error.
+func (w *podWorker) createAdmittedOnly(ctx context.Context, pod *v1.Pod, c *v1.Container) (string, error) {
+	draIDs, err := w.k.dra.cdiDevices(pod, c)
+	if err != nil {
+		return "CreateContainerConfigError", err
+	}
+	opts, err := w.k.devices.runOptions(ctx, pod, c)
+	if err != nil {
+		return "RunContainerError", err
+	}
+	if _, err := w.k.cdi.resolve(cdiNames(opts, draIDs), nil); err != nil {
+		return "CreateContainerError", err
+	}
+	return "", nil
 }
 
 // syncProcesses runs a DaemonSet pod's containers as processes.
@@ -320,12 +445,16 @@ func (w *podWorker) syncProcesses(ctx context.Context, pod *v1.Pod) {
 		}
 	}
 	status := w.processStatus(pod)
-	w.patchStatus(ctx, pod, status)
 	if status.Phase == v1.PodSucceeded || status.Phase == v1.PodFailed {
-		// Done for good: its devices are free again.
+		// Done for good: its devices are free again, and its claims are
+		// unprepared before the terminal status is reported (if that
+		// fails, the DRA manager's reconcile loop retries: the pod is no
+		// longer active).
 		w.setActive(false)
 		w.finished = true
+		w.unprepareResources(ctx, pod)
 	}
+	w.patchStatus(ctx, pod, status)
 }
 
 // setUpPod prepares what every container of the pod shares: volumes,
@@ -400,6 +529,11 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *container) {
 		fail("RunContainerError", err.Error())
 		return
 	}
+	draIDs, err := w.k.dra.cdiDevices(pod, &c.spec)
+	if err != nil {
+		fail("CreateContainerConfigError", err.Error())
+		return
+	}
 	env, err := containerEnv(ctx, w.k.get, pod, w.podIP, &c.spec, w.k.allocatable(), w.k.svcEnv)
 	if err != nil {
 		fail("CreateContainerConfigError", err.Error())
@@ -422,14 +556,24 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *container) {
 	}
 	argv := append(append([]string{command[0]}, command[1:]...), args...)
 	argv = append(argv[:1:1], rewriteAddressArgs(argv[1:], w.hostPorts)...)
-	mounts, err := w.mounts(pod, c, allEnv, opts.Mounts, opts.Devices)
-	if err != nil {
-		fail("CreateContainerConfigError", err.Error())
-		return
-	}
 	procEnv := []kubecontainer.EnvVar{
 		{Name: "PATH", Value: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		{Name: "HOSTNAME", Value: pod.Name},
+	}
+	// The runtime's part: the CDI devices' edits on top of what the
+	// kubelet asked for.
+	edits, err := w.k.cdi.resolve(cdiNames(opts, draIDs), envList(append(procEnv, allEnv...)))
+	if err != nil {
+		fail("CreateContainerError", err.Error())
+		return
+	}
+	if len(edits.Unsimulated) > 0 {
+		klog.InfoS("CDI edits not simulated", "pod", klog.KObj(pod), "container", c.spec.Name, "edits", edits.Unsimulated)
+	}
+	mounts, err := w.mounts(pod, c, allEnv, opts.Mounts, opts.Devices, edits)
+	if err != nil {
+		fail("CreateContainerConfigError", err.Error())
+		return
 	}
 	n := c.nextRestartNumber()
 	msgFile, err := w.terminationMessageFile(pod, c, n)
@@ -440,7 +584,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *container) {
 	if msgFile != "" {
 		mounts = append(mounts, bindMount{Source: msgFile, Target: c.spec.TerminationMessagePath})
 	}
-	spec := execSpec{Path: bin, Args: argv, Env: envList(append(procEnv, allEnv...)), Dir: c.spec.WorkingDir, Mounts: mounts}
+	spec := execSpec{Path: bin, Args: argv, Env: edits.Env, Dir: c.spec.WorkingDir, Mounts: mounts}
 	logFile := o.hostPath(filepath.Join("/var/log/pods", fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID), c.spec.Name, fmt.Sprintf("%d.log", n)))
 	specFile := filepath.Join(w.k.volumes.podDir(pod), "sim", fmt.Sprintf("%s-%d.json", c.spec.Name, n))
 	inst, err := c.launch(spec, specFile, logFile, msgFile, id)
@@ -465,9 +609,10 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *container) {
 }
 
 // mounts lists the container's bind mounts: its volume mounts (sub-paths
-// resolved), then the device plugin's mounts and device nodes, whose host
-// paths are paths of the node, so under its root.
-func (w *podWorker) mounts(pod *v1.Pod, c *container, env []kubecontainer.EnvVar, devMounts []kubecontainer.Mount, devs []kubecontainer.DeviceInfo) ([]bindMount, error) {
+// resolved), then the device plugin's mounts and device nodes, then the CDI
+// devices' mounts and device nodes; their host paths are paths of the node,
+// so under its root.
+func (w *podWorker) mounts(pod *v1.Pod, c *container, env []kubecontainer.EnvVar, devMounts []kubecontainer.Mount, devs []kubecontainer.DeviceInfo, edits *cdiEdits) ([]bindMount, error) {
 	var out []bindMount
 	for _, vm := range c.spec.VolumeMounts {
 		src, ok := w.volumes.paths[vm.Name]
@@ -497,7 +642,25 @@ func (w *podWorker) mounts(pod *v1.Pod, c *container, env []kubecontainer.EnvVar
 	for _, d := range devs {
 		out = append(out, bindMount{Source: w.k.o.hostPath(d.PathOnHost), Target: d.PathInContainer, ReadOnly: !strings.Contains(d.Permissions, "w")})
 	}
+	for _, m := range edits.Mounts {
+		out = append(out, bindMount{Source: w.k.o.hostPath(m.HostPath), Target: m.ContainerPath, ReadOnly: m.ReadOnly})
+	}
+	for _, d := range edits.DeviceNodes {
+		// CDI's default permissions are "rwm".
+		out = append(out, bindMount{Source: w.k.o.hostPath(d.HostPath), Target: d.Path, ReadOnly: d.Permissions != "" && !strings.Contains(d.Permissions, "w")})
+	}
 	return out, nil
+}
+
+// cdiNames is the list of CDI devices the runtime gets for a container, as
+// the kubelet's container manager builds it: the DRA manager's, then the
+// device plugins'.
+func cdiNames(opts *devicemanager.DeviceRunContainerOptions, draIDs []string) []string {
+	names := append([]string(nil), draIDs...)
+	for _, d := range opts.CDIDevices {
+		names = append(names, d.Name)
+	}
+	return names
 }
 
 // terminationMessageFile creates the empty host file that instance n of c
@@ -555,6 +718,12 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod) {
 		}
 		w.stopContainers(gracePeriod(pod))
 		w.setActive(false)
+	}
+	// As the kubelet: claims are unprepared after every container has
+	// stopped and before the final status, and the pod is not deleted
+	// before that succeeds.
+	if !w.unprepareResources(ctx, pod) {
+		return
 	}
 	if w.admitted && !w.finished {
 		status := w.processStatus(pod)

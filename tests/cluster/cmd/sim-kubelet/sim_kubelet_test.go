@@ -333,10 +333,10 @@ func startSimNode(t *testing.T) *simNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &simNode{name: "sim-node", root: filepath.Join(dir, "node"), dir: dir, exited: make(chan error, 1)}
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "images")+"/", "./testdata/fakeplugin")
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "images")+"/", "./testdata/fakeplugin", "./testdata/fakedriver")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building fakeplugin: %v\n%s", err, out)
+		t.Fatalf("building fakeplugin and fakedriver: %v\n%s", err, out)
 	}
 	build = exec.Command("go", "build", "-o", filepath.Join(dir, "sim-kubelet"), ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local")

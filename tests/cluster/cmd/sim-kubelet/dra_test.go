@@ -211,6 +211,10 @@ func TestSimKubeletDRA(t *testing.T) {
 		if c := rec.Containers[0]; c.Env["GADGET"] != device || len(c.Devices) != 0 {
 			t.Errorf("recorded %+v, want GADGET=%s and no device plugin devices", c, device)
 		}
+		// The kubelet's gauge counts both claims, user's and ext's.
+		if got := metricLine(t, n, `dra_resource_claims_in_use{driver_name="`+draDriver+`"} `); got != "2" {
+			t.Errorf("dra_resource_claims_in_use for the driver: %q, want 2", got)
+		}
 	})
 
 	t.Run("a failed prepare keeps the pod from starting", func(t *testing.T) {
@@ -522,6 +526,23 @@ func nodeSliceUIDs(ctx context.Context, n *simNode) []types.UID {
 		out = append(out, s.UID)
 	}
 	return out
+}
+
+// metricLine is the value of the node's /metrics line starting with prefix.
+func metricLine(t *testing.T, n *simNode, prefix string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + n.httpAddress(t) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // podEvent tells whether the pod has an event with that reason whose

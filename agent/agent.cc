@@ -229,19 +229,26 @@ kube::Status Agent::RunDra(std::stop_token stop) {
   store.Subscribe([this, &server](const DeviceState& state) { SetReady(server.registered() && state.scanned); });
   server.AddListener([this, &store](bool registered) { SetReady(registered && store.Get()->scanned); });
 
+  // Devices containers still hold through the device plugin API (the pool
+  // was switched under them) count as allocated too.
+  AllocationTracker allocations({config_.pod_resources_socket, config_.resource_name, config_.health_interval},
+                                metrics, clock_);
+
   std::unique_ptr<Reporter> reporter;
   if (config_.report) {
     ReporterOptions ro{{config_.pool, config_.pool_uid, config_.node_name}, config_.health_interval};
     ro.watch = true;
     reporter = std::make_unique<Reporter>(
         ro, get_client,
-        [&store, &server, &plugin, discovery, revision = config_.revision] {
-          return Observation{store.Get(), server.registered(), plugin.PreparedDevices(), discovery, revision};
+        [&store, &server, &plugin, &allocations, discovery, revision = config_.revision] {
+          return Observation{store.Get(), server.registered(), plugin.PreparedDevices() + allocations.allocated(),
+                             discovery, revision};
         },
         metrics, clock_);
     store.Subscribe([r = reporter.get()](const DeviceState&) { r->Poke(); });
     server.AddListener([r = reporter.get()](bool) { r->Poke(); });
     plugin.AddListener([r = reporter.get()](int) { r->Poke(); });
+    allocations.AddListener([r = reporter.get()](int) { r->Poke(); });
   }
 
   kube::HttpServer http({config_.http_address});
@@ -267,6 +274,7 @@ kube::Status Agent::RunDra(std::stop_token stop) {
   if (kube::Status st = monitor.Start(); !st.ok()) return st;
   if (kube::Status st = http.Start(); !st.ok()) return st;
   spdlog::info("serving /healthz, /readyz and /metrics on port {}", http.port());
+  allocations.Start();
   if (reporter) reporter->Start();
   slices.Start();
   PoolWatch pool_watch(config_.pool, clock_);
@@ -286,6 +294,7 @@ kube::Status Agent::RunDra(std::stop_token stop) {
   server.Stop();
   slices.Stop();
   if (reporter) reporter->Stop();
+  allocations.Stop();
   monitor.Stop();
   http.Stop();
   pool_watch.Stop();

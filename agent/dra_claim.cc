@@ -40,7 +40,11 @@ kube::StatusOr<std::vector<AllocatedDevice>> AllocatedDevices(const json& claim,
   std::vector<AllocatedDevice> out;
   for (const json& r : *results) {
     if (!r.is_object() || r.value("driver", "") != driver) continue;
+    // A subrequest of a prioritized list ("req/sub") serves its request:
+    // the kubelet hands a container the CDI ids of devices whose request
+    // names hold the container's request, which is the base name.
     std::string request = r.value("request", "");
+    request = request.substr(0, request.find('/'));
     std::string pool = r.value("pool", "");
     std::string device = r.value("device", "");
     if (device.empty()) {

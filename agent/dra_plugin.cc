@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -23,6 +24,9 @@ namespace dra = k8s::io::kubelet::pkg::apis::dra::v1;
 
 // How often a health stream checks whether the kubelet went away.
 constexpr auto kCancelCheck = std::chrono::seconds(1);
+// The kubelet turns a device it has not heard of for 30 s Unknown, so the
+// whole list goes out again this often even when nothing changed.
+constexpr auto kHealthResend = std::chrono::seconds(10);
 
 kube::Status RemoveFile(const std::string& path) {
   if (unlink(path.c_str()) == 0 || errno == ENOENT) return kube::Status::Ok();
@@ -208,12 +212,14 @@ grpc::Status DraPlugin::NodeWatchResources(grpc::ServerContext* context, const v
   std::shared_ptr<const DeviceState> state = store_.Get();
   if (!writer->Write(message(*state))) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
   uint64_t seen = state->version;
+  kube::Clock::TimePoint resend = clock_.Now() + kHealthResend;
   for (;;) {
-    state = store_.WaitForChange(seen, stop, clock_, clock_.Now() + kCancelCheck);
+    state = store_.WaitForChange(seen, stop, clock_, std::min(clock_.Now() + kCancelCheck, resend));
     if (stop.stop_requested()) return grpc::Status::OK;
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-    if (state->version == seen) continue;
+    if (state->version == seen && clock_.Now() < resend) continue;
     seen = state->version;
+    resend = clock_.Now() + kHealthResend;
     if (!writer->Write(message(*state))) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
   }
 }
@@ -254,7 +260,10 @@ void DraServer::SetRegistered(bool registered, const std::string& error) {
   } else {
     spdlog::error("the kubelet refused DRA driver {}: {}", options_.driver, error);
   }
-  if (registered_.exchange(registered) == registered) return;
+  // Also when it was registered already: a restarted kubelet registers the
+  // driver again after deleting the node's ResourceSlices, which the
+  // listeners then publish again.
+  registered_ = registered;
   for (const auto& fn : listeners_) fn(registered);
 }
 

@@ -14,8 +14,9 @@
 //   entry. A claim it does not know succeeds too (the kubelet may unprepare
 //   what it never got an answer for), and its CDI file, if a crash left one,
 //   goes as well.
-// - NodeWatchResources streams every device's health, once at the start and
-//   after every change, until the kubelet or Shutdown ends it.
+// - NodeWatchResources streams every device's health, at the start, after
+//   every change and every 10 s (the kubelet turns a device it has not
+//   heard of for 30 s Unknown), until the kubelet or Shutdown ends it.
 // A failure for one claim is that claim's error string in the answer; the
 // kubelet retries it. Prepare and unprepare are serialised.
 //
@@ -137,7 +138,8 @@ class DraServer {
 
   // The kubelet said it registered the plugin, and nothing since says not.
   bool registered() const { return registered_.load(); }
-  // Called on the gRPC thread with the new value. Add before Start.
+  // Called on the gRPC thread after every NotifyRegistrationStatus (a
+  // restarted kubelet registers again). Add before Start.
   void AddListener(std::function<void(bool registered)> fn);
 
  private:

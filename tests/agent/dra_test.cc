@@ -141,6 +141,11 @@ TEST(DraClaimTest, AllocatedDevicesTakesOnlyThisDriversAndMergesRequests) {
   EXPECT_EQ((*devices)[0], (AllocatedDevice{{"a", "b"}, "node-a", "dev-0"}));
   EXPECT_EQ((*devices)[1], (AllocatedDevice{{"b"}, "node-a", "dev-1"}));
 
+  // A subrequest of a prioritized list serves its base request.
+  auto sub = AllocatedDevices(Claim("u1", {Result("gpu/large", "dev-0")}), kDriver);
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ((*sub)[0].requests, std::vector<std::string>{"gpu"});
+
   auto none = AllocatedDevices(Claim("u1", {Result("x", "other", "other.example.com")}), kDriver);
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("no device of driver " + std::string(kDriver)), std::string::npos);

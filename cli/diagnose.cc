@@ -523,9 +523,20 @@ class Checker {
     auto figure = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : std::string("absent"); };
     const std::string node_says =
         "Node: capacity " + figure(capacity) + ", allocatable " + figure(allocatable) + " of " + resource;
-    if (!st.registered) {
+    // A DRA agent's devices are in ResourceSlices, not in the Node's
+    // capacity, and its registration is the kubelet's plugin registration.
+    // (While a pool switches, nodes the rollout has not reached yet still
+    // serve the device plugin; their Node figures are not checked then.)
+    const bool dra = pool_.spec.allocation_api == api::AllocationApi::kDra;
+    if (!st.registered && dra) {
+      Add(Severity::kError, "report", subject, "the kubelet has not registered the agent's DRA driver", {counts},
+          "check the kubelet's plugins and plugins_registry directories are mounted into the agent, and the agent's "
+          "log");
+    } else if (!st.registered) {
       Add(Severity::kError, "report", subject, "the agent is not registered with the kubelet", {counts, node_says},
           "check the kubelet's device-plugins directory is mounted into the agent, and the agent's log");
+    } else if (dra) {
+      // Nothing on the Node to compare with.
     } else if (st.counts.healthy > 0 && allocatable.value_or(0) <= 0) {
       Add(Severity::kError, "report", subject,
           "the agent says it is registered with " + std::to_string(st.counts.healthy) +

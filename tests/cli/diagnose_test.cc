@@ -235,6 +235,28 @@ TEST(DiagnoseTest, EachFaultIsFoundWithItsSeverity) {
   }
 }
 
+// A DRA pool's devices are not on the Node: no allocatable to miss, and an
+// unregistered agent is told about the plugin directories.
+TEST(DiagnoseTest, ADraPoolIsNotCheckedAgainstTheNodesAllocatable) {
+  Snapshot s = Healthy();
+  s.pools[0]["spec"]["allocationAPI"] = "DRA";
+  for (auto& n : s.nodes) {
+    if (n["status"].contains("capacity")) {
+      n["status"].erase("capacity");
+      n["status"].erase("allocatable");
+    }
+  }
+  auto fs = Diagnose(s);
+  EXPECT_TRUE(fs.empty()) << RenderFindings(s, fs, false);
+
+  s.reports[0]["status"]["registered"] = false;
+  fs = Diagnose(s);
+  ASSERT_TRUE(Has(fs, "report", Severity::kError)) << RenderFindings(s, fs, false);
+  EXPECT_NE(RenderFindings(s, fs, false).find("has not registered the agent's DRA driver"), std::string::npos)
+      << RenderFindings(s, fs, false);
+  EXPECT_NE(RenderFindings(s, fs, false).find("plugins_registry"), std::string::npos);
+}
+
 TEST(DiagnoseTest, ACrashLoopShowsTheLastExitAndLog) {
   Snapshot s = Healthy();
   Json& c = s.agent_pods[0]["status"]["containerStatuses"][0];

@@ -61,6 +61,24 @@ kube::StatusOr<std::shared_ptr<kube::Client>> NewClient(const std::string& kubec
   return std::make_shared<kube::Client>(kube::NewCurlTransport(*config), options);
 }
 
+// Blocks until `stop` is requested.
+void WaitForStop(std::stop_token stop) {
+  kube::Mutex mu;
+  std::condition_variable_any cv;
+  kube::MutexLock l(mu);
+  cv.wait(l.native(), stop, [] { return false; });
+}
+
+// Ready once a discovery scan succeeded (finding zero devices counts).
+void AddDiscoveryCheck(kube::HttpServer& http, const DeviceStore& store) {
+  (void)http.AddReadyCheck("discovery", [&store] {
+    std::shared_ptr<const DeviceState> state = store.Get();
+    if (state->scanned) return kube::Status::Ok();
+    return kube::Status(kube::Reason::kServiceUnavailable,
+                        state->scan_error.empty() ? "no scan yet" : "scan failed: " + state->scan_error);
+  });
+}
+
 }  // namespace
 
 Agent::Agent(Config config, std::unique_ptr<Scanner> scanner, kube::Clock& clock)
@@ -129,12 +147,7 @@ kube::Status Agent::RunDevicePlugin(std::stop_token stop) {
 
   kube::HttpServer http({config_.http_address});
   (void)http.AddHealthCheck("ping", [] { return kube::Status::Ok(); });
-  (void)http.AddReadyCheck("discovery", [&store] {
-    std::shared_ptr<const DeviceState> state = store.Get();
-    if (state->scanned) return kube::Status::Ok();
-    return kube::Status(kube::Reason::kServiceUnavailable,
-                        state->scan_error.empty() ? "no scan yet" : "scan failed: " + state->scan_error);
-  });
+  AddDiscoveryCheck(http, store);
   (void)http.AddReadyCheck("kubelet-registration", [&registrar] {
     return registrar.registered() ? kube::Status::Ok()
                                   : kube::Status(kube::Reason::kServiceUnavailable, "not registered with the kubelet");
@@ -154,10 +167,7 @@ kube::Status Agent::RunDevicePlugin(std::stop_token stop) {
   if (kube::Status st = server.Start(); !st.ok()) spdlog::error("cannot serve the device plugin API: {}", st.message());
   if (kube::Status st = registrar.Start(); !st.ok()) return st;
 
-  kube::Mutex mu;
-  std::condition_variable_any cv;
-  kube::MutexLock l(mu);
-  cv.wait(l.native(), stop, [] { return false; });
+  WaitForStop(stop);
 
   spdlog::info("shutting down");
   SetReady(false);
@@ -253,12 +263,7 @@ kube::Status Agent::RunDra(std::stop_token stop) {
 
   kube::HttpServer http({config_.http_address});
   (void)http.AddHealthCheck("ping", [] { return kube::Status::Ok(); });
-  (void)http.AddReadyCheck("discovery", [&store] {
-    std::shared_ptr<const DeviceState> state = store.Get();
-    if (state->scanned) return kube::Status::Ok();
-    return kube::Status(kube::Reason::kServiceUnavailable,
-                        state->scan_error.empty() ? "no scan yet" : "scan failed: " + state->scan_error);
-  });
+  AddDiscoveryCheck(http, store);
   (void)http.AddReadyCheck("kubelet-registration", [&server] {
     return server.registered() ? kube::Status::Ok()
                                : kube::Status(kube::Reason::kServiceUnavailable,
@@ -281,10 +286,7 @@ kube::Status Agent::RunDra(std::stop_token stop) {
   if (config_.report) pool_watch.Start(config_);
   if (kube::Status st = server.Start(); !st.ok()) return st;
 
-  kube::Mutex mu;
-  std::condition_variable_any cv;
-  kube::MutexLock l(mu);
-  cv.wait(l.native(), stop, [] { return false; });
+  WaitForStop(stop);
 
   spdlog::info("shutting down");
   SetReady(false);

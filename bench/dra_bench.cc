@@ -32,7 +32,8 @@
 //     fakedriver, idle and after the N pods; CPU (utime + stime, /proc) idle
 //     over kIdleWindow, and over the phase of each one's own pods.
 //
-// Pods stay until the end, so each node's pools have ceil(N / kNodes) devices.
+// A path's pods stay until its last one is Running (so each driver has
+// ceil(N / kNodes) devices a node), and are deleted before the next path.
 //
 // --smoke checks correctness only (exit 1 when a check fails): every pod
 // Running, one NodePrepareResources per node per round for each driver.
@@ -43,6 +44,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <dirent.h>
 #include <filesystem>
 #include <fstream>
@@ -320,7 +322,9 @@ class Bench {
     work_ = cluster_->dir() + "/" + release_;
     images_ = work_ + "/images";
     fs::create_directories(images_);
-    fs::create_symlink(HF_AGENT_BIN, images_ + "/devicepool-agent");
+    // HF_AGENT_BIN overrides the agent, as for bench/run's agent benchmarks.
+    const char* agent = std::getenv("HF_AGENT_BIN");
+    fs::create_symlink(agent != nullptr && *agent != '\0' ? agent : HF_AGENT_BIN, images_ + "/devicepool-agent");
     fs::create_directories(ImageDir(images_, kFakeImage));
     fs::create_symlink(fakedriver_bin, ImageDir(images_, kFakeImage) + "/fakedriver");
 
@@ -530,6 +534,15 @@ class Bench {
       }
     }
     res.after = Sample(path);
+    // The next path starts from the same nodes: no pods of this one.
+    for (int i = 0; i < n; ++i) (void)client_->Delete(kube::resources::Pods(), kPodNamespace, prefix + std::to_string(i));
+    bool gone = Eventually(
+        [&] {
+          auto page = client_->List(kube::resources::Pods(), kPodNamespace, {});
+          return page.ok() && page->items.empty();
+        },
+        seconds(300), std::chrono::milliseconds(500));
+    Check(gone, std::string("the pods of ") + PathName(path) + " deleted");
     return res;
   }
 
@@ -652,7 +665,8 @@ spec:
         {bin_ + "/sim-kubelet", "--node-name=" + name, "--root=" + work_ + "/nodes/" + name,
          "--kubeconfig=" + kubeconfig, "--recorder-kubeconfig=" + cluster_->kubeconfig(),
          std::string("--node-labels=") + kNodeLabel + "=enabled", "--image-bin-dir=" + images_,
-         "--max-probe-period=1s", "--crash-backoff=1s", "--v=1"},
+         "--max-probe-period=1s", "--crash-backoff=1s", "--max-pods=" + std::to_string(std::max(110, devices_ + 20)),
+         "--v=1"},
         work_ + "/" + name + ".log");
     Check(p != nullptr, "start sim-kubelet " + name);
     if (p) nodes_.push_back({name, std::move(p), 0});
@@ -812,8 +826,8 @@ int Run(int n) {
               "Running. NodePrepareResources is the kubelet's own timing "
               "(dra_grpc_operations_duration_seconds, whose buckets start at 0.1 s): each call is the difference of "
               "the histogram's _sum on its node around its round, one call per node per round. Each driver had %d "
-              "devices per node, and the pods stay until the end, so the RSS rows are with %d prepared claims or "
-              "allocations per node. CPU idle over %lld s; CPU per pod is each server's utime + stime over its own "
+              "devices per node; a path's pods were deleted before the next path's, and the RSS rows are with a "
+              "path's %d pods a node running (claims prepared, devices allocated). CPU idle over %lld s; CPU per pod is each server's utime + stime over its own "
               "pods' phase, summed over the nodes, over the %d pods. sim-kubelet ran at --v=1.\n",
               kNodes, per_node, per_node, static_cast<long long>(idle_window.count()), n);
   return failures == 0 ? 0 : 1;

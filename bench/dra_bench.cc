@@ -85,6 +85,7 @@ constexpr char kFakeNamespace[] = "fakedriver";
 constexpr char kPodNamespace[] = "bench-pods";
 constexpr char kPrepareMethod[] = "NodePrepareResources";
 const kube::GroupVersionResource kResourceSlices{"resource.k8s.io", "v1", "resourceslices", false};
+const kube::GroupVersionResource kResourceClaims{"resource.k8s.io", "v1", "resourceclaims", true};
 const kube::GroupVersionResource kClaimTemplates{"resource.k8s.io", "v1", "resourceclaimtemplates", true};
 
 bool smoke = false;
@@ -221,15 +222,29 @@ void Follow(kube::Client& client, const kube::GroupVersionResource& gvr, const s
   }
 }
 
-// When each bench pod was first seen Running.
+// When each bench pod was first seen bound to a node and Running, and when
+// its claim (from a template, owned by the pod) was first seen and first
+// seen allocated.
 class RunningPods {
  public:
   void OnPod(kube::WatchEventType type, const Json& pod, Clock::time_point at) {
     if (type == kube::WatchEventType::kDeleted) return;
-    if (StringAt(pod, {"status", "phase"}) != "Running") return;
+    const std::string name = StringAt(pod, {"metadata", "name"});
     std::lock_guard<std::mutex> l(mu_);
-    running_.emplace(StringAt(pod, {"metadata", "name"}), at);
+    if (!StringAt(pod, {"spec", "nodeName"}).empty()) bound_.emplace(name, at);
+    if (StringAt(pod, {"status", "phase"}) != "Running") return;
+    running_.emplace(name, at);
     cv_.notify_all();
+  }
+
+  void OnClaim(kube::WatchEventType type, const Json& claim, Clock::time_point at) {
+    if (type == kube::WatchEventType::kDeleted) return;
+    Json owners = At(claim, {"metadata", "ownerReferences"});
+    if (!owners.is_array() || owners.empty()) return;
+    const std::string pod = owners[0].value("name", "");
+    std::lock_guard<std::mutex> l(mu_);
+    claimed_.emplace(pod, at);
+    if (!At(claim, {"status", "allocation"}).is_null()) allocated_.emplace(pod, at);
   }
 
   // The times `names` were seen Running; false if not all within `timeout`.
@@ -249,10 +264,22 @@ class RunningPods {
     return ok;
   }
 
+  // When `pod`'s claim was first seen, allocated, and the pod bound.
+  std::optional<Clock::time_point> Claimed(const std::string& pod) { return Find(claimed_, pod); }
+  std::optional<Clock::time_point> Allocated(const std::string& pod) { return Find(allocated_, pod); }
+  std::optional<Clock::time_point> Bound(const std::string& pod) { return Find(bound_, pod); }
+
  private:
+  std::optional<Clock::time_point> Find(const std::map<std::string, Clock::time_point>& m, const std::string& pod) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = m.find(pod);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Clock::time_point> running_;
+  std::map<std::string, Clock::time_point> running_, bound_, claimed_, allocated_;
 };
 
 // _sum and _count of the kubelet's DRA gRPC histogram for one driver's
@@ -300,6 +327,10 @@ const char* PathName(Path p) {
 struct PathResult {
   std::vector<double> running_ms;   // created -> Running, per pod
   std::vector<double> prepare_ms;   // NodePrepareResources, per call
+  // The steps, per pod: created -> its claim seen (DRA only); the claim (or,
+  // without one, the pod's creation) -> the pod bound to its node;
+  // allocation seen -> bound (DRA only); bound -> Running.
+  std::vector<double> to_claim_ms, to_bound_ms, allocated_to_bound_ms, bound_to_running_ms;
   double prepare_sum_s = 0;         // the histogram's, over the phase
   long prepare_count = 0;
   std::map<std::string, Usage> before, after;  // per node, the serving process
@@ -348,6 +379,10 @@ class Bench {
       Follow(*client_, kube::resources::Pods(), kPodNamespace,
              [this](auto type, const Json& o, auto at) { running_.OnPod(type, o, at); }, stop);
     });
+    claim_watch_ = std::jthread([this](std::stop_token stop) {
+      Follow(*client_, kResourceClaims, kPodNamespace,
+             [this](auto type, const Json& o, auto at) { running_.OnClaim(type, o, at); }, stop);
+    });
 
     for (int i = 1; i <= kNodes; ++i) StartNode(release_ + "-node-" + std::to_string(i));
     Check(Eventually([&] { return ReadyNodes() == kNodes; }, seconds(120)), "every node Ready");
@@ -392,6 +427,7 @@ class Bench {
       Check(n.proc->Wait(seconds(60)) == 0, "node stopped cleanly: " + n.proc->log_path());
     }
     watch_ = {};
+    claim_watch_ = {};
     hf::testing::Run(
         {bin_ + "/helm", "uninstall", release_, "--namespace", release_, "--kubeconfig", cluster_->kubeconfig()});
   }
@@ -518,7 +554,20 @@ class Bench {
                      cluster_->Kubectl({"get", "pods,resourceclaims", "-n", kPodNamespace, "-o", "wide"}).output.c_str());
         return res;
       }
-      for (const auto& [name, at] : running) res.running_ms.push_back(Millis(at - created[name]));
+      for (const auto& [name, at] : running) {
+        res.running_ms.push_back(Millis(at - created[name]));
+        auto bound = running_.Bound(name);
+        if (bound) res.bound_to_running_ms.push_back(Millis(at - *bound));
+        if (path == Path::kDevicePlugin) {
+          if (bound) res.to_bound_ms.push_back(Millis(*bound - created[name]));
+          continue;
+        }
+        auto claimed = running_.Claimed(name);
+        auto allocated = running_.Allocated(name);
+        if (claimed) res.to_claim_ms.push_back(Millis(*claimed - created[name]));
+        if (claimed && bound) res.to_bound_ms.push_back(Millis(*bound - *claimed));
+        if (allocated && bound) res.allocated_to_bound_ms.push_back(Millis(*bound - *allocated));
+      }
       if (path == Path::kDevicePlugin) continue;
       for (size_t i = 0; i < names.size(); ++i) {
         Prepared after = ParsePrepared(Metrics(nodes_[i]), driver);
@@ -704,7 +753,7 @@ spec:
   std::vector<Node> nodes_;
   std::unique_ptr<ChildProcess> op_;
   RunningPods running_;
-  std::jthread watch_;  // last: stopped and joined first
+  std::jthread watch_, claim_watch_;  // last: stopped and joined first
 };
 
 std::string Ms(double v) {
@@ -768,6 +817,19 @@ int Run(int n) {
     std::printf("| p%.0f | %s | %s | %s | %s | %s |\n", q * 100, Ms(a).c_str(), Ms(d).c_str(), Ms(f).c_str(),
                 Ratio(d, a).c_str(), Ratio(d, f).c_str());
   }
+  std::printf("\n| steps, p50 / p99 | device plugin (agent) | DRA (agent) | DRA (fakedriver) |\n");
+  std::printf("|---|---|---|---|\n");
+  auto step = [&](const char* what, std::vector<double> PathResult::*f) {
+    auto cell = [&](const PathResult& r) {
+      const auto& v = r.*f;
+      return v.empty() ? std::string("-") : Ms(Percentile(v, 0.5)) + " / " + Ms(Percentile(v, 0.99));
+    };
+    std::printf("| %s | %s | %s | %s |\n", what, cell(dp).c_str(), cell(dra).c_str(), cell(fake).c_str());
+  };
+  step("pod created -> its claim seen (kube-controller-manager)", &PathResult::to_claim_ms);
+  step("claim seen (or pod created) -> pod bound (kube-scheduler)", &PathResult::to_bound_ms);
+  step("claim allocated -> pod bound", &PathResult::allocated_to_bound_ms);
+  step("pod bound -> Running (sim-kubelet: admission, NodePrepareResources, start)", &PathResult::bound_to_running_ms);
   std::printf("\n| NodePrepareResources through the kubelet's DRA client, %d calls each | devicepool-agent | fakedriver "
               "(kubeletplugin) | agent / fakedriver |\n",
               n);

@@ -22,15 +22,19 @@
 // pool's DeviceClass, a pod with a claim of the fakedriver's class. Measured:
 //
 //   - created -> Running per pod (the create call's start to the watch event
-//     that shows phase Running, timed on arrival);
+//     that shows phase Running, timed on arrival), and its steps: the claim
+//     made from its template seen, allocated, the pod bound, from pod and
+//     ResourceClaim watches;
 //   - each NodePrepareResources call as the kubelet's DRA client timed it: the
 //     kubelet's dra_grpc_operations_duration_seconds histogram (its buckets
 //     start at 0.1 s, too coarse for a percentile), read from each
 //     sim-kubelet's /metrics before and after every round; one call per node
-//     per round, so the difference of _sum is that call's duration;
+//     per round, so the difference of _sum is that call's duration; the same
+//     for the DRA manager's PrepareResources around it
+//     (dra_operations_duration_seconds);
 //   - RSS (VmRSS, RssAnon) of each node's agent of either pool and of the
-//     fakedriver, idle and after the N pods; CPU (utime + stime, /proc) idle
-//     over kIdleWindow, and over the phase of each one's own pods.
+//     fakedriver, idle and with a path's pods running; CPU (utime + stime,
+//     /proc) idle over 60 s, and over the phase of each one's own pods.
 //
 // A path's pods stay until its last one is Running (so each driver has
 // ceil(N / kNodes) devices a node), and are deleted before the next path.

@@ -71,6 +71,7 @@ using hf::testing::At;
 using hf::testing::ChildProcess;
 using hf::testing::Eventually;
 using hf::testing::LocalCluster;
+using hf::testing::ProcessTree;
 using hf::testing::StringAt;
 using kube::Json;
 using Clock = std::chrono::steady_clock;
@@ -128,31 +129,6 @@ std::string ImageDir(const std::string& bin_dir, std::string image) {
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// The pid and every descendant of it, from /proc.
-std::vector<int> ProcessTree(int root) {
-  std::map<int, std::vector<int>> children;
-  DIR* d = opendir("/proc");
-  if (d == nullptr) return {root};
-  while (dirent* e = readdir(d)) {
-    int pid = std::atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::string stat = ReadFile("/proc/" + std::string(e->d_name) + "/stat");
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    std::string state;
-    int ppid = 0;
-    rest >> state >> ppid;
-    children[ppid].push_back(pid);
-  }
-  closedir(d);
-  std::vector<int> out{root};
-  for (size_t i = 0; i < out.size(); ++i) {
-    for (int c : children[out[i]]) out.push_back(c);
-  }
-  return out;
 }
 
 struct Usage {

@@ -36,6 +36,7 @@ namespace hf::e2e {
 namespace fs = std::filesystem;
 using hf::testing::At;
 using hf::testing::ChildProcess;
+using hf::testing::ProcessTree;
 using hf::testing::Eventually;
 using hf::testing::LocalCluster;
 using hf::testing::StringAt;
@@ -76,32 +77,6 @@ inline std::set<std::string> Split(const std::string& s, char sep) {
   std::set<std::string> out;
   std::stringstream in(s);
   for (std::string part; std::getline(in, part, sep);) out.insert(part);
-  return out;
-}
-
-// The pid and every descendant of it, from /proc.
-inline std::vector<int> ProcessTree(int root) {
-  std::map<int, std::vector<int>> children;
-  DIR* d = opendir("/proc");
-  if (d == nullptr) return {root};
-  while (dirent* e = readdir(d)) {
-    int pid = std::atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::ifstream in("/proc/" + std::string(e->d_name) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    std::string state;
-    int ppid = 0;
-    rest >> state >> ppid;
-    children[ppid].push_back(pid);
-  }
-  closedir(d);
-  std::vector<int> out{root};
-  for (size_t i = 0; i < out.size(); ++i) {
-    for (int c : children[out[i]]) out.push_back(c);
-  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "tests/testing/cluster.h"
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <csignal>
 #include <sstream>
@@ -278,6 +280,31 @@ bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds tim
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(poll);  // poll interval of a bounded wait-until
   }
+}
+
+std::vector<int> ProcessTree(int root) {
+  std::map<int, std::vector<int>> children;
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return {root};
+  while (dirent* e = readdir(d)) {
+    int pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream in("/proc/" + std::string(e->d_name) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    int ppid = 0;
+    rest >> state >> ppid;
+    children[ppid].push_back(pid);
+  }
+  closedir(d);
+  std::vector<int> out{root};
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (int c : children[out[i]]) out.push_back(c);
+  }
+  return out;
 }
 
 }  // namespace hf::testing

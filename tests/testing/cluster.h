@@ -97,6 +97,9 @@ kube::Json At(const kube::Json& j, std::initializer_list<const char*> path);
 int IntAt(const kube::Json& j, std::initializer_list<const char*> path);
 std::string StringAt(const kube::Json& j, std::initializer_list<const char*> path);
 
+// The pid and every descendant of it, from /proc.
+std::vector<int> ProcessTree(int root);
+
 // A name unique to this process and call, for namespaces and objects.
 std::string UniqueName(const std::string& prefix);
 

@@ -6,8 +6,9 @@
 //   operator_bench memory N P   operator RSS with N nodes, P pools, N reports
 //   operator_bench latency P    pool created -> its DaemonSet exists, P pools
 //   operator_bench steady P     API requests in 60 s with P idle pools
-//   operator_bench churn P      operator RSS after rounds of P pools created and
-//                               deleted, before and after the Event series window
+//   operator_bench churn P [R]  operator RSS after rounds of P pools created and
+//                               deleted: 4 rounds, the Event series window, then
+//                               R more (default 2), to see whether RSS levels off
 //
 // --smoke shrinks every size and turns the figures into correctness checks
 // (exit 1 when a check fails), for CI. Timings are wall time on a shared
@@ -330,7 +331,7 @@ double OperatorGauge(ChildProcess& op, const std::string& series) {
 // Each round is measured at rest, 3 s after its last pool is gone: RSS,
 // split into anonymous and file-backed pages, and the C library's heap in
 // use and free, from the operator's /metrics.
-void Churn(int pools) {
+void Churn(int pools, int after) {
   Env env("churn");
   env.CreateNodes(10, 1);
   auto op = env.StartOperator("operator.log");
@@ -391,7 +392,7 @@ void Churn(int pools) {
   const auto window = std::chrono::minutes(10) + std::chrono::seconds(30);
   if (!smoke) {
     std::this_thread::sleep_for(window);  // what is measured: the series window passing
-    for (int r = 5; r <= 6; ++r) round(r);
+    for (int r = 5; r < 5 + after; ++r) round(r);
   }
   auto mib = [](double bytes) {
     char buf[32];
@@ -412,9 +413,17 @@ void Churn(int pools) {
   std::printf("\nRounds 2-4 (within the series window): RSS %+.0f, heap in use %+.0f bytes per pool created and "
               "deleted.\n",
               per_pool(series[0], 1, 4), per_pool(series[3], 1, 4));
-  if (series[0].v.size() > 6) {
-    std::printf("Rounds 5-6 (after it): RSS %+.0f, heap in use %+.0f bytes per pool created and deleted.\n",
-                per_pool(series[0], 4, 6), per_pool(series[3], 4, 6));
+  const size_t last = series[0].v.size() - 1;
+  if (last >= 6) {
+    std::printf("Rounds 5-%zu (after it): RSS %+.0f, heap in use %+.0f bytes per pool created and deleted.\n", last,
+                per_pool(series[0], 4, last), per_pool(series[3], 4, last));
+  }
+  if (last >= 8) {
+    // Whether it levels off: the last half of the rounds after the window.
+    const size_t from = 4 + (last - 4) / 2;
+    std::printf("Rounds %zu-%zu: RSS %+.0f, anonymous %+.0f, heap in use %+.0f bytes per pool created and deleted.\n",
+                from + 1, last, per_pool(series[0], from, last), per_pool(series[1], from, last),
+                per_pool(series[3], from, last));
   }
   Check(series[0].v[0] > 0, "operator RSS read");
   Check(series[3].v[0] > 0, "operator heap read from its /metrics");
@@ -572,6 +581,7 @@ int main(int argc, char** argv) {
   if (args.empty()) {
     std::fprintf(stderr,
                  "usage: operator_bench [--smoke] label N | memory N POOLS | latency POOLS | steady POOLS | churn POOLS"
+                 " [ROUNDS]"
                  " [--operator-flag=value...]\n");
     return 2;
   }
@@ -586,7 +596,7 @@ int main(int argc, char** argv) {
   } else if (args[0] == "steady") {
     Steady(num(1, smoke ? 5 : 50), smoke ? 10 : 60);
   } else if (args[0] == "churn") {
-    Churn(num(1, smoke ? 5 : 500));
+    Churn(num(1, smoke ? 5 : 500), num(2, 2));
   } else {
     std::fprintf(stderr, "unknown benchmark %s\n", args[0].c_str());
     return 2;

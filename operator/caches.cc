@@ -1,5 +1,7 @@
 #include "operator/caches.h"
 
+#include <algorithm>
+
 #include "api/names.h"
 #include "operator/desired.h"
 
@@ -104,24 +106,91 @@ std::optional<ResourceSliceEntry> DecodeResourceSliceEntry(nlohmann::json&& obj)
   }
   if (auto devices = spec->find("devices"); devices != spec->end() && devices->is_array()) {
     e.devices = static_cast<int>(devices->size());
+    for (const auto& d : *devices) {
+      if (!d.is_object()) continue;
+      auto taints = d.find("taints");
+      if (taints == d.end() || !taints->is_array()) continue;
+      for (const auto& t : *taints) {
+        if (t.is_object() && t.value("key", "") == api::kDevicePluginAllocatedTaintKey) {
+          e.device_plugin_held.push_back(d.value("name", ""));
+          break;
+        }
+      }
+    }
   }
   return e;
 }
 
+namespace {
+
+// The slices of `driver` for `node` of each of its pools' newest generation;
+// empty when there is none.
+std::vector<kube::Store<ResourceSliceEntry>::Ptr> NewestSlices(const kube::SharedInformer<ResourceSliceEntry>& slices,
+                                                               const std::string& driver, const std::string& node) {
+  auto all = slices.store().ByIndex(kByDriverNodeIndex, driver + "/" + node);
+  std::map<std::string, int64_t> newest;  // pool -> its newest generation
+  for (const auto& s : all) {
+    auto [it, added] = newest.try_emplace(s->pool, s->generation);
+    it->second = std::max(it->second, s->generation);
+  }
+  std::erase_if(all, [&](const auto& s) { return s->generation != newest[s->pool]; });
+  return all;
+}
+
+}  // namespace
+
 std::optional<int64_t> PublishedDevices(const kube::SharedInformer<ResourceSliceEntry>& slices,
                                         const std::string& driver, const std::string& node) {
-  std::map<std::string, std::pair<int64_t, int64_t>> pools;  // pool -> newest generation, its devices
-  bool any = false;
-  for (const auto& s : slices.store().ByIndex(kByDriverNodeIndex, driver + "/" + node)) {
-    any = true;
-    auto [it, added] = pools.try_emplace(s->pool, s->generation, 0);
-    if (s->generation > it->second.first) it->second = {s->generation, 0};
-    if (s->generation == it->second.first) it->second.second += s->devices;
-  }
-  if (!any) return std::nullopt;
+  auto newest = NewestSlices(slices, driver, node);
+  if (newest.empty()) return std::nullopt;
   int64_t total = 0;
-  for (const auto& [pool, newest] : pools) total += newest.second;
+  for (const auto& s : newest) total += s->devices;
   return total;
+}
+
+std::optional<std::set<std::string>> DevicePluginHeld(const kube::SharedInformer<ResourceSliceEntry>& slices,
+                                                      const std::string& driver, const std::string& node) {
+  auto newest = NewestSlices(slices, driver, node);
+  if (newest.empty()) return std::nullopt;
+  std::set<std::string> held;
+  for (const auto& s : newest) held.insert(s->device_plugin_held.begin(), s->device_plugin_held.end());
+  return held;
+}
+
+std::optional<ResourceClaimEntry> DecodeResourceClaimEntry(nlohmann::json&& obj) {
+  const kube::ObjectMeta meta = kube::ObjectMeta::FromJson(obj, false);
+  if (meta.name.empty()) return std::nullopt;
+  ResourceClaimEntry e;
+  e.metadata.name = meta.name;
+  e.metadata.namespace_ = meta.namespace_;
+  e.metadata.uid = meta.uid;
+  const nlohmann::json* results = nullptr;
+  if (auto status = obj.find("status"); status != obj.end() && status->is_object()) {
+    if (auto alloc = status->find("allocation"); alloc != status->end() && alloc->is_object()) {
+      if (auto devices = alloc->find("devices"); devices != alloc->end() && devices->is_object()) {
+        if (auto r = devices->find("results"); r != devices->end() && r->is_array()) results = &*r;
+      }
+    }
+  }
+  if (results == nullptr) return e;
+  for (const auto& r : *results) {
+    if (!r.is_object()) continue;
+    e.devices.push_back({r.value("driver", ""), r.value("pool", ""), r.value("device", "")});
+  }
+  return e;
+}
+
+ClaimedDevices ClaimedOn(const kube::SharedInformer<ResourceClaimEntry>& claims, const std::string& driver,
+                         const std::string& node) {
+  ClaimedDevices out;
+  for (const auto& c : claims.store().ByIndex(kByDriverNodeIndex, driver + "/" + node)) {
+    out.claims.push_back(c->metadata.Key());
+    for (const auto& d : c->devices) {
+      if (d.driver == driver && d.pool == node) out.devices.insert(d.device);
+    }
+  }
+  std::sort(out.claims.begin(), out.claims.end());
+  return out;
 }
 
 std::optional<ChildEntry> DecodeChildEntry(nlohmann::json&& obj) {
@@ -161,6 +230,18 @@ void AddIndexes(Caches& caches) {
       return std::vector<std::string>{s.driver + "/" + s.node};
     });
   }
+  if (caches.resource_claims != nullptr) {
+    caches.resource_claims->AddIndex(kByDriverNodeIndex, [](const ResourceClaimEntry& c) {
+      std::set<std::string> keys;
+      for (const auto& d : c.devices) keys.insert(d.driver + "/" + d.pool);
+      return std::vector<std::string>(keys.begin(), keys.end());
+    });
+    caches.resource_claims->AddIndex(kByDriverIndex, [](const ResourceClaimEntry& c) {
+      std::set<std::string> keys;
+      for (const auto& d : c.devices) keys.insert(d.driver);
+      return std::vector<std::string>(keys.begin(), keys.end());
+    });
+  }
 }
 
 
@@ -180,14 +261,16 @@ OperatorInformers::OperatorInformers(kube::Reader& reader, const std::string& ns
       service_monitors(reader, ServiceMonitors(), Children(ns), DecodeChildEntry, clock),
       prometheus_rules(reader, PrometheusRules(), Children(ns), DecodeChildEntry, clock),
       device_classes(reader, DeviceClasses(), Children(""), DecodeChildEntry, clock),
-      resource_slices(reader, ResourceSlices(), {}, DecodeResourceSliceEntry, clock) {
+      resource_slices(reader, ResourceSlices(), {}, DecodeResourceSliceEntry, clock),
+      resource_claims(reader, ResourceClaims(), {}, DecodeResourceClaimEntry, clock) {
   Caches c = caches();
   AddIndexes(c);
 }
 
 Caches OperatorInformers::caches() {
-  return {pools,      nodes,      reports,           daemon_sets,      accounts,        services,
-          bindings,   agent_pods, &service_monitors, &prometheus_rules, &device_classes, &resource_slices};
+  return {pools,           nodes,          reports,           daemon_sets,      accounts,
+          services,        bindings,       agent_pods,        &service_monitors, &prometheus_rules,
+          &device_classes, &resource_slices, &resource_claims};
 }
 
 std::vector<std::pair<const kube::Syncable*, std::function<void(std::stop_token)>>> OperatorInformers::Runnables() {

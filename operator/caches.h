@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,6 +71,9 @@ struct ResourceSliceEntry {
   std::string pool;  // spec.pool.name
   int64_t generation = 0;  // spec.pool.generation
   int devices = 0;
+  // The devices tainted api::kDevicePluginAllocatedTaintKey: containers hold
+  // them through the device plugin API. Names only, and only these.
+  std::vector<std::string> device_plugin_held;
 };
 std::optional<ResourceSliceEntry> DecodeResourceSliceEntry(nlohmann::json&& obj);
 
@@ -78,6 +82,37 @@ std::optional<ResourceSliceEntry> DecodeResourceSliceEntry(nlohmann::json&& obj)
 // are on their way out). nullopt when there is no such slice.
 std::optional<int64_t> PublishedDevices(const kube::SharedInformer<ResourceSliceEntry>& slices,
                                         const std::string& driver, const std::string& node);
+// Of those slices' devices, the ones held through the device plugin API, by
+// name; nullopt when there is no such slice.
+std::optional<std::set<std::string>> DevicePluginHeld(const kube::SharedInformer<ResourceSliceEntry>& slices,
+                                                      const std::string& driver, const std::string& node);
+
+// A ResourceClaim (resource.k8s.io/v1): of its metadata only uid, namespace
+// and name, and of its allocation (status.allocation.devices.results) each
+// device's driver, pool and name; nothing else, so a cluster with many
+// claims costs a few strings each. For our drivers the pool is the node's
+// name (an agent publishes its node's slices under it), so a result says
+// which node's device the claim holds. A claim not allocated has none.
+struct ResourceClaimEntry {
+  struct Device {
+    std::string driver;
+    std::string pool;
+    std::string device;
+    bool operator==(const Device&) const = default;
+  };
+  kube::ObjectMeta metadata;
+  std::vector<Device> devices;
+};
+std::optional<ResourceClaimEntry> DecodeResourceClaimEntry(nlohmann::json&& obj);
+
+// The claims holding devices of `driver` on `node` ("namespace/name",
+// sorted) and those devices, each once.
+struct ClaimedDevices {
+  std::vector<std::string> claims;
+  std::set<std::string> devices;
+};
+ClaimedDevices ClaimedOn(const kube::SharedInformer<ResourceClaimEntry>& claims, const std::string& driver,
+                         const std::string& node);
 
 // A child (DaemonSet, ServiceAccount, ...) as the server holds it, without
 // managedFields, to compare with what we would apply.
@@ -93,7 +128,8 @@ std::optional<api::DevicePoolNode> DecodePoolNodeEntry(const nlohmann::json& obj
 // Index names.
 inline constexpr char kByPoolLabelIndex[] = "pool-labels";  // nodes: each devicepool.hashfoundry.com/<pool> key
 inline constexpr char kByPoolIndex[] = "pool";              // devicepoolnodes: spec.pool; agent pods: pool label
-inline constexpr char kByDriverNodeIndex[] = "driver-node";  // resourceslices: <driver>/<node>
+inline constexpr char kByDriverNodeIndex[] = "driver-node";  // resourceslices, resourceclaims: <driver>/<node>
+inline constexpr char kByDriverIndex[] = "driver";  // resourceclaims: each driver they hold devices of
 
 struct Caches {
   kube::SharedInformer<PoolEntry>& pools;
@@ -112,6 +148,10 @@ struct Caches {
   // every ResourceSlice once a pool uses DRA.
   kube::OnDemandInformer<ChildEntry>* device_classes = nullptr;
   kube::OnDemandInformer<ResourceSliceEntry>* resource_slices = nullptr;
+  // Every ResourceClaim, once a pool uses DRA: a node whose agent serves DRA
+  // is not switched away from it while claims hold its devices, and a
+  // deleted DRA pool keeps its agents until no claim holds its devices.
+  kube::OnDemandInformer<ResourceClaimEntry>* resource_claims = nullptr;
 };
 
 // The informers behind Caches, as the operator runs them: pools, Nodes and
@@ -143,6 +183,7 @@ struct OperatorInformers {
   kube::OnDemandInformer<ChildEntry> prometheus_rules;
   kube::OnDemandInformer<ChildEntry> device_classes;
   kube::OnDemandInformer<ResourceSliceEntry> resource_slices;
+  kube::OnDemandInformer<ResourceClaimEntry> resource_claims;
 };
 
 }  // namespace hf::controller

@@ -387,6 +387,7 @@ Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cf
 
 kube::GroupVersionResource DeviceClasses() { return {"resource.k8s.io", "v1", "deviceclasses", false}; }
 kube::GroupVersionResource ResourceSlices() { return {"resource.k8s.io", "v1", "resourceslices", false}; }
+kube::GroupVersionResource ResourceClaims() { return {"resource.k8s.io", "v1", "resourceclaims", true}; }
 
 Json DesiredDeviceClass(const api::DevicePool& pool, const OperatorConfig&) {
   const std::string driver = api::DraDriverName(pool.metadata.name);

@@ -61,9 +61,11 @@ kube::GroupVersionResource PrometheusRules();
 Json DesiredServiceMonitor(const api::DevicePool& pool, const OperatorConfig& cfg);
 Json DesiredPrometheusRule(const api::DevicePool& pool, const OperatorConfig& cfg);
 
-// resource.k8s.io/v1, served from Kubernetes 1.34 on. Both cluster-scoped.
+// resource.k8s.io/v1, served from Kubernetes 1.34 on. DeviceClasses and
+// ResourceSlices are cluster-scoped, ResourceClaims namespaced.
 kube::GroupVersionResource DeviceClasses();
 kube::GroupVersionResource ResourceSlices();
+kube::GroupVersionResource ResourceClaims();
 // A DRA pool's DeviceClass, named api::DraDriverName(pool): it selects the
 // devices of the pool's driver, and its extendedResourceName is the pool's
 // resourceName, so pods asking for that resource in resources.limits are

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "api/names.h"
 #include "kube/controller/controller.h"
 #include "kube/discovery/discovery.h"
@@ -144,6 +146,26 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
          }
        },
        enqueue_driver});
+  // A claim holding devices of a pool's driver holds back that node's
+  // switch away from DRA and a deleted pool's agents: its allocation and
+  // its release concern the pool.
+  auto enqueue_claim = [&](const ResourceClaimEntry& c) {
+    const std::string_view suffix = api::kDraDriverSuffix;
+    std::set<std::string> pools;
+    for (const auto& d : c.devices) {
+      if (d.driver.size() > suffix.size() && d.driver.ends_with(suffix)) {
+        pools.insert(d.driver.substr(0, d.driver.size() - suffix.size()));
+      }
+    }
+    for (const auto& p : pools) controller.Enqueue({"", p});
+  };
+  informers.resource_claims.AddEventHandler({enqueue_claim,
+                                             [&](const ResourceClaimEntry& a, const ResourceClaimEntry& b) {
+                                               if (a.devices == b.devices) return;
+                                               enqueue_claim(a);
+                                               enqueue_claim(b);
+                                             },
+                                             enqueue_claim});
   controller.Watch<AgentPodEntry>(informers.agent_pods, [](const AgentPodEntry& p) {
     auto it = p.metadata.labels.find(std::string(api::kPoolLabel));
     if (it == p.metadata.labels.end()) return std::vector<Request>{};
@@ -179,6 +201,7 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   prometheus_rules.Stop();
   informers.device_classes.Stop();
   informers.resource_slices.Stop();
+  informers.resource_claims.Stop();
   events.Shutdown();
   return st;
 }

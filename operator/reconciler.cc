@@ -24,6 +24,18 @@ std::string KindOf(const Json& obj) { return obj.value("kind", ""); }
 // nodes as they do) before its finalizer is released anyway.
 constexpr auto kAgentStopGrace = std::chrono::seconds(60);
 
+// Whether a pod template's agent serves DRA (its arguments say so).
+bool TemplateServesDra(const Json& pod_template) {
+  const Json containers = pod_template.value("spec", Json::object()).value("containers", Json::array());
+  for (const auto& c : containers) {
+    if (!c.is_object() || c.value("name", "") != "agent") continue;
+    for (const auto& a : c.value("args", Json::array())) {
+      if (a == kDraAgentArg) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void DevicePoolReconciler::Event(const kube::ObjectMeta& pool, kube::EventType type, std::string_view reason,
@@ -253,6 +265,7 @@ Status DevicePoolReconciler::SyncDeviceClass(const api::DevicePool& pool, Observ
     seen->dra_served = false;
     if (classes != nullptr) classes->Stop();
     if (slices != nullptr) slices->Stop();
+    if (d_.caches.resource_claims != nullptr) d_.caches.resource_claims->Stop();
     return Status::Ok();
   }
   // Our DeviceClasses are few and labelled: watched wherever the API is
@@ -263,6 +276,7 @@ Status DevicePoolReconciler::SyncDeviceClass(const api::DevicePool& pool, Observ
     cache = classes->Synced();
   }
   if (wanted && slices != nullptr) slices->Start();
+  if (wanted && d_.caches.resource_claims != nullptr) d_.caches.resource_claims->Start();
   std::optional<ChildEntry> actual;
   if (cache != nullptr) {
     if (auto entry = cache->Get(name)) actual = *entry;
@@ -405,10 +419,15 @@ RolloutDecision DevicePoolReconciler::PlanAgents(const PoolEntry& entry, const a
   in.previous = entry.status.rollout;
   in.spec_revision = spec_revision;
   in.now = d_.clock.WallNow();
+  in.dra_driver = api::DraDriverName(pool.metadata.name);
+  if (pool.spec.allocation_api == api::AllocationApi::kDra) in.dra_revisions.insert(spec_revision);
   if (auto ds = d_.caches.daemon_sets.Get(Key(d_.config.namespace_, ChildName(pool.metadata.name)))) {
     const DaemonSetView view = DaemonSetView::Of(ds->object);
     in.daemon_set_revision = view.template_hash;
     in.daemon_set_synced = view.Synced();
+    if (TemplateServesDra(ds->object.value("spec", Json::object()).value("template", Json::object()))) {
+      in.dra_revisions.insert(view.template_hash);
+    }
   }
   for (const auto& n : wanted) {
     RolloutNodeView& v = in.nodes[n];
@@ -427,7 +446,10 @@ RolloutDecision DevicePoolReconciler::PlanAgents(const PoolEntry& entry, const a
     it->second.report = RolloutNodeView::Report{r->status.agent_revision, r->status.registered,
                                                 r->status.counts.healthy, r->status.counts.allocated};
   }
+  std::shared_ptr<const kube::SharedInformer<ResourceClaimEntry>> claims;
+  if (d_.caches.resource_claims != nullptr) claims = d_.caches.resource_claims->Synced();
   for (const auto& p : d_.caches.agent_pods.store().ByIndex(kByPoolIndex, pool.metadata.name)) {
+    if (p->dra) in.dra_revisions.insert(p->template_hash);
     auto it = in.nodes.find(p->node);
     if (it == in.nodes.end()) continue;
     if (p->metadata.deleting) {
@@ -436,7 +458,12 @@ RolloutDecision DevicePoolReconciler::PlanAgents(const PoolEntry& entry, const a
     }
     it->second.pod =
         RolloutNodeView::Pod{p->template_hash, p->ready, p->restarts, p->waiting_reason, p->last_exit, p->dra};
-    if (p->dra) it->second.published = Published(pool, p->node);
+    if (p->dra) {
+      it->second.published = Published(pool, p->node);
+      if (claims != nullptr) {
+        it->second.claims = static_cast<int>(ClaimedOn(*claims, in.dra_driver, p->node).claims.size());
+      }
+    }
   }
   if (pool.spec.rollout.strategy == api::RolloutStrategy::kRollingUpdate) {
     RolloutDecision d;

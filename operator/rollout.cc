@@ -273,8 +273,21 @@ RolloutDecision PlanRollout(const RolloutInput& in) {
   };
   std::vector<Candidate> pending;
   int waiting_elsewhere = 0;  // pending, but on a node that is not Ready
+  // Pending, but claims hold the DRA devices of the node's agent, which the
+  // target's agent does not serve: why, per node.
+  std::vector<std::string> held;
+  const bool to_dra = in.dra_revisions.count(target) > 0;
   for (const auto& [name, v] : in.nodes) {
     if (in_flight.count(name) || !v.pod || v.pod->revision == target || v.pod_terminating) continue;
+    if (v.pod->dra && !to_dra && (!v.claims || *v.claims > 0)) {
+      // The claims' releases bring the pool back; their first listing may not.
+      if (!v.claims) Requeue(d, milliseconds(800));
+      held.push_back("node " + name + ": " +
+                     (v.claims ? std::to_string(*v.claims) + " ResourceClaim" + (*v.claims == 1 ? "" : "s") +
+                                     " hold" + (*v.claims == 1 ? "s" : "") + " devices of driver " + in.dra_driver
+                               : "its agent serves DRA and the ResourceClaims are not listed yet"));
+      continue;
+    }
     if (!v.node_ready) {
       ++waiting_elsewhere;
       continue;
@@ -307,9 +320,10 @@ RolloutDecision PlanRollout(const RolloutInput& in) {
   };
 
   const bool restoring = target == r.current_revision;
-  if (in.spec.paused && (!pending.empty() || !keep.empty())) {
+  if (in.spec.paused && (!pending.empty() || !keep.empty() || !held.empty())) {
     r.phase = RolloutPhase::kPaused;
-    r.message = "paused (spec.rollout.paused); " + std::to_string(pending.size()) + " node(s) still to replace";
+    r.message = "paused (spec.rollout.paused); " + std::to_string(pending.size() + held.size()) +
+                " node(s) still to replace";
   } else {
     if (r.phase == RolloutPhase::kPaused || r.phase == RolloutPhase::kIdle || r.phase == RolloutPhase::kComplete) {
       // Resumed (or a first look): where does the rollout stand?
@@ -368,7 +382,7 @@ RolloutDecision PlanRollout(const RolloutInput& in) {
 
   r.nodes = std::move(keep);
   r.updated_nodes = CountUpdated(in, r);
-  if (r.nodes.empty() && pending.empty() && waiting_elsewhere == 0) {
+  if (r.nodes.empty() && pending.empty() && waiting_elsewhere == 0 && held.empty()) {
     switch (r.phase) {
       case RolloutPhase::kCanary:
       case RolloutPhase::kProgressing:
@@ -404,6 +418,7 @@ RolloutDecision PlanRollout(const RolloutInput& in) {
       r.message += "; " + std::to_string(waiting_elsewhere) + " more wait for their node to be Ready";
     }
     if (!waiting.empty()) r.message += "; " + waiting;
+    if (!held.empty()) r.message += "; held back until their claims are released: " + JoinNodes(held);
   }
   return d;
 }

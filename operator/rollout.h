@@ -32,6 +32,13 @@
 // for inspection (phase Failed). A rollout back to the current revision (a
 // rollback, or a spec reverted mid-way) needs no canary.
 //
+// A node whose agent serves DRA is held back from a revision whose agent
+// does not (a switch back to DevicePlugin) while ResourceClaims hold devices
+// of the pool's driver on it: only a DRA driver unprepares a claim, so the
+// kubelet could not finish the claims' pods, and a device-plugin agent
+// would offer the devices they hold. The status names the nodes held back
+// and their claims; a node moves on by itself once they are released.
+//
 // Thread-safety: pure function.
 #ifndef HF_OPERATOR_ROLLOUT_H_
 #define HF_OPERATOR_ROLLOUT_H_
@@ -39,6 +46,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,6 +80,9 @@ struct RolloutNodeView {
   std::optional<int64_t> allocatable;  // the Node's allocatable for the resource
   // The devices the node's ResourceSlices of the pool's DRA driver publish.
   std::optional<int64_t> published;
+  // For a node whose agent serves DRA: the ResourceClaims holding devices of
+  // the pool's driver on it; nullopt while the claims are not listed yet.
+  std::optional<int> claims;
 };
 
 struct RolloutInput {
@@ -85,6 +96,10 @@ struct RolloutInput {
   bool daemon_set_synced = false;
   std::map<std::string, RolloutNodeView> nodes;  // every node the pool wants
   std::chrono::system_clock::time_point now;
+  // The revisions whose agent serves DRA; any other is taken to serve the
+  // device plugin API. And the pool's DRA driver, for messages.
+  std::set<std::string> dra_revisions;
+  std::string dra_driver;
 };
 
 struct RolloutEvent {

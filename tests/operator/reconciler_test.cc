@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -114,7 +115,8 @@ class ReconcilerTest : public ::testing::Test {
     size_t watchers = threads_.size() + (informers_->service_monitors.IsRunning() ? 1 : 0) +
                       (informers_->prometheus_rules.IsRunning() ? 1 : 0) +
                       (informers_->device_classes.IsRunning() ? 1 : 0) +
-                      (informers_->resource_slices.IsRunning() ? 1 : 0);
+                      (informers_->resource_slices.IsRunning() ? 1 : 0) +
+                      (informers_->resource_claims.IsRunning() ? 1 : 0);
     ASSERT_TRUE(client_.WaitForWatchers(watchers, 10s)) << "informers did not catch up";
   }
 
@@ -583,6 +585,143 @@ TEST_F(DraReconcilerTest, ANodeServingDraCountsOnceItsResourceSliceIsPublished) 
   EXPECT_EQ(PublishedDevices(*informers_->resource_slices.Synced(), api::DraDriverName(kPool), "node-1"), 4);
   EXPECT_EQ(PublishedDevices(*informers_->resource_slices.Synced(), api::DraDriverName(kPool), "node-2"),
             std::nullopt);
+}
+
+// A ResourceClaim cached as where its devices are, nothing more.
+TEST(ResourceClaimEntryTest, KeepsTheClaimsIdentityAndWhereItsDevicesAre) {
+  Json claim = {{"apiVersion", "resource.k8s.io/v1"},
+                {"kind", "ResourceClaim"},
+                {"metadata",
+                 {{"name", "pod-dev-x7"},
+                  {"namespace", "apps"},
+                  {"uid", "u-1"},
+                  {"resourceVersion", "42"},
+                  {"labels", {{"a", "b"}}},
+                  {"annotations", {{"c", "d"}}},
+                  {"ownerReferences", Json::array({{{"kind", "Pod"}, {"name", "pod"}, {"uid", "p-1"}}})}}},
+                {"spec", {{"devices", {{"requests", Json::array({{{"name", "dev"}}})}}}}},
+                {"status",
+                 {{"allocation",
+                   {{"devices",
+                     {{"results", Json::array({{{"request", "dev"},
+                                                {"driver", "custom-device.devicepool.hashfoundry.com"},
+                                                {"pool", "node-1"},
+                                                {"device", "hashfoundry-device-2"}},
+                                               {{"request", "dev"},
+                                                {"driver", "gpu.example.com"},
+                                                {"pool", "node-1"},
+                                                {"device", "gpu-0"},
+                                                {"adminAccess", true}}})},
+                      {"config", Json::array()}}},
+                    {"nodeSelector", Json::object()}}},
+                  {"reservedFor", Json::array({{{"resource", "pods"}, {"name", "pod"}, {"uid", "p-1"}}})}}}};
+  auto e = DecodeResourceClaimEntry(std::move(claim));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->metadata.Key(), "apps/pod-dev-x7");
+  EXPECT_EQ(e->metadata.uid, "u-1");
+  EXPECT_TRUE(e->metadata.labels.empty());
+  EXPECT_TRUE(e->metadata.annotations.empty());
+  EXPECT_TRUE(e->metadata.owner_references.empty());
+  EXPECT_TRUE(e->metadata.resource_version.empty());
+  EXPECT_EQ(e->devices, (std::vector<ResourceClaimEntry::Device>{
+                            {"custom-device.devicepool.hashfoundry.com", "node-1", "hashfoundry-device-2"},
+                            {"gpu.example.com", "node-1", "gpu-0"}}));
+
+  // Not allocated yet (or any more): no devices. No name: not a claim.
+  auto pending = DecodeResourceClaimEntry(
+      Json{{"metadata", {{"name", "c"}, {"namespace", "apps"}}}, {"status", {{"allocation", nullptr}}}});
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_TRUE(pending->devices.empty());
+  EXPECT_FALSE(DecodeResourceClaimEntry(Json{{"metadata", Json::object()}}).has_value());
+}
+
+// What a claim looks like once the scheduler allocated `devices` (of the
+// pool's driver unless they say "driver/device") on `node`.
+Json ClaimObject(const std::string& name, const std::string& node, const std::vector<std::string>& devices) {
+  Json results = Json::array();
+  for (const auto& d : devices) {
+    const auto slash = d.find('/');
+    results.push_back({{"request", "dev"},
+                       {"driver", slash == std::string::npos ? api::DraDriverName(kPool) : d.substr(0, slash)},
+                       {"pool", node},
+                       {"device", slash == std::string::npos ? d : d.substr(slash + 1)}});
+  }
+  return {{"apiVersion", "resource.k8s.io/v1"},
+          {"kind", "ResourceClaim"},
+          {"metadata", {{"name", name}, {"namespace", "apps"}}},
+          {"status", {{"allocation", {{"devices", {{"results", results}}}}}}}};
+}
+
+// node-1's slice of the pool's driver: `count` devices dev-<i>, those in
+// `held` tainted as held through the device plugin API.
+Json SliceObject(int count, const std::set<int>& held) {
+  Json d = Json::array();
+  for (int i = 0; i < count; ++i) {
+    Json dev = {{"name", "dev-" + std::to_string(i)}};
+    if (held.count(i)) {
+      dev["taints"] = Json::array({{{"key", std::string(api::kDevicePluginAllocatedTaintKey)}, {"effect", "NoSchedule"}}});
+    }
+    d.push_back(dev);
+  }
+  return {{"apiVersion", "resource.k8s.io/v1"},
+          {"kind", "ResourceSlice"},
+          {"metadata", {{"name", std::string(kPool) + ".node-1"}}},
+          {"spec",
+           {{"driver", api::DraDriverName(kPool)},
+            {"nodeName", "node-1"},
+            {"pool", {{"name", "node-1"}, {"generation", 1}, {"resourceSliceCount", 1}}},
+            {"devices", d}}}};
+}
+
+Json ReportObject(const std::string& revision, int allocated) {
+  return {{"apiVersion", std::string(api::kApiVersion)},
+          {"kind", std::string(api::kDevicePoolNodeKind)},
+          {"metadata", {{"name", "custom-device.node-1"}}},
+          {"spec", {{"pool", kPool}, {"node", "node-1"}}},
+          {"status",
+           {{"registered", true},
+            {"agentRevision", revision},
+            {"counts", {{"total", 4}, {"healthy", 4}, {"allocated", allocated}}}}}};
+}
+
+// Switched back to DevicePlugin: the DRA agent of a node where a claim
+// holds a device is not replaced, the rollout says why, and once the claim
+// is gone it is.
+TEST_F(DraReconcilerTest, ASwitchBackKeepsTheDraAgentOfANodeWithClaims) {
+  client_.Add(api::DevicePools(), DraPoolObject(kPool));
+  Converge();
+  const std::string dra = Revision();
+  client_.Add(kube::resources::Pods(), AgentPodObject("agent-1", "node-1", dra, true));
+  client_.Add(api::DevicePoolNodes(), ReportObject(dra, 1));
+  client_.Add(ResourceSlices(), SliceObject(4, {}));
+  client_.Add(ResourceClaims(), ClaimObject("a", "node-1", {"dev-0"}));
+  Converge();
+  Json pool = Get(api::DevicePools(), "", kPool);
+  pool["spec"]["allocationAPI"] = "DevicePlugin";
+  pool["spec"]["rollout"] = {{"canary", {{"bakeTime", "0s"}}}};
+  client_.Add(api::DevicePools(), pool);
+  Converge();
+  // The DaemonSet controller took the new template.
+  Json ds = Get(kube::resources::DaemonSets(), kNs, ChildName(kPool));
+  ASSERT_NE(Revision(), dra);
+  ds["status"] = {{"observedGeneration", ds["metadata"]["generation"]}};
+  client_.Add(kube::resources::DaemonSets(), ds);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Reconcile().ok());
+  EXPECT_FALSE(Get(kube::resources::Pods(), kNs, "agent-1").is_null()) << "replaced while a claim holds a device";
+  api::DevicePoolStatus st = Status();
+  EXPECT_NE(st.rollout.message.find("node node-1: 1 ResourceClaim holds devices of driver " +
+                                    api::DraDriverName(kPool)),
+            std::string::npos)
+      << st.rollout.message;
+  const api::Condition* progressing = Find(st, api::kConditionProgressing);
+  ASSERT_NE(progressing, nullptr);
+  EXPECT_NE(progressing->message.find("node node-1: 1 ResourceClaim holds devices"), std::string::npos)
+      << progressing->message;
+  EXPECT_FALSE(DeviceClass().is_null()) << "the DRA agent still serves";
+
+  ASSERT_TRUE(client_.Delete(ResourceClaims(), "apps", "a").ok());
+  ASSERT_TRUE(Reconcile().ok());
+  EXPECT_TRUE(Get(kube::resources::Pods(), kNs, "agent-1").is_null()) << "the claim is gone: replaced";
 }
 
 TEST_F(DraReconcilerTest, WithoutResourceK8sIoADraPoolIsDegradedNotFailing) {

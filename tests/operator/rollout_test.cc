@@ -12,6 +12,7 @@ using api::RolloutPhase;
 using std::chrono::seconds;
 
 const auto kStart = std::chrono::system_clock::time_point(std::chrono::seconds(1767225600));
+constexpr char kDriver[] = "pool.devicepool.hashfoundry.com";
 
 // How an agent revision behaves once its pod runs on a node.
 struct Behaviour {
@@ -47,6 +48,12 @@ class Fleet {
     nodes_[node].report->allocated = n;
   }
   void Define(const std::string& revision, Behaviour b) { behaviour_[revision] = b; }
+  // The ResourceClaims holding devices on the node while its agent serves
+  // DRA; nullopt: not listed yet.
+  void SetClaims(const std::string& node, std::optional<int> n) {
+    claims_[node] = n;
+    if (nodes_[node].pod->dra) nodes_[node].claims = n;
+  }
   void SetSpecRevision(const std::string& r) { spec_revision_ = r; }
   api::RolloutSpec& spec() { return spec_; }
   api::RolloutStatus& status() { return status_; }
@@ -65,6 +72,10 @@ class Fleet {
   RolloutDecision Step(seconds elapsed = seconds(1)) {
     now_ += elapsed;
     RolloutInput in{spec_, status_, spec_revision_, ds_revision_, true, nodes_, now_};
+    for (const auto& [revision, b] : behaviour_) {
+      if (b.dra) in.dra_revisions.insert(revision);
+    }
+    in.dra_driver = kDriver;
     RolloutDecision d = PlanRollout(in);
     status_ = d.status;
     events_.insert(events_.end(), d.events.begin(), d.events.end());
@@ -99,6 +110,8 @@ class Fleet {
     // a DRA driver's slices are wiped once it is gone.
     v.allocatable = 0;
     v.published.reset();
+    v.claims.reset();
+    if (b.dra) v.claims = claims_.count(node) ? claims_[node] : 0;
     if (b.reports && !b.crashes) {
       int healthy = b.healthy ? 4 : 0;
       v.report = RolloutNodeView::Report{revision, b.registered, healthy, allocated_[node]};
@@ -117,6 +130,7 @@ class Fleet {
   std::string ds_revision_;
   std::map<std::string, RolloutNodeView> nodes_;
   std::map<std::string, int> allocated_;
+  std::map<std::string, std::optional<int>> claims_;  // 0 unless set
   std::map<std::string, Behaviour> behaviour_;
   std::map<std::string, std::set<std::string>> ran_;
   std::vector<std::vector<std::string>> replaced_;
@@ -281,6 +295,91 @@ TEST(PlanRollout, SwitchingToDraAndBackGoesNodeByNode) {
   EXPECT_EQ(f.status().current_revision, "plugin");
   for (const auto& step : f.steps()) EXPECT_LE(step.size(), 1u);
   for (int i = 0; i < 4; ++i) EXPECT_FALSE(f.nodes()["node-" + std::to_string(i)].pod->dra);
+}
+
+// Back to the device plugin: a node where claims hold DRA devices keeps its
+// DRA agent (only it can unprepare them, and a device-plugin agent would
+// offer their devices), the status says why, and it follows by itself once
+// the claims are released. The rest move as usual.
+TEST(PlanRollout, ASwitchBackFromDraHoldsANodeWhileClaimsHoldItsDevices) {
+  Fleet f(3, "plugin", Spec(1, 1, "0s"));
+  f.Define("dra", {.dra = true});
+  f.SetSpecRevision("dra");
+  f.RunToEnd();
+  ASSERT_EQ(f.status().phase, RolloutPhase::kComplete);
+  f.SetClaims("node-0", 2);
+  f.SetClaims("node-1", 1);
+
+  f.SetSpecRevision("plugin");
+  const size_t before = f.steps().size();
+  f.RunToEnd(seconds(5), 20);
+  for (size_t i = before; i < f.steps().size(); ++i) {
+    for (const auto& n : f.steps()[i]) EXPECT_EQ(n, "node-2") << "a node whose claims hold devices was replaced";
+  }
+  EXPECT_EQ(f.RevisionOn("node-2"), "plugin");
+  EXPECT_EQ(f.RevisionOn("node-0"), "dra");
+  EXPECT_EQ(f.RevisionOn("node-1"), "dra");
+  EXPECT_EQ(f.status().phase, RolloutPhase::kProgressing) << "not complete while nodes are held back";
+  EXPECT_NE(f.status().message.find("held back until their claims are released: node node-0: 2 ResourceClaims "
+                                    "hold devices of driver " + std::string(kDriver) +
+                                    ", node node-1: 1 ResourceClaim holds devices of driver " + kDriver),
+            std::string::npos)
+      << f.status().message;
+
+  // node-1's claim goes: it switches; node-0 still waits.
+  f.SetClaims("node-1", 0);
+  f.RunToEnd(seconds(5), 20);
+  EXPECT_EQ(f.RevisionOn("node-1"), "plugin");
+  EXPECT_EQ(f.RevisionOn("node-0"), "dra");
+  EXPECT_EQ(f.status().message.find("node-1:"), std::string::npos) << f.status().message;
+
+  f.SetClaims("node-0", 0);
+  f.RunToEnd();
+  EXPECT_EQ(f.status().phase, RolloutPhase::kComplete) << f.status().message;
+  EXPECT_EQ(f.RevisionOn("node-0"), "plugin");
+  EXPECT_TRUE(f.status().failed.empty());
+}
+
+// Claims do not hold a node whose new agent serves DRA as well: it reads
+// the old one's checkpoint and unprepares them.
+TEST(PlanRollout, ClaimsDoNotHoldAnUpgradeThatStaysOnDra) {
+  Fleet f(2, "plugin", Spec(1, 1, "0s"));
+  f.Define("dra", {.dra = true});
+  f.Define("dra-v2", {.dra = true});
+  f.SetSpecRevision("dra");
+  f.RunToEnd();
+  ASSERT_EQ(f.status().current_revision, "dra");
+  f.SetClaims("node-0", 3);
+  f.SetClaims("node-1", 1);
+  f.SetSpecRevision("dra-v2");
+  f.RunToEnd();
+  EXPECT_EQ(f.status().phase, RolloutPhase::kComplete) << f.status().message;
+  EXPECT_EQ(f.RevisionOn("node-0"), "dra-v2");
+  EXPECT_EQ(f.RevisionOn("node-1"), "dra-v2");
+}
+
+// Until the claims are listed nobody knows: the node waits, and the planner
+// asks to look again soon (a listing with no claim of the driver brings no
+// event for the pool).
+TEST(PlanRollout, ADraNodeWaitsWhileTheClaimsAreNotListed) {
+  Fleet f(1, "plugin", Spec(1, 1, "0s"));
+  f.Define("dra", {.dra = true});
+  f.SetSpecRevision("dra");
+  f.RunToEnd();
+  f.SetClaims("node-0", std::nullopt);
+  f.SetSpecRevision("plugin");
+  f.Step();
+  RolloutDecision d = f.Step();
+  EXPECT_TRUE(d.replace.empty());
+  EXPECT_NE(f.status().message.find("node node-0: its agent serves DRA and the ResourceClaims are not listed yet"),
+            std::string::npos)
+      << f.status().message;
+  ASSERT_TRUE(d.requeue_after.has_value());
+  EXPECT_LE(*d.requeue_after, std::chrono::seconds(1));
+  f.SetClaims("node-0", 0);
+  f.RunToEnd();
+  EXPECT_EQ(f.RevisionOn("node-0"), "plugin");
+  EXPECT_EQ(f.status().phase, RolloutPhase::kComplete);
 }
 
 // The DRA gate waits for the slices: a node whose new agent is registered

@@ -134,7 +134,7 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
       // live agent can vouch for their health or its registration.
       const bool fresh = node_ready && running;
       st.devices.total += r.status.counts.total;
-      st.devices.allocated += r.status.counts.allocated;
+      st.devices.allocated += n.allocated.value_or(r.status.counts.allocated);
       if (fresh) {
         st.devices.healthy += r.status.counts.healthy;
         if (r.status.registered && !n.advertised) {

@@ -44,6 +44,10 @@ struct ObservedNode {
   bool advertised = true;
   std::optional<AgentPod> agent;               // the agent pod bound to it
   std::optional<api::DevicePoolNode> report;   // its DevicePoolNode
+  // For a node whose agent serves DRA, its allocated devices as the API
+  // shows them: held by ResourceClaims of the pool's driver, or through the
+  // device plugin API (tainted in its slices). nullopt: the report's count.
+  std::optional<int> allocated;
 };
 
 // What the operator reads of a DaemonSet as the server holds it, read from

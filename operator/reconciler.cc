@@ -631,9 +631,25 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
   // A node whose agent serves DRA offers its devices in ResourceSlices, not
   // in the Node's allocatable; unknown until the slices are cached.
   if (auto* slices = d_.caches.resource_slices; slices != nullptr) {
-    const bool cached = slices->Synced() != nullptr;
+    const auto slice_cache = slices->Synced();
+    std::shared_ptr<const kube::SharedInformer<ResourceClaimEntry>> claims;
+    if (d_.caches.resource_claims != nullptr) claims = d_.caches.resource_claims->Synced();
+    const std::string driver = api::DraDriverName(pool.metadata.name);
     for (auto& [node, o] : seen.nodes) {
-      if (o.agent && o.agent->dra) o.advertised = !cached || Published(pool, node).has_value();
+      if (!o.agent || !o.agent->dra) continue;
+      o.advertised = slice_cache == nullptr || Published(pool, node).has_value();
+      // Its allocated devices: those claims hold, and those containers still
+      // hold through the device plugin API (the node was switched to DRA
+      // under them), which its slices taint; each device once. The agent's
+      // report counts the same devices, but of the claims only those it has
+      // prepared, and only as of its last write; it stays the count until
+      // the node's slices are published and the claims are listed.
+      if (slice_cache == nullptr || claims == nullptr) continue;
+      auto held = DevicePluginHeld(*slice_cache, driver, node);
+      if (!held) continue;
+      std::set<std::string> allocated = ClaimedOn(*claims, driver, node).devices;
+      allocated.insert(held->begin(), held->end());
+      o.allocated = static_cast<int>(allocated.size());
     }
   }
 

@@ -336,6 +336,20 @@ TEST(PoolStatusTest, ADraNodeCountsOnceItsResourceSliceIsPublished) {
   EXPECT_EQ(Cond(st, api::kConditionReady), ConditionStatus::kTrue);
 }
 
+// A DRA node's allocations are what the API shows (claims and devices held
+// through the device plugin API, as the reconciler counts them); a device
+// plugin node's, and a DRA node's until those are known, the report's.
+TEST(PoolStatusTest, ADraNodesAllocationsComeFromTheClaimsWhenKnown) {
+  Observed seen = Seen({{"dp", Healthy("dp", 4, 4, true, 3)}, {"dra", Healthy("dra", 4, 4, true, 1)}});
+  seen.nodes["dra"].agent->dra = true;
+  auto st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(st.devices.allocated, 4) << "not known yet: both reports";
+  seen.nodes["dra"].allocated = 3;
+  st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(st.devices.allocated, 6);
+  EXPECT_EQ(st.devices.total, 8);
+}
+
 TEST(PoolStatusTest, DeviceClassAvailableOnlyOnPoolsThatUseDra) {
   Observed seen = Seen({{"a", Healthy("a")}});
   auto st = ComputeStatus(Pool(), seen, kNow);

@@ -684,6 +684,36 @@ Json ReportObject(const std::string& revision, int allocated) {
             {"counts", {{"total", 4}, {"healthy", 4}, {"allocated", allocated}}}}}};
 }
 
+// A node whose agent serves DRA counts as allocated the devices claims hold
+// there and those its slice marks as held through the device plugin API,
+// each once; not the agent's report.
+TEST_F(DraReconcilerTest, ADraNodeCountsTheDevicesClaimsAndTheDevicePluginHold) {
+  client_.Add(api::DevicePools(), DraPoolObject(kPool));
+  Converge();
+  client_.Add(kube::resources::Pods(), AgentPodObject("agent-1", "node-1", Revision(), true));
+  client_.Add(api::DevicePoolNodes(), ReportObject(Revision(), 1));
+  Converge();
+  EXPECT_EQ(Status().devices.allocated, 1) << "no slice yet: the report";
+
+  client_.Add(ResourceSlices(), SliceObject(4, {3}));
+  client_.Add(ResourceClaims(), ClaimObject("a", "node-1", {"dev-0", "dev-1"}));
+  // Tolerates the taint: dev-3 counts once.
+  client_.Add(ResourceClaims(), ClaimObject("b", "node-1", {"dev-3"}));
+  // Elsewhere, or another driver's: not this node's.
+  client_.Add(ResourceClaims(), ClaimObject("c", "node-2", {"dev-2"}));
+  client_.Add(ResourceClaims(), ClaimObject("d", "node-1", {"gpu.example.com/dev-2"}));
+  Converge();
+  EXPECT_EQ(Status().devices.allocated, 3);
+  ASSERT_NE(informers_->resource_claims.Synced(), nullptr);
+  const ClaimedDevices claimed = ClaimedOn(*informers_->resource_claims.Synced(), api::DraDriverName(kPool), "node-1");
+  EXPECT_EQ(claimed.claims, (std::vector<std::string>{"apps/a", "apps/b"}));
+  EXPECT_EQ(claimed.devices, (std::set<std::string>{"dev-0", "dev-1", "dev-3"}));
+
+  ASSERT_TRUE(client_.Delete(ResourceClaims(), "apps", "a").ok());
+  Converge();
+  EXPECT_EQ(Status().devices.allocated, 1);
+}
+
 // Switched back to DevicePlugin: the DRA agent of a node where a claim
 // holds a device is not replaced, the rollout says why, and once the claim
 // is gone it is.

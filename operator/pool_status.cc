@@ -328,6 +328,29 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
   return st;
 }
 
+api::DevicePoolStatus DeletingStatus(const kube::ObjectMeta& meta, const api::DevicePoolStatus& current,
+                                     const std::string& driver, const std::vector<std::string>& holding,
+                                     std::chrono::system_clock::time_point now) {
+  api::DevicePoolStatus st = current;
+  const int64_t gen = meta.generation;
+  if (holding.empty()) {
+    const Condition* progressing = api::FindCondition(st.conditions, api::kConditionProgressing);
+    if (progressing == nullptr || progressing->reason != kWaitingForClaims) return st;
+    const std::string msg = "the pool is being deleted and no ResourceClaim holds devices of driver " + driver +
+                            " any more; its agents stop";
+    Set(st, api::kConditionProgressing, false, std::string(kAgentsStopping), msg, gen, now);
+    Set(st, api::kConditionReady, false, std::string(kAgentsStopping), msg, gen, now);
+    return st;
+  }
+  const int n = static_cast<int>(holding.size());
+  const std::string msg = "the pool is being deleted; its DeviceClass is gone, and its agents stay until " +
+                          Plural(n, "ResourceClaim") + " holding devices of driver " + driver +
+                          " are released (delete the pods that use them): " + JoinFirst(holding, 5);
+  Set(st, api::kConditionProgressing, true, std::string(kWaitingForClaims), msg, gen, now);
+  Set(st, api::kConditionReady, false, std::string(kWaitingForClaims), msg, gen, now);
+  return st;
+}
+
 api::DevicePoolStatus InvalidStatus(const kube::ObjectMeta& meta, const api::DevicePoolStatus& current,
                                     const std::string& why, std::chrono::system_clock::time_point now) {
   api::DevicePoolStatus st = current;

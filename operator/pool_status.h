@@ -107,6 +107,18 @@ inline constexpr std::string_view kConflict = "Conflict";
 api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed& seen,
                                     std::chrono::system_clock::time_point now);
 
+// A deleted pool that used DRA keeps its agents while ResourceClaims hold
+// devices of its driver (`holding`, "namespace/name"): Ready False and
+// Progressing True with reason WaitingForClaims, naming them. Once none
+// does, after such a wait, both say AgentsStopping (Progressing's
+// lastTransitionTime is then when the agents were let go); without a wait
+// the status is `current`.
+inline constexpr std::string_view kWaitingForClaims = "WaitingForClaims";
+inline constexpr std::string_view kAgentsStopping = "AgentsStopping";
+api::DevicePoolStatus DeletingStatus(const kube::ObjectMeta& meta, const api::DevicePoolStatus& current,
+                                     const std::string& driver, const std::vector<std::string>& holding,
+                                     std::chrono::system_clock::time_point now);
+
 // The status of a pool whose spec could not be decoded.
 api::DevicePoolStatus InvalidStatus(const kube::ObjectMeta& meta, const api::DevicePoolStatus& current,
                                     const std::string& why, std::chrono::system_clock::time_point now);

@@ -24,6 +24,9 @@ std::string KindOf(const Json& obj) { return obj.value("kind", ""); }
 // nodes as they do) before its finalizer is released anyway.
 constexpr auto kAgentStopGrace = std::chrono::seconds(60);
 
+// WaitForClaims's answer when nothing holds the agents.
+std::optional<kube::Result> NotWaiting() { return std::nullopt; }
+
 // Whether a pod template's agent serves DRA (its arguments say so).
 bool TemplateServesDra(const Json& pod_template) {
   const Json containers = pod_template.value("spec", Json::object()).value("containers", Json::array());
@@ -361,9 +364,82 @@ Status DevicePoolReconciler::PatchFinalizers(const PoolEntry& entry, const Json&
   return r.status();
 }
 
+StatusOr<std::optional<kube::Result>> DevicePoolReconciler::WaitForClaims(const PoolEntry& entry) {
+  const std::string& name = entry.metadata.name;
+  bool dra = (entry.pool && entry.pool->spec.allocation_api == api::AllocationApi::kDra) ||
+             api::FindCondition(entry.status.conditions, api::kConditionDeviceClassAvailable) != nullptr;
+  for (const auto& p : d_.caches.agent_pods.store().ByIndex(kByPoolIndex, name)) dra = dra || p->dra;
+  if (!dra) return NotWaiting();
+  auto served = d_.discovery.IsServed(DeviceClasses());
+  if (!served.ok()) return served.status();
+  if (!*served) return NotWaiting();
+  const std::string driver = api::DraDriverName(name);
+
+  // The DeviceClass first: no claim is allocated from it any more, nor a pod
+  // asking for the extended resource served through it.
+  bool present = true;
+  if (auto* classes = d_.caches.device_classes; classes != nullptr) {
+    classes->Start();
+    if (auto cache = classes->Synced()) present = cache->Get(driver) != nullptr;
+  }
+  if (present) {
+    api::DevicePool owner;
+    owner.metadata = entry.metadata;
+    Status st = DeleteChildIfPresent(owner, DeviceClasses(), "", driver);
+    if (!st.ok()) return st;
+  }
+
+  auto* informer = d_.caches.resource_claims;
+  if (informer == nullptr) return NotWaiting();
+  informer->Start();
+  auto claims = informer->Synced();
+  const auto now = d_.clock.WallNow();
+  if (claims == nullptr) {
+    // Not listed yet. A server that refuses the list (RBAC from an older
+    // chart) must not hold the deletion for ever.
+    std::chrono::system_clock::time_point deleted;
+    if (kube::ParseRfc3339(entry.metadata.deletion_timestamp, &deleted) && now - deleted >= kAgentStopGrace) {
+      spdlog::warn("pool {}: ResourceClaims not listed {}s after the deletion; not waiting for them", name,
+                   std::chrono::duration_cast<std::chrono::seconds>(kAgentStopGrace).count());
+      return NotWaiting();
+    }
+    return std::optional(kube::Result{false, std::chrono::seconds(1)});
+  }
+  // Claims on a Node that no longer exists need no agent: nothing is left
+  // there to unprepare.
+  std::vector<std::string> holding;
+  for (const auto& c : claims->store().ByIndex(kByDriverIndex, driver)) {
+    for (const auto& d : c->devices) {
+      if (d.driver != driver || d_.caches.nodes.Get(d.pool) == nullptr) continue;
+      holding.push_back(c->metadata.Key());
+      break;
+    }
+  }
+  std::sort(holding.begin(), holding.end());
+  const api::DevicePoolStatus st = DeletingStatus(entry.metadata, entry.status, driver, holding, now);
+  if (!holding.empty()) {
+    const api::Condition* before = api::FindCondition(entry.status.conditions, api::kConditionProgressing);
+    const api::Condition* after = api::FindCondition(st.conditions, api::kConditionProgressing);
+    if (before == nullptr || before->message != after->message) {
+      spdlog::info("pool {}: deleted, waiting for {} ResourceClaim(s) of driver {}", name, holding.size(), driver);
+      Event(entry.metadata, kube::EventType::kNormal, kWaitingForClaims, "Delete", after->message);
+    }
+  }
+  Status written = WriteStatus(entry, st);
+  if (!written.ok()) return written;
+  if (holding.empty()) return NotWaiting();
+  // Each claim's release brings the pool back; this is a backstop.
+  return std::optional(kube::Result{false, std::chrono::seconds(30)});
+}
+
 StatusOr<kube::Result> DevicePoolReconciler::Finalize(const PoolEntry& entry) {
   const std::string& name = entry.metadata.name;
   if (!entry.metadata.HasFinalizer(std::string(api::kNodeLabelsFinalizer))) return kube::Result{};
+  // A DRA pool's agents stay while claims hold its devices: the labels,
+  // which the DaemonSet selects on, stay until then.
+  auto waiting = WaitForClaims(entry);
+  if (!waiting.ok()) return waiting.status();
+  if (*waiting) return **waiting;
   Status labels;
   SyncLabels(name, {}, &labels);
   if (!labels.ok()) return labels;
@@ -371,15 +447,26 @@ StatusOr<kube::Result> DevicePoolReconciler::Finalize(const PoolEntry& entry) {
   // remove a deleted pool's files from their nodes as they stop, which
   // needs their credentials: the pool's binding, collected with the pool.
   // So the pool stays until its agents on Ready nodes are gone, for a while
-  // at most: a node that never confirms must not block the deletion.
+  // at most: a node that never confirms must not block the deletion. The
+  // while starts with the deletion, or after a wait for claims with its end.
   int running = 0;
   for (const auto& p : d_.caches.agent_pods.store().ByIndex(kByPoolIndex, name)) {
     auto node = d_.caches.nodes.Get(p->node);
     if (node && node->ready == "True") ++running;
   }
+  const auto now = d_.clock.WallNow();
   std::chrono::system_clock::time_point deleted;
-  if (running > 0 && kube::ParseRfc3339(entry.metadata.deletion_timestamp, &deleted) &&
-      d_.clock.WallNow() - deleted < kAgentStopGrace) {
+  if (const api::Condition* c = api::FindCondition(entry.status.conditions, api::kConditionProgressing)) {
+    if (c->reason == kWaitingForClaims) {
+      deleted = now;  // the wait ended in this reconcile
+    } else if (c->reason == kAgentsStopping) {
+      (void)kube::ParseRfc3339(c->last_transition_time, &deleted);
+    }
+  }
+  if (std::chrono::system_clock::time_point at; kube::ParseRfc3339(entry.metadata.deletion_timestamp, &at)) {
+    deleted = std::max(deleted, at);
+  }
+  if (running > 0 && deleted != std::chrono::system_clock::time_point{} && now - deleted < kAgentStopGrace) {
     spdlog::debug("pool {}: waiting for {} agent pod(s) to stop", name, running);
     return kube::Result{false, std::chrono::seconds(2)};
   }

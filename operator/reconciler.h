@@ -6,6 +6,8 @@
 // is reverted), removes DevicePoolNodes of nodes it no longer runs on, and
 // writes the aggregated status when it changed. A finalizer removes the node
 // labels when the pool is deleted; garbage collection removes the children.
+// A deleted DRA pool loses its DeviceClass at once but keeps its labels, and
+// so its agents, while ResourceClaims hold devices of its driver.
 //
 // Thread-safety: Reconcile may run concurrently for different pools.
 #ifndef HF_OPERATOR_RECONCILER_H_
@@ -14,6 +16,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -88,6 +91,12 @@ class DevicePoolReconciler final : public kube::Reconciler {
   // Sets the pool's finalizers, conditional on the cached resourceVersion.
   kube::Status PatchFinalizers(const PoolEntry& entry, const Json& finalizers);
   kube::StatusOr<kube::Result> Finalize(const PoolEntry& entry);
+  // A deleted pool that used DRA: deletes its DeviceClass, then waits while
+  // ResourceClaims hold devices of its driver on existing Nodes (only its
+  // agents unprepare them, and the kubelet finishes a pod only after that),
+  // saying so in the status. The result to return while it waits; nullopt
+  // once nothing holds the agents.
+  kube::StatusOr<std::optional<kube::Result>> WaitForClaims(const PoolEntry& entry);
   kube::Status WriteStatus(const PoolEntry& entry, const api::DevicePoolStatus& status);
   void Event(const kube::ObjectMeta& pool, kube::EventType type, std::string_view reason, std::string_view action,
              const std::string& note);

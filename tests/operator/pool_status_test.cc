@@ -350,6 +350,40 @@ TEST(PoolStatusTest, ADraNodesAllocationsComeFromTheClaimsWhenKnown) {
   EXPECT_EQ(st.devices.total, 8);
 }
 
+TEST(PoolStatusTest, ADeletedDraPoolSaysWhichClaimsHoldItsAgents) {
+  api::DevicePool pool = Pool();
+  api::DevicePoolStatus st = ComputeStatus(pool, Seen({{"a", Healthy("a")}}), kNow);
+  const std::string driver = "pool.devicepool.hashfoundry.com";
+  EXPECT_EQ(DeletingStatus(pool.metadata, st, driver, {}, kNow), st) << "nothing waited for: nothing changes";
+
+  std::vector<std::string> holding;
+  for (int i = 0; i < 7; ++i) holding.push_back("apps/claim-" + std::to_string(i));
+  auto waiting = DeletingStatus(pool.metadata, st, driver, holding, kNow + std::chrono::seconds(5));
+  std::string reason;
+  EXPECT_EQ(Cond(waiting, api::kConditionReady, &reason), ConditionStatus::kFalse);
+  EXPECT_EQ(reason, "WaitingForClaims");
+  EXPECT_EQ(Cond(waiting, api::kConditionProgressing, &reason), ConditionStatus::kTrue);
+  EXPECT_EQ(reason, "WaitingForClaims");
+  const auto* c = api::FindCondition(waiting.conditions, api::kConditionProgressing);
+  EXPECT_EQ(c->message,
+            "the pool is being deleted; its DeviceClass is gone, and its agents stay until 7 ResourceClaims holding "
+            "devices of driver pool.devicepool.hashfoundry.com are released (delete the pods that use them): "
+            "apps/claim-0, apps/claim-1, apps/claim-2, apps/claim-3, apps/claim-4 and 2 more");
+  EXPECT_EQ(DeletingStatus(pool.metadata, waiting, driver, holding, kNow + std::chrono::seconds(9)), waiting)
+      << "the same claims: the same status, no write";
+
+  // Released: the agents go, and Progressing's transition says since when.
+  const auto released = kNow + std::chrono::seconds(60);
+  auto stopping = DeletingStatus(pool.metadata, waiting, driver, {}, released);
+  EXPECT_EQ(Cond(stopping, api::kConditionProgressing, &reason), ConditionStatus::kFalse);
+  EXPECT_EQ(reason, "AgentsStopping");
+  EXPECT_EQ(api::FindCondition(stopping.conditions, api::kConditionProgressing)->last_transition_time,
+            api::FormatTime(released));
+  EXPECT_EQ(Cond(stopping, api::kConditionReady, &reason), ConditionStatus::kFalse);
+  EXPECT_EQ(reason, "AgentsStopping");
+  EXPECT_EQ(DeletingStatus(pool.metadata, stopping, driver, {}, released + std::chrono::seconds(1)), stopping);
+}
+
 TEST(PoolStatusTest, DeviceClassAvailableOnlyOnPoolsThatUseDra) {
   Observed seen = Seen({{"a", Healthy("a")}});
   auto st = ComputeStatus(Pool(), seen, kNow);

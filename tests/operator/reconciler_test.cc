@@ -754,6 +754,62 @@ TEST_F(DraReconcilerTest, ASwitchBackKeepsTheDraAgentOfANodeWithClaims) {
   EXPECT_TRUE(Get(kube::resources::Pods(), kNs, "agent-1").is_null()) << "the claim is gone: replaced";
 }
 
+// A deleted DRA pool: its DeviceClass goes at once; its labels (so its
+// agents) stay while a claim holds one of its devices on an existing node,
+// for as long as that takes, and the status and an Event say so; then the
+// agents get their usual while to stop.
+TEST_F(DraReconcilerTest, ADeletedDraPoolKeepsItsAgentsUntilNoClaimHoldsItsDevices) {
+  client_.Add(api::DevicePools(), DraPoolObject(kPool));
+  Converge();
+  client_.Add(kube::resources::Pods(), AgentPodObject("agent-1", "node-1", Revision(), true));
+  client_.Add(ResourceClaims(), ClaimObject("a", "node-1", {"dev-0"}));
+  client_.Add(ResourceClaims(), ClaimObject("gone", "node-9", {"dev-0"}));  // its Node no longer exists
+  client_.Add(ResourceClaims(), ClaimObject("other", "node-1", {"gpu.example.com/gpu-0"}));
+  Converge();
+  ASSERT_FALSE(DeviceClass().is_null());
+  events_.Take();
+  ASSERT_TRUE(client_.Delete(api::DevicePools(), "", kPool).ok());
+
+  auto r = Reconcile();
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(DeviceClass().is_null()) << "the DeviceClass goes first";
+  EXPECT_EQ(Label("node-1"), "enabled") << "the agents stay while a claim holds a device";
+  EXPECT_FALSE(Get(api::DevicePools(), "", kPool).is_null());
+  api::DevicePoolStatus st = Status();
+  const api::Condition* progressing = Find(st, api::kConditionProgressing);
+  ASSERT_NE(progressing, nullptr);
+  EXPECT_EQ(progressing->reason, "WaitingForClaims");
+  EXPECT_NE(progressing->message.find("1 ResourceClaim holding devices of driver " + api::DraDriverName(kPool) +
+                                      " are released (delete the pods that use them): apps/a"),
+            std::string::npos)
+      << progressing->message;
+  auto events = events_.Take();
+  EXPECT_EQ(CountPrefix(events, "Normal custom-device Deleted: deleted deviceclasses"), 1u);
+  EXPECT_EQ(CountPrefix(events, "Normal custom-device WaitingForClaims: the pool is being deleted"), 1u);
+
+  // However long it takes.
+  clock_.Step(10min);
+  client_.ClearActions();
+  ASSERT_TRUE(Reconcile().ok());
+  EXPECT_EQ(Label("node-1"), "enabled");
+  EXPECT_EQ(client_.Writes(), std::vector<std::string>{}) << "nothing new: no write";
+  EXPECT_TRUE(events_.Take().empty());
+
+  // The pod went, the claim with it: the agents stop, with their usual while.
+  ASSERT_TRUE(client_.Delete(ResourceClaims(), "apps", "a").ok());
+  r = Reconcile();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Label("node-1"), "");
+  EXPECT_EQ(r->requeue_after, 2s) << "the agent still runs; its while starts now, not at the deletion";
+  st = Status();
+  EXPECT_EQ(Find(st, api::kConditionProgressing)->reason, "AgentsStopping");
+  ASSERT_TRUE(Reconcile().ok());
+  EXPECT_FALSE(Get(api::DevicePools(), "", kPool).is_null());
+  clock_.Step(61s);
+  ASSERT_TRUE(Reconcile().ok());
+  EXPECT_TRUE(Get(api::DevicePools(), "", kPool).is_null()) << "finalizer released";
+}
+
 TEST_F(DraReconcilerTest, WithoutResourceK8sIoADraPoolIsDegradedNotFailing) {
   discovery_.Serve(DeviceClasses(), false);
   client_.Add(api::DevicePools(), DraPoolObject(kPool));

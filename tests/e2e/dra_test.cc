@@ -4,6 +4,7 @@
 // kube-controller-manager making them from templates. The agents publish
 // ResourceSlices and prepare claims with CDI; the operator makes the
 // DeviceClass and moves the nodes through the managed rollout.
+#include <algorithm>
 #include <set>
 
 #include "tests/e2e/e2e_fixture.h"
@@ -136,6 +137,22 @@ spec:
     std::ifstream in(NodeRoot(node) + "/var/lib/kubelet/plugins/" + kDriver + "/checkpoint.json");
     if (!in) return Json();
     return Json::parse(in, nullptr, false);
+  }
+
+  // The agent pod on `node` serves DRA (as its arguments say).
+  bool ServesDra(const Json& agent) {
+    const Json args = At(agent, {"spec", "containers", "0", "args"});
+    return args.is_array() && std::find(args.begin(), args.end(), Json("--allocation-api=DRA")) != args.end();
+  }
+
+  // The pool's condition of `type`: its reason and message.
+  std::string ConditionText(const std::string& type) {
+    Json conds = At(Get(api::DevicePools(), "", kPool), {"status", "conditions"});
+    if (!conds.is_array()) return "";
+    for (const auto& c : conds) {
+      if (c["type"] == type) return c.value("reason", "") + ": " + c.value("message", "");
+    }
+    return "";
   }
 
   std::string CdiSpecPath(const std::string& node, const std::string& claim_uid) {
@@ -315,6 +332,29 @@ spec:
   Json rec = Record("extended");
   ASSERT_FALSE(rec.is_null());
   EXPECT_EQ(rec["containers"][0]["env"].value("HASHFOUNDRY_DEVICE_COUNT", ""), "1") << rec.dump(2);
+
+  // The pool is deleted while the pod holds its claim: the DeviceClass goes
+  // at once, the agents stay (only they unprepare the claim) and the pool
+  // says what it waits for; the pod then goes when deleted, and the pool
+  // after it.
+  auto del = Kubectl({"delete", "devicepool", kPool, "--wait=false"});
+  ASSERT_EQ(del.exit_code, 0) << del.output;
+  EXPECT_TRUE(Eventually([&] { return Get(kDeviceClasses, "", kDriver).is_null(); }, seconds(30))) << Logs();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return ConditionText("Progressing").find("WaitingForClaims: the pool is being deleted; its DeviceClass is "
+                                                 "gone, and its agents stay until 1 ResourceClaim holding devices "
+                                                 "of driver " + std::string(kDriver)) == 0;
+      },
+      seconds(30)))
+      << ConditionText("Progressing") << Logs();
+  EXPECT_FALSE(Get(kube::resources::DaemonSets(), release_, "devicepool-" + std::string(kPool)).is_null());
+  for (const auto& node : nodes_) EXPECT_TRUE(ServesDra(AgentPod(node.name))) << node.name << " lost its agent";
+  EXPECT_TRUE(Running("extended"));
+  k = Kubectl({"delete", "pod", "-n", kSeedNamespace, "extended", "--wait=true", "--timeout=60s"});
+  EXPECT_EQ(k.exit_code, 0) << "the pod is stuck: " << k.output << Logs();
+  EXPECT_TRUE(Eventually([&] { return Get(api::DevicePools(), "", kPool).is_null(); }, seconds(90)))
+      << ConditionText("Progressing") << Logs();
 }
 
 // A device that disappears is tainted in its slice and never given to a new
@@ -364,6 +404,66 @@ TEST_F(DraTest, ALostDeviceIsNotAllocatedUntilItIsBack) {
       seconds(120)))
       << Kubectl({"get", "pods,resourceclaims", "-n", kSeedNamespace, "-o", "wide"}).output;
   EXPECT_EQ(AllocatedDevice(ClaimOf("on-node-3")).empty(), false);
+
+  // Back to the device plugin while the four pods hold every device of the
+  // node through claims: the other nodes switch, this one keeps its DRA
+  // agent (the status says why) and never offers a device through the
+  // device plugin API until the pods are gone; then it switches too.
+  std::map<std::string, std::string> records;  // pod -> uid + allocation record
+  for (int i = 0; i < 4; ++i) {
+    const Json pod = Pod("on-node-" + std::to_string(i));
+    records[pod["metadata"]["name"]] =
+        StringAt(pod, {"metadata", "uid"}) + " " + StringAt(pod, {"metadata", "annotations", kAllocationAnnotation});
+  }
+  const std::string held_agent = StringAt(AgentPod(n.name), {"metadata", "uid"});
+  auto k = Kubectl({"patch", "devicepool", kPool, "--type=merge", "-p",
+                    R"({"spec":{"allocationAPI":"DevicePlugin","rollout":{"canary":{"bakeTime":"0s"},"maxUnavailable":2}}})"});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  const std::string why = "node " + n.name + ": 4 ResourceClaims hold devices of driver " + kDriver;
+  bool offered = false;  // the held node advertised the resource through the device plugin API
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const std::string a = NodeResource(n.name, "allocatable");
+        offered = offered || (!a.empty() && a != "0");
+        for (const auto& other : nodes_) {
+          if (other.name == n.name) continue;
+          const Json agent = AgentPod(other.name);
+          if (agent.is_null() || ServesDra(agent) || NodeResource(other.name, "allocatable") != "4") return false;
+        }
+        return ConditionText("Progressing").find(why) != std::string::npos;
+      },
+      seconds(120)))
+      << ConditionText("Progressing") << Logs();
+  EXPECT_FALSE(offered);
+  EXPECT_EQ(StringAt(AgentPod(n.name), {"metadata", "uid"}), held_agent) << "the held node's agent was replaced";
+  EXPECT_FALSE(Get(kDeviceClasses, "", kDriver).is_null()) << "a DRA agent still serves";
+  for (const auto& [name, before] : records) {
+    const Json pod = Pod(name);
+    EXPECT_EQ(StringAt(pod, {"metadata", "uid"}) + " " + StringAt(pod, {"metadata", "annotations", kAllocationAnnotation}),
+              before)
+        << name << " changed";
+    EXPECT_TRUE(Running(name)) << name;
+  }
+
+  // The pods go, and with them the claims: nothing is stuck, and the node
+  // switches by itself.
+  k = Kubectl({"delete", "pod", "-n", kSeedNamespace, "on-node-0", "on-node-1", "on-node-2", "on-node-3",
+               "--wait=true", "--timeout=60s"});
+  ASSERT_EQ(k.exit_code, 0) << k.output << Logs();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const Json agent = AgentPod(n.name);
+        return !agent.is_null() && !ServesDra(agent) && NodeResource(n.name, "allocatable") == "4";
+      },
+      seconds(90)))
+      << ConditionText("Progressing") << Logs();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return StringAt(Get(api::DevicePools(), "", kPool), {"status", "rollout", "phase"}) == "Complete" &&
+               Get(kDeviceClasses, "", kDriver).is_null();
+      },
+      seconds(60)))
+      << Get(api::DevicePools(), "", kPool)["status"].dump(2);
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 // (sim-kubelet), with the real kube-scheduler allocating claims and the real
 // kube-controller-manager making them from templates. The agents publish
 // ResourceSlices and prepare claims with CDI; the operator makes the
-// DeviceClass and moves the nodes through the managed rollout.
+// DeviceClass, moves the nodes through the managed rollout (not away from
+// DRA while claims hold a node's devices) and keeps a deleted pool's agents
+// while claims hold its devices.
 #include <algorithm>
 #include <set>
 
@@ -20,8 +22,8 @@ constexpr char kDriver[] = "custom-device.devicepool.hashfoundry.com";
 class DraTest : public E2eTest {
  protected:
   // The pods with claims go before the pool: the kubelet confirms a pod's
-  // deletion only after the driver unprepared its claims, which a deleted
-  // pool's agents no longer do.
+  // deletion only after the driver unprepared its claims, so a deleted
+  // pool would keep its agents until then.
   void TearDown() override {
     Kubectl({"delete", "namespace", kSeedNamespace, "--ignore-not-found", "--wait=false"});
     EXPECT_TRUE(Eventually([&] { return Get(kube::resources::Namespaces(), "", kSeedNamespace).is_null(); },
@@ -263,7 +265,8 @@ TEST_F(DraTest, SwitchingAPoolToDraKeepsRunningPodsAndServesNewOnesByClaims) {
 
 // Claims made on a DRA pool from the start: prepared once with a CDI spec and
 // a checkpoint entry, kept across an agent restart, unprepared when the pod
-// goes; and a pod that asks for the extended resource is served by DRA.
+// goes; a pod that asks for the extended resource is served by DRA; and the
+// pool deleted under that pod keeps its agents until the pod is gone.
 TEST_F(DraTest, ClaimsSurviveAnAgentRestartAndGoWithTheirPod) {
   ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
   ASSERT_NO_FATAL_FAILURE(SwitchToDra());
@@ -358,7 +361,8 @@ spec:
 }
 
 // A device that disappears is tainted in its slice and never given to a new
-// claim; it comes back when restored.
+// claim; it comes back when restored. Then the pool goes back to the device
+// plugin: the node whose devices claims hold switches only after their pods.
 TEST_F(DraTest, ALostDeviceIsNotAllocatedUntilItIsBack) {
   ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
   ASSERT_NO_FATAL_FAILURE(SwitchToDra());

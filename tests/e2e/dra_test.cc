@@ -33,9 +33,12 @@ class DraTest : public E2eTest {
   }
 
   // Moves the sample pool to DRA and waits until every node's agent serves
-  // it: the rollout done, a slice per node with every device.
+  // it: the rollout done, a slice per node with every device. The canary
+  // still goes first, without the default 2 minutes of baking, which would
+  // be most of each test's time (rollout_test covers the bake).
   void SwitchToDra() {
-    auto k = Kubectl({"patch", "devicepool", kPool, "--type=merge", "-p", R"({"spec":{"allocationAPI":"DRA"}})"});
+    auto k = Kubectl({"patch", "devicepool", kPool, "--type=merge", "-p",
+                      R"({"spec":{"allocationAPI":"DRA","rollout":{"canary":{"bakeTime":"0s"}}}})"});
     ASSERT_EQ(k.exit_code, 0) << k.output;
     ASSERT_TRUE(Eventually(
         [&] {

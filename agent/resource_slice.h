@@ -36,15 +36,13 @@
 #include <vector>
 
 #include "agent/device_set.h"
+#include "api/names.h"
 #include "kube/rest/resource.h"
 
 namespace hf::agent {
 
-inline constexpr char kUnhealthyTaintKey[] = "hashfoundry.com/unhealthy";
-// A device a container holds through the device plugin API (the node was
-// switched to DRA while pods ran): not allocatable through DRA until the
-// kubelet's PodResources no longer lists it, so no device goes to two pods.
-inline constexpr char kDevicePluginAllocatedTaintKey[] = "hashfoundry.com/device-plugin-allocated";
+using api::kDevicePluginAllocatedTaintKey;  // what the taints mean: api/names.h
+using api::kUnhealthyTaintKey;
 // The API allows 128 devices per slice, but only 64 once a device uses
 // taints, which ours may at any time.
 inline constexpr size_t kMaxDevicesPerSlice = 64;

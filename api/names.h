@@ -44,10 +44,14 @@ inline constexpr std::string_view kDraDriverSuffix = ".devicepool.hashfoundry.co
 inline constexpr size_t kMaxDraPoolNameLength = 63 - kDraDriverSuffix.size();
 static_assert(kMaxDraPoolNameLength == 36);
 inline std::string DraDriverName(std::string_view pool) { return std::string(pool) + std::string(kDraDriverSuffix); }
-// The taint a DRA agent puts in its slice on a device a container still
-// holds through the device plugin API (the node was switched to DRA under
-// running pods); the operator counts such devices as allocated.
-inline constexpr std::string_view kDevicePluginAllocatedTaintKey = "hashfoundry.com/device-plugin-allocated";
+// The taints a DRA agent puts in its slice (NoSchedule: the scheduler gives
+// such a device to no new claim, holders keep it). Unhealthy: the operator
+// counts the device as not healthy. Device-plugin-allocated: a container
+// still holds it through the device plugin API (the node was switched to DRA
+// under running pods), not allocatable through DRA until the kubelet's
+// PodResources no longer lists it; the operator counts it as allocated.
+inline constexpr char kUnhealthyTaintKey[] = "hashfoundry.com/unhealthy";
+inline constexpr char kDevicePluginAllocatedTaintKey[] = "hashfoundry.com/device-plugin-allocated";
 
 // Nodes a pool selects carry NodeSelectionLabel(pool)=enabled while they
 // match; the pool's DaemonSet selects on it. The label is removed when the

@@ -111,10 +111,10 @@ std::optional<ResourceSliceEntry> DecodeResourceSliceEntry(nlohmann::json&& obj)
       auto taints = d.find("taints");
       if (taints == d.end() || !taints->is_array()) continue;
       for (const auto& t : *taints) {
-        if (t.is_object() && t.value("key", "") == api::kDevicePluginAllocatedTaintKey) {
-          e.device_plugin_held.push_back(d.value("name", ""));
-          break;
-        }
+        if (!t.is_object()) continue;
+        const std::string key = t.value("key", "");
+        if (key == api::kUnhealthyTaintKey) e.unhealthy.push_back(d.value("name", ""));
+        if (key == api::kDevicePluginAllocatedTaintKey) e.device_plugin_held.push_back(d.value("name", ""));
       }
     }
   }
@@ -139,22 +139,24 @@ std::vector<kube::Store<ResourceSliceEntry>::Ptr> NewestSlices(const kube::Share
 
 }  // namespace
 
-std::optional<int64_t> PublishedDevices(const kube::SharedInformer<ResourceSliceEntry>& slices,
+std::optional<SliceDevices> PublishedOn(const kube::SharedInformer<ResourceSliceEntry>& slices,
                                         const std::string& driver, const std::string& node) {
   auto newest = NewestSlices(slices, driver, node);
   if (newest.empty()) return std::nullopt;
-  int64_t total = 0;
-  for (const auto& s : newest) total += s->devices;
-  return total;
+  SliceDevices out;
+  for (const auto& s : newest) {
+    out.total += s->devices;
+    out.unhealthy.insert(s->unhealthy.begin(), s->unhealthy.end());
+    out.device_plugin_held.insert(s->device_plugin_held.begin(), s->device_plugin_held.end());
+  }
+  return out;
 }
 
-std::optional<std::set<std::string>> DevicePluginHeld(const kube::SharedInformer<ResourceSliceEntry>& slices,
-                                                      const std::string& driver, const std::string& node) {
-  auto newest = NewestSlices(slices, driver, node);
-  if (newest.empty()) return std::nullopt;
-  std::set<std::string> held;
-  for (const auto& s : newest) held.insert(s->device_plugin_held.begin(), s->device_plugin_held.end());
-  return held;
+std::optional<int64_t> PublishedDevices(const kube::SharedInformer<ResourceSliceEntry>& slices,
+                                        const std::string& driver, const std::string& node) {
+  auto published = PublishedOn(slices, driver, node);
+  if (!published) return std::nullopt;
+  return published->total;
 }
 
 std::optional<ResourceClaimEntry> DecodeResourceClaimEntry(nlohmann::json&& obj) {

@@ -71,8 +71,10 @@ struct ResourceSliceEntry {
   std::string pool;  // spec.pool.name
   int64_t generation = 0;  // spec.pool.generation
   int devices = 0;
-  // The devices tainted api::kDevicePluginAllocatedTaintKey: containers hold
-  // them through the device plugin API. Names only, and only these.
+  // The devices tainted api::kUnhealthyTaintKey, and those tainted
+  // api::kDevicePluginAllocatedTaintKey (containers hold them through the
+  // device plugin API). Names only, and only these.
+  std::vector<std::string> unhealthy;
   std::vector<std::string> device_plugin_held;
 };
 std::optional<ResourceSliceEntry> DecodeResourceSliceEntry(nlohmann::json&& obj);
@@ -82,10 +84,16 @@ std::optional<ResourceSliceEntry> DecodeResourceSliceEntry(nlohmann::json&& obj)
 // are on their way out). nullopt when there is no such slice.
 std::optional<int64_t> PublishedDevices(const kube::SharedInformer<ResourceSliceEntry>& slices,
                                         const std::string& driver, const std::string& node);
-// Of those slices' devices, the ones held through the device plugin API, by
-// name; nullopt when there is no such slice.
-std::optional<std::set<std::string>> DevicePluginHeld(const kube::SharedInformer<ResourceSliceEntry>& slices,
-                                                      const std::string& driver, const std::string& node);
+// What those slices say of the node's devices: how many, and by name those
+// tainted unhealthy and those held through the device plugin API; nullopt
+// when there is no such slice.
+struct SliceDevices {
+  int64_t total = 0;
+  std::set<std::string> unhealthy;
+  std::set<std::string> device_plugin_held;
+};
+std::optional<SliceDevices> PublishedOn(const kube::SharedInformer<ResourceSliceEntry>& slices,
+                                        const std::string& driver, const std::string& node);
 
 // A ResourceClaim (resource.k8s.io/v1): of its metadata only uid, namespace
 // and name, and of its allocation (status.allocation.devices.results) each

@@ -133,10 +133,14 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
       // Devices exist and stay allocated while a node is away, but only a
       // live agent can vouch for their health or its registration.
       const bool fresh = node_ready && running;
-      st.devices.total += r.status.counts.total;
-      st.devices.allocated += n.allocated.value_or(r.status.counts.allocated);
+      // A DRA node's counts as its slices and claims show them, where known.
+      const api::DeviceCounts counts{n.total.value_or(r.status.counts.total),
+                                     n.healthy.value_or(r.status.counts.healthy),
+                                     n.allocated.value_or(r.status.counts.allocated)};
+      st.devices.total += counts.total;
+      st.devices.allocated += counts.allocated;
       if (fresh) {
-        st.devices.healthy += r.status.counts.healthy;
+        st.devices.healthy += counts.healthy;
         if (r.status.registered && !n.advertised) {
           // Registered, but the scheduler cannot place a pod there until
           // the kubelet's next node status lists the resource (or the
@@ -153,11 +157,11 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
           unregistered.push_back(name);
           p.Add(kAgentNotRegistered, "the agent is not registered with the kubelet");
         }
-        int bad = r.status.counts.total - r.status.counts.healthy;
+        int bad = counts.total - counts.healthy;
         if (bad > 0) {
           unhealthy.push_back(name);
           p.Add(kDevicesUnhealthy,
-                std::to_string(bad) + " of " + std::to_string(r.status.counts.total) + " devices unhealthy");
+                std::to_string(bad) + " of " + std::to_string(counts.total) + " devices unhealthy");
         }
       }
     }

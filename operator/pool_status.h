@@ -44,10 +44,13 @@ struct ObservedNode {
   bool advertised = true;
   std::optional<AgentPod> agent;               // the agent pod bound to it
   std::optional<api::DevicePoolNode> report;   // its DevicePoolNode
-  // For a node whose agent serves DRA, its allocated devices as the API
-  // shows them: held by ResourceClaims of the pool's driver, or through the
-  // device plugin API (tainted in its slices). nullopt: the report's count.
-  std::optional<int> allocated;
+  // For a node whose agent serves DRA, its devices as the API shows them, in
+  // place of its report's counts (each nullopt until known, the report's
+  // count meanwhile): total and healthy (not tainted unhealthy) from its
+  // newest ResourceSlices of the pool's driver; allocated, those held by
+  // ResourceClaims of the driver or through the device plugin API (tainted
+  // in its slices), each device once.
+  std::optional<int> total, healthy, allocated;
 };
 
 // What the operator reads of a DaemonSet as the server holds it, read from

@@ -725,17 +725,22 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
     for (auto& [node, o] : seen.nodes) {
       if (!o.agent || !o.agent->dra) continue;
       o.advertised = slice_cache == nullptr || Published(pool, node).has_value();
+      // Its devices: those its slices publish, healthy unless tainted so.
       // Its allocated devices: those claims hold, and those containers still
       // hold through the device plugin API (the node was switched to DRA
       // under them), which its slices taint; each device once. The agent's
       // report counts the same devices, but of the claims only those it has
       // prepared, and only as of its last write; it stays the count until
-      // the node's slices are published and the claims are listed.
-      if (slice_cache == nullptr || claims == nullptr) continue;
-      auto held = DevicePluginHeld(*slice_cache, driver, node);
-      if (!held) continue;
+      // the node's slices are published (and, for allocated, the claims are
+      // listed).
+      if (slice_cache == nullptr) continue;
+      auto published = PublishedOn(*slice_cache, driver, node);
+      if (!published) continue;
+      o.total = static_cast<int>(published->total);
+      o.healthy = static_cast<int>(published->total - static_cast<int64_t>(published->unhealthy.size()));
+      if (claims == nullptr) continue;
       std::set<std::string> allocated = ClaimedOn(*claims, driver, node).devices;
-      allocated.insert(held->begin(), held->end());
+      allocated.insert(published->device_plugin_held.begin(), published->device_plugin_held.end());
       o.allocated = static_cast<int>(allocated.size());
     }
   }

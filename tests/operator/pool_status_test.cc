@@ -348,6 +348,15 @@ TEST(PoolStatusTest, ADraNodesAllocationsComeFromTheClaimsWhenKnown) {
   st = ComputeStatus(Pool(), seen, kNow);
   EXPECT_EQ(st.devices.allocated, 6);
   EXPECT_EQ(st.devices.total, 8);
+  // Its devices, from its slices: 5, of which 2 tainted unhealthy.
+  seen.nodes["dra"].total = 5;
+  seen.nodes["dra"].healthy = 3;
+  st = ComputeStatus(Pool(), seen, kNow);
+  EXPECT_EQ(st.devices, (api::DeviceCounts{9, 7, 6}));
+  ASSERT_EQ(st.problem_nodes.size(), 1u);
+  EXPECT_EQ(st.problem_nodes[0].node, "dra");
+  EXPECT_NE(st.problem_nodes[0].message.find("2 of 5 devices unhealthy"), std::string::npos)
+      << st.problem_nodes[0].message;
 }
 
 TEST(PoolStatusTest, ADeletedDraPoolSaysWhichClaimsHoldItsAgents) {

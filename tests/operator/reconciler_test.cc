@@ -653,14 +653,16 @@ Json ClaimObject(const std::string& name, const std::string& node, const std::ve
 }
 
 // node-1's slice of the pool's driver: `count` devices dev-<i>, those in
-// `held` tainted as held through the device plugin API.
-Json SliceObject(int count, const std::set<int>& held) {
+// `held` tainted as held through the device plugin API, those in
+// `unhealthy` tainted unhealthy.
+Json SliceObject(int count, const std::set<int>& held, const std::set<int>& unhealthy = {}) {
   Json d = Json::array();
   for (int i = 0; i < count; ++i) {
     Json dev = {{"name", "dev-" + std::to_string(i)}};
-    if (held.count(i)) {
-      dev["taints"] = Json::array({{{"key", std::string(api::kDevicePluginAllocatedTaintKey)}, {"effect", "NoSchedule"}}});
-    }
+    Json taints = Json::array();
+    if (unhealthy.count(i)) taints.push_back({{"key", api::kUnhealthyTaintKey}, {"effect", "NoSchedule"}});
+    if (held.count(i)) taints.push_back({{"key", api::kDevicePluginAllocatedTaintKey}, {"effect", "NoSchedule"}});
+    if (!taints.empty()) dev["taints"] = taints;
     d.push_back(dev);
   }
   return {{"apiVersion", "resource.k8s.io/v1"},
@@ -712,6 +714,31 @@ TEST_F(DraReconcilerTest, ADraNodeCountsTheDevicesClaimsAndTheDevicePluginHold) 
   ASSERT_TRUE(client_.Delete(ResourceClaims(), "apps", "a").ok());
   Converge();
   EXPECT_EQ(Status().devices.allocated, 1);
+}
+
+// A node whose agent serves DRA counts the devices its slices publish, and
+// as healthy those not tainted unhealthy; not the agent's report, which may
+// lag behind.
+TEST_F(DraReconcilerTest, ADraNodeCountsTheDevicesItsSlicesPublish) {
+  client_.Add(api::DevicePools(), DraPoolObject(kPool));
+  Converge();
+  client_.Add(kube::resources::Pods(), AgentPodObject("agent-1", "node-1", Revision(), true));
+  client_.Add(api::DevicePoolNodes(), ReportObject(Revision(), 0));
+  Converge();
+  EXPECT_EQ(Status().devices, (api::DeviceCounts{4, 4, 0})) << "no slice yet: the report";
+
+  client_.Add(ResourceSlices(), SliceObject(6, {}, {1, 4}));
+  Converge();
+  EXPECT_EQ(Status().devices, (api::DeviceCounts{6, 4, 0}));
+  ASSERT_EQ(Status().problem_nodes.size(), 1u);
+  EXPECT_NE(Status().problem_nodes[0].message.find("2 of 6 devices unhealthy"), std::string::npos)
+      << Status().problem_nodes[0].message;
+
+  ASSERT_TRUE(client_.Delete(ResourceSlices(), "", std::string(kPool) + ".node-1").ok());
+  client_.Add(ResourceSlices(), SliceObject(6, {}, {}));
+  Converge();
+  EXPECT_EQ(Status().devices, (api::DeviceCounts{6, 6, 0}));
+  EXPECT_TRUE(Status().problem_nodes.empty());
 }
 
 // Switched back to DevicePlugin: the DRA agent of a node where a claim

@@ -353,8 +353,10 @@ TEST_F(E2eTest, PoolFilesOutliveAgentRestartsAndGoWithThePool) {
   ASSERT_EQ(WaitPoolReady().exit_code, 0) << Logs();
   EXPECT_TRUE(marked());
 
-  // An upgrade: every agent replaced by one with --cdi=true.
-  k = Kubectl({"patch", "devicepool", kPool, "--type=merge", "-p", R"({"spec":{"cdi":{"enabled":true}}})"});
+  // An upgrade: every agent replaced by one with --cdi=true (the canary
+  // first, without the default 2 minutes of baking: rollout_test covers it).
+  k = Kubectl({"patch", "devicepool", kPool, "--type=merge", "-p",
+               R"({"spec":{"cdi":{"enabled":true},"rollout":{"canary":{"bakeTime":"0s"}}}})"});
   ASSERT_EQ(k.exit_code, 0) << k.output;
   ASSERT_TRUE(Eventually(
       [&] {

@@ -36,4 +36,18 @@ NodeClaims ClaimNodes(const DevicePool& pool, const std::vector<const DevicePool
   return c;
 }
 
+std::string ExtendedResourceKeeper(const DevicePool& pool, const std::vector<const DevicePool*>& pools) {
+  auto rank = [](const kube::ObjectMeta& m) { return std::tie(m.creation_timestamp, m.name); };
+  const DevicePool* keeper = nullptr;
+  for (const DevicePool* other : pools) {
+    if (other->metadata.name == pool.metadata.name || other->metadata.deleting) continue;
+    if (other->spec.allocation_api != AllocationApi::kDra || other->spec.resource_name != pool.spec.resource_name) {
+      continue;
+    }
+    if (rank(other->metadata) > rank(pool.metadata)) continue;
+    if (keeper == nullptr || rank(other->metadata) < rank(keeper->metadata)) keeper = other;
+  }
+  return keeper == nullptr ? "" : keeper->metadata.name;
+}
+
 }  // namespace hf::api

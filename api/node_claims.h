@@ -37,6 +37,14 @@ struct NodeClaims {
 NodeClaims ClaimNodes(const DevicePool& pool, const std::vector<const DevicePool*>& pools,
                       const std::vector<NodeLabels>& nodes);
 
+// DRA pools with the same resourceName: each has its own DeviceClass, but
+// Kubernetes serves pods asking for the extended resource from one class
+// only (the newest with that extendedResourceName), so only one class may
+// carry it. The oldest live DRA pool keeps it (creationTimestamp, then the
+// smaller name). Returns the live DRA pool in `pools` other than `pool`
+// that keeps it from `pool`, or "" when `pool` may carry it.
+std::string ExtendedResourceKeeper(const DevicePool& pool, const std::vector<const DevicePool*>& pools);
+
 }  // namespace hf::api
 
 #endif  // HF_API_NODE_CLAIMS_H_

@@ -389,15 +389,14 @@ kube::GroupVersionResource DeviceClasses() { return {"resource.k8s.io", "v1", "d
 kube::GroupVersionResource ResourceSlices() { return {"resource.k8s.io", "v1", "resourceslices", false}; }
 kube::GroupVersionResource ResourceClaims() { return {"resource.k8s.io", "v1", "resourceclaims", true}; }
 
-Json DesiredDeviceClass(const api::DevicePool& pool, const OperatorConfig&) {
+Json DesiredDeviceClass(const api::DevicePool& pool, const OperatorConfig&, bool extended_resource) {
   const std::string driver = api::DraDriverName(pool.metadata.name);
-  return WithSpecHash(
-      {{"apiVersion", "resource.k8s.io/v1"},
-       {"kind", "DeviceClass"},
-       {"metadata", Metadata(pool, driver, "")},
-       {"spec",
-        {{"selectors", Json::array({{{"cel", {{"expression", "device.driver == \"" + driver + "\""}}}}})},
-         {"extendedResourceName", pool.spec.resource_name}}}});
+  Json spec = {{"selectors", Json::array({{{"cel", {{"expression", "device.driver == \"" + driver + "\""}}}}})}};
+  if (extended_resource) spec["extendedResourceName"] = pool.spec.resource_name;
+  return WithSpecHash({{"apiVersion", "resource.k8s.io/v1"},
+                       {"kind", "DeviceClass"},
+                       {"metadata", Metadata(pool, driver, "")},
+                       {"spec", std::move(spec)}});
 }
 
 std::optional<DecimalValue> ParseQuantity(std::string_view s) {

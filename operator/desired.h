@@ -69,8 +69,10 @@ kube::GroupVersionResource ResourceClaims();
 // A DRA pool's DeviceClass, named api::DraDriverName(pool): it selects the
 // devices of the pool's driver, and its extendedResourceName is the pool's
 // resourceName, so pods asking for that resource in resources.limits are
-// served through DRA on the pool's DRA nodes (KEP-5004).
-Json DesiredDeviceClass(const api::DevicePool& pool, const OperatorConfig& cfg);
+// served through DRA on the pool's DRA nodes (KEP-5004); without it when
+// `extended_resource` is false (an older DRA pool's class carries the name:
+// api::ExtendedResourceKeeper).
+Json DesiredDeviceClass(const api::DevicePool& pool, const OperatorConfig& cfg, bool extended_resource = true);
 
 // The agent's command line for a pool (the DaemonSet's args).
 std::vector<std::string> AgentArgs(const api::DevicePool& pool, const OperatorConfig& cfg);

@@ -231,6 +231,13 @@ api::DevicePoolStatus ComputeStatus(const api::DevicePool& pool, const Observed&
         "gate DRAExtendedResource is off): pods asking for " + pool.spec.resource_name +
             " in resources.limits are not served on DRA nodes, only pods with ResourceClaims of the class",
         gen, now);
+  } else if (seen.device_class_wanted && !seen.extended_resource_keeper.empty()) {
+    Set(st, api::kConditionDeviceClassAvailable, false, "ExtendedResourceTaken",
+        "DeviceClass " + device_class + " is in place without an extendedResourceName: older DRA pool " +
+            seen.extended_resource_keeper + "'s DeviceClass serves pods asking for " + pool.spec.resource_name +
+            " in resources.limits (Kubernetes serves an extended resource from one class only); this pool's devices "
+            "go to pods with ResourceClaims of class " + device_class + ", or give the pool its own resourceName",
+        gen, now);
   } else if (seen.device_class_wanted) {
     Set(st, api::kConditionDeviceClassAvailable, true, "DeviceClassCreated",
         "DeviceClass " + device_class + " selects the devices of driver " + device_class + "; pods asking for " +

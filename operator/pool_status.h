@@ -86,6 +86,9 @@ struct Observed {
   bool device_class_wanted = false;
   bool dra_served = true;
   bool extended_resource_dropped = false;
+  // The older DRA pool whose DeviceClass carries the resourceName as its
+  // extendedResourceName, so this pool's does not; "" when none.
+  std::string extended_resource_keeper;
   std::string error;               // a reconcile step failed, or ""
   // Where the agent rollout stands (operator/rollout.h); nullopt leaves
   // status.rollout as it was.

@@ -47,12 +47,23 @@ void DevicePoolReconciler::Event(const kube::ObjectMeta& pool, kube::EventType t
                    reason, action, note);
 }
 
-api::NodeClaims DevicePoolReconciler::Select(const api::DevicePool& pool) const {
-  const auto entries = d_.caches.pools.List();
+namespace {
+
+// The pools of `entries` that decoded (`entries` keeps them alive).
+template <typename Entries>
+std::vector<const api::DevicePool*> DecodedPools(const Entries& entries) {
   std::vector<const api::DevicePool*> pools;
   for (const auto& e : entries) {
     if (e->pool) pools.push_back(&*e->pool);
   }
+  return pools;
+}
+
+}  // namespace
+
+api::NodeClaims DevicePoolReconciler::Select(const api::DevicePool& pool) const {
+  const auto entries = d_.caches.pools.List();
+  const std::vector<const api::DevicePool*> pools = DecodedPools(entries);
   const auto node_entries = d_.caches.nodes.List();
   std::vector<api::NodeLabels> nodes;
   nodes.reserve(node_entries.size());
@@ -295,8 +306,13 @@ Status DevicePoolReconciler::SyncDeviceClass(const api::DevicePool& pool, Observ
     if (st.ok()) spdlog::info("pool {}: no agent serves DRA any more; DeviceClass {} removed", pool.metadata.name, name);
     return st;
   }
-  const Json desired = DesiredDeviceClass(pool, d_.config);
-  if (actual && !actual->object.value("spec", Json::object()).contains("extendedResourceName")) {
+  {
+    const auto entries = d_.caches.pools.List();
+    seen->extended_resource_keeper = api::ExtendedResourceKeeper(pool, DecodedPools(entries));
+  }
+  const bool extended = seen->extended_resource_keeper.empty();
+  const Json desired = DesiredDeviceClass(pool, d_.config, extended);
+  if (extended && actual && !actual->object.value("spec", Json::object()).contains("extendedResourceName")) {
     Json rest = desired;
     rest["spec"].erase("extendedResourceName");
     if (IsSubset(rest, actual->object)) {

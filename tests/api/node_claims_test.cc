@@ -132,5 +132,29 @@ TEST(NodeClaimsTest, BothSidesAgree) {
   }
 }
 
+TEST(ExtendedResourceKeeperTest, TheOldestLiveDraPoolWithTheResourceNameKeepsIt) {
+  auto dra = [](std::string name, std::string created, std::string resource = "hashfoundry.com/dev",
+                bool deleting = false) {
+    DevicePool p = Pool(std::move(name), std::move(created), {}, std::move(resource), deleting);
+    p.spec.allocation_api = AllocationApi::kDra;
+    return p;
+  };
+  const DevicePool me = dra("me", "2026-12-01T12:00:00Z");
+  const DevicePool older = dra("older", "2026-11-01T00:00:00Z");
+  const DevicePool oldest_deleting = dra("gone", "2026-10-01T00:00:00Z", "hashfoundry.com/dev", true);
+  const DevicePool other_resource = dra("other", "2026-10-01T00:00:00Z", "hashfoundry.com/other");
+  DevicePool device_plugin = Pool("dp", "2026-10-01T00:00:00Z", {});
+  const DevicePool newer = dra("newer", "2026-12-02T00:00:00Z");
+  const DevicePool same_second = dra("a-same", "2026-12-01T12:00:00Z");
+  const DevicePool same_second_later = dra("z-same", "2026-12-01T12:00:00Z");
+
+  EXPECT_EQ(ExtendedResourceKeeper(me, {&me}), "");
+  EXPECT_EQ(ExtendedResourceKeeper(me, {&me, &newer, &same_second_later}), "");
+  EXPECT_EQ(ExtendedResourceKeeper(me, {&me, &oldest_deleting, &other_resource, &device_plugin}), "");
+  EXPECT_EQ(ExtendedResourceKeeper(me, {&me, &newer, &older, &oldest_deleting}), "older");
+  EXPECT_EQ(ExtendedResourceKeeper(me, {&same_second, &me}), "a-same") << "a tie: the smaller name";
+  EXPECT_EQ(ExtendedResourceKeeper(older, {&me, &older, &newer}), "") << "the keeper itself";
+}
+
 }  // namespace
 }  // namespace hf::api

@@ -504,6 +504,43 @@ TEST_F(DraReconcilerTest, ADraPoolGetsItsDeviceClassAndHandEditsAreRepaired) {
   EXPECT_EQ(DeviceClassCondition(st)->status, api::ConditionStatus::kTrue);
 }
 
+// Two DRA pools with the same resourceName: Kubernetes would serve pods
+// asking for it from the newer class only, so only the older pool's class
+// carries it, and the newer pool says so; once the older one is gone, the
+// newer one's class takes it.
+TEST_F(DraReconcilerTest, OnlyTheOldestDraPoolsDeviceClassCarriesTheExtendedResource) {
+  Json older = DraPoolObject("older");
+  older["metadata"]["creationTimestamp"] = "2025-06-01T00:00:00Z";
+  client_.Add(api::DevicePools(), older);
+  client_.Add(api::DevicePools(), DraPoolObject(kPool));
+  Converge("older");
+  Converge();
+  EXPECT_EQ(Get(DeviceClasses(), "", api::DraDriverName("older"))["spec"]["extendedResourceName"], kResource);
+  Json dc = DeviceClass();
+  ASSERT_FALSE(dc.is_null());
+  EXPECT_FALSE(dc["spec"].contains("extendedResourceName")) << dc.dump();
+  api::DevicePoolStatus st = Status();
+  ASSERT_NE(DeviceClassCondition(st), nullptr);
+  EXPECT_EQ(DeviceClassCondition(st)->status, api::ConditionStatus::kFalse);
+  EXPECT_EQ(DeviceClassCondition(st)->reason, "ExtendedResourceTaken");
+  EXPECT_NE(DeviceClassCondition(st)->message.find("older DRA pool older's DeviceClass"), std::string::npos)
+      << DeviceClassCondition(st)->message;
+  st = Status("older");
+  EXPECT_EQ(DeviceClassCondition(st)->status, api::ConditionStatus::kTrue);
+
+  // A device-plugin pool with the same resourceName is no rival.
+  Json dp = PoolObject("dp", "2024-01-01T00:00:00Z", "other");
+  client_.Add(api::DevicePools(), dp);
+  Converge("older");
+  EXPECT_EQ(Get(DeviceClasses(), "", api::DraDriverName("older"))["spec"]["extendedResourceName"], kResource);
+
+  ASSERT_TRUE(client_.Delete(api::DevicePools(), "", "older").ok());
+  Converge();
+  EXPECT_EQ(DeviceClass()["spec"]["extendedResourceName"], kResource);
+  st = Status();
+  EXPECT_EQ(DeviceClassCondition(st)->status, api::ConditionStatus::kTrue);
+}
+
 TEST_F(DraReconcilerTest, DevicePluginPoolsHaveNoDeviceClassAndNoSliceWatch) {
   client_.Add(api::DevicePools(), PoolObject(kPool));
   Converge();

@@ -44,6 +44,11 @@ inline constexpr std::string_view kDraDriverSuffix = ".devicepool.hashfoundry.co
 inline constexpr size_t kMaxDraPoolNameLength = 63 - kDraDriverSuffix.size();
 static_assert(kMaxDraPoolNameLength == 36);
 inline std::string DraDriverName(std::string_view pool) { return std::string(pool) + std::string(kDraDriverSuffix); }
+// The pool a driver name is DraDriverName of; "" for another driver's name.
+inline std::string PoolOfDraDriver(std::string_view driver) {
+  if (driver.size() <= kDraDriverSuffix.size() || !driver.ends_with(kDraDriverSuffix)) return "";
+  return std::string(driver.substr(0, driver.size() - kDraDriverSuffix.size()));
+}
 // The taints a DRA agent puts in its slice (NoSchedule: the scheduler gives
 // such a device to no new claim, holders keep it). Unhealthy: the operator
 // counts the device as not healthy. Device-plugin-allocated: a container

@@ -739,8 +739,7 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
     if (d_.caches.resource_claims != nullptr) claims = d_.caches.resource_claims->Synced();
     const std::string driver = api::DraDriverName(pool.metadata.name);
     for (auto& [node, o] : seen.nodes) {
-      if (!o.agent || !o.agent->dra) continue;
-      o.advertised = slice_cache == nullptr || Published(pool, node).has_value();
+      if (!o.agent || !o.agent->dra || slice_cache == nullptr) continue;  // advertised until known otherwise
       // Its devices: those its slices publish, healthy unless tainted so.
       // Its allocated devices: those claims hold, and those containers still
       // hold through the device plugin API (the node was switched to DRA
@@ -749,8 +748,8 @@ StatusOr<kube::Result> DevicePoolReconciler::Reconcile(const kube::Request& req,
       // prepared, and only as of its last write; it stays the count until
       // the node's slices are published (and, for allocated, the claims are
       // listed).
-      if (slice_cache == nullptr) continue;
       auto published = PublishedOn(*slice_cache, driver, node);
+      o.advertised = published.has_value();
       if (!published) continue;
       o.total = static_cast<int>(published->total);
       o.healthy = static_cast<int>(published->total - static_cast<int64_t>(published->unhealthy.size()));

@@ -134,9 +134,7 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   // A slice of <pool>.devicepool.hashfoundry.com concerns that pool (its
   // rollout gate and status); other drivers' slices concern none.
   auto enqueue_driver = [&](const ResourceSliceEntry& s) {
-    const std::string_view suffix = api::kDraDriverSuffix;
-    if (s.driver.size() <= suffix.size() || !s.driver.ends_with(suffix)) return;
-    controller.Enqueue({"", s.driver.substr(0, s.driver.size() - suffix.size())});
+    if (std::string pool = api::PoolOfDraDriver(s.driver); !pool.empty()) controller.Enqueue({"", pool});
   };
   informers.resource_slices.AddEventHandler(
       {enqueue_driver,
@@ -150,12 +148,9 @@ kube::Status RunOperator(const Options& o, std::stop_token stop) {
   // switch away from DRA and a deleted pool's agents: its allocation and
   // its release concern the pool.
   auto enqueue_claim = [&](const ResourceClaimEntry& c) {
-    const std::string_view suffix = api::kDraDriverSuffix;
     std::set<std::string> pools;
     for (const auto& d : c.devices) {
-      if (d.driver.size() > suffix.size() && d.driver.ends_with(suffix)) {
-        pools.insert(d.driver.substr(0, d.driver.size() - suffix.size()));
-      }
+      if (std::string pool = api::PoolOfDraDriver(d.driver); !pool.empty()) pools.insert(std::move(pool));
     }
     for (const auto& p : pools) controller.Enqueue({"", p});
   };

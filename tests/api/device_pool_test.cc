@@ -616,6 +616,9 @@ TEST(DevicePoolTest, Names) {
   EXPECT_EQ(DraDriverName("custom-device"), "custom-device.devicepool.hashfoundry.com");
   // The longest DRA pool name gives the longest driver name there may be.
   EXPECT_EQ(DraDriverName(std::string(kMaxDraPoolNameLength, 'p')).size(), 63u);
+  EXPECT_EQ(PoolOfDraDriver("custom-device.devicepool.hashfoundry.com"), "custom-device");
+  EXPECT_EQ(PoolOfDraDriver(".devicepool.hashfoundry.com"), "");
+  EXPECT_EQ(PoolOfDraDriver("gpu.example.com"), "");
 }
 
 TEST(DevicePoolTest, LongNamesAreFineForDevicePluginPools) {
